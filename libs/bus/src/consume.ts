@@ -1,0 +1,143 @@
+import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import { nanos } from '@nats-io/nats-core';
+import { EVENTS, parseEnvelope, type DeadLetter, type Envelope, type EventType } from '@mlpipe/contracts';
+import { ConflictError, NotFoundError, ValidationError, describeError, type Logger } from '@mlpipe/common';
+import type { Bus } from './connection';
+import { deadLetterSubject, streamNameOf, subjectOf, typeOfSubject } from './naming';
+
+export interface HandlerContext {
+  /** 1 on first delivery. */
+  deliveryCount: number;
+  /** Tells JetStream the handler is still busy (resets the ack timer) for long work. */
+  working(): void;
+}
+
+export type EventHandler<T extends EventType> = (event: Envelope<T>, ctx: HandlerContext) => Promise<void>;
+export type HandlerMap = { [T in EventType]?: EventHandler<T> };
+
+export interface ConsumeOptions {
+  /** Durable consumer name; replicas sharing it share the work (each message goes to one). */
+  durable: string;
+  handlers: HandlerMap;
+  logger: Logger;
+  ackWaitMs?: number;
+  maxDeliver?: number;
+  /** Delay before redelivery after a transient failure, by delivery count. */
+  backoffMs?: (deliveryCount: number) => number;
+  /** Messages handled at once by this process. */
+  maxInFlight?: number;
+  /** Called for every message sent to the dead-letter subject (metrics). */
+  onDeadLetter?: (type: string, reason: string) => void;
+}
+
+export interface RunningConsumer {
+  /** Stops fetching, waits for in-flight handlers to finish. */
+  stop(): Promise<void>;
+}
+
+export const defaultBackoff = (deliveryCount: number): number => Math.min(30_000, 500 * 2 ** (deliveryCount - 1));
+
+/** Permanent failures: retrying the same message cannot succeed, so it goes to the dead-letter subject. */
+export function isPermanent(err: unknown): boolean {
+  return err instanceof ValidationError || err instanceof NotFoundError || err instanceof ConflictError;
+}
+
+/**
+ * Durable pull consumer over one stream: validates each message against the catalogue, acks on
+ * success, naks with backoff on transient failure, and dead-letters poison messages (unparseable,
+ * invalid, permanently failing, or out of deliveries) with the reason: never a crash loop.
+ */
+export async function consumeEvents(bus: Bus, opts: ConsumeOptions): Promise<RunningConsumer> {
+  const types = Object.keys(opts.handlers) as EventType[];
+  const first = types[0];
+  if (!first) throw new Error('consumeEvents needs at least one handler');
+  const streamKey = EVENTS[first].stream;
+  if (types.some((t) => EVENTS[t].stream !== streamKey)) throw new Error('one consumer reads one stream');
+  const stream = streamNameOf(bus.namespace, streamKey);
+  // nats-server 2.9 takes one filter subject: the exact subject for one type, else the stream's.
+  const filter = types.length === 1 ? subjectOf(bus.namespace, first) : subjectOf(bus.namespace, `${first.split('.')[0]}.>`);
+  const maxDeliver = opts.maxDeliver ?? 5;
+  await bus.jsm.consumers.add(stream, {
+    durable_name: opts.durable,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    filter_subject: filter,
+    ack_wait: nanos(opts.ackWaitMs ?? 30_000),
+    max_deliver: maxDeliver + 1, // one spare delivery so the last failure can still be dead-lettered
+  });
+  const consumer = await bus.js.consumers.get(stream, opts.durable);
+  const messages: ConsumerMessages = await consumer.consume({ max_messages: opts.maxInFlight ?? 1 });
+  const backoff = opts.backoffMs ?? defaultBackoff;
+  const log = opts.logger.child({ consumer: opts.durable });
+
+  const deadLetter = async (msg: JsMsg, reason: string): Promise<void> => {
+    const type = typeOfSubject(bus.namespace, msg.subject);
+    const text = new TextDecoder('utf-8', { fatal: false }).decode(msg.data);
+    const isText = !text.includes('\uFFFD');
+    const record: DeadLetter = {
+      originalSubject: msg.subject,
+      consumer: opts.durable,
+      reason,
+      deliveries: msg.info.deliveryCount,
+      payload: isText ? text : Buffer.from(msg.data).toString('base64'),
+      payloadEncoding: isText ? 'utf8' : 'base64',
+      occurredAt: new Date().toISOString(),
+    };
+    await bus.js.publish(deadLetterSubject(bus.namespace, type), JSON.stringify(record), {
+      msgID: `dlq:${opts.durable}:${msg.info.stream}:${msg.seq}`,
+    });
+    msg.term(reason);
+    opts.onDeadLetter?.(type, reason);
+    log.warn({ subject: msg.subject, seq: msg.seq, reason }, 'message dead-lettered');
+  };
+
+  const handleOne = async (msg: JsMsg): Promise<void> => {
+    const type = typeOfSubject(bus.namespace, msg.subject) as EventType;
+    const handler = opts.handlers[type] as EventHandler<EventType> | undefined;
+    if (!handler) {
+      msg.ack(); // another service's event on a shared stream filter
+      return;
+    }
+    let parsed: ReturnType<typeof parseEnvelope>;
+    try {
+      parsed = parseEnvelope(type, JSON.parse(new TextDecoder().decode(msg.data)));
+    } catch (err) {
+      return deadLetter(msg, `not JSON: ${describeError(err)}`);
+    }
+    if (!parsed.ok) return deadLetter(msg, `invalid ${type}: ${parsed.reason}`);
+    const deliveryCount = msg.info.deliveryCount;
+    try {
+      await handler(parsed.envelope, { deliveryCount, working: () => msg.working() });
+      msg.ack();
+    } catch (err) {
+      const reason = describeError(err);
+      if (isPermanent(err)) return deadLetter(msg, `${type} failed permanently: ${reason}`);
+      if (deliveryCount >= maxDeliver) return deadLetter(msg, `${type} still failing after ${deliveryCount} deliveries: ${reason}`);
+      log.warn({ subject: msg.subject, deliveryCount, err: reason }, 'handler failed, will retry');
+      msg.nak(backoff(deliveryCount));
+    }
+  };
+
+  const loop = (async () => {
+    for await (const msg of messages) {
+      try {
+        await handleOne(msg);
+      } catch (err) {
+        // Publishing the dead letter itself failed: leave the message for redelivery.
+        log.error({ err: describeError(err), subject: msg.subject }, 'could not settle message');
+        msg.nak(backoff(msg.info.deliveryCount));
+      }
+    }
+  })();
+
+  let stopping: Promise<void> | undefined;
+  return {
+    stop: () => {
+      stopping ??= (async () => {
+        await messages.close();
+        await loop;
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,51 @@
+import { randomUUID } from 'node:crypto';
+import { EVENTS, type Envelope, type EventData, type EventType } from '@mlpipe/contracts';
+import { ValidationError } from '@mlpipe/common';
+import { z } from 'zod';
+import type { Bus } from './connection';
+import { subjectOf } from './naming';
+
+export interface PublishOptions {
+  /** Who publishes (service name, or service/replica). */
+  source: string;
+  /**
+   * The event id, also the JetStream message id: publishing twice with the same id inside the
+   * duplicate window stores one message. Give a deterministic id wherever a retry may re-publish.
+   */
+  eventId?: string;
+}
+
+export interface PublishResult {
+  seq: number;
+  duplicate: boolean;
+  envelope: Envelope;
+}
+
+export function buildEnvelope<T extends EventType>(type: T, data: EventData<T>, opts: PublishOptions): Envelope<T> {
+  const parsed = EVENTS[type].schema.safeParse(data);
+  if (!parsed.success) {
+    throw new ValidationError(`refusing to publish an invalid ${type}: ${z.prettifyError(parsed.error).replace(/\n/g, '; ')}`);
+  }
+  return {
+    type,
+    schemaVersion: EVENTS[type].version,
+    eventId: opts.eventId ?? randomUUID(),
+    occurredAt: new Date().toISOString(),
+    source: opts.source,
+    data: parsed.data as EventData<T>,
+  };
+}
+
+/** Validates against the catalogue, wraps in the envelope and publishes to JetStream with the message id set. */
+export async function publishEvent<T extends EventType>(
+  bus: Bus,
+  type: T,
+  data: EventData<T>,
+  opts: PublishOptions,
+): Promise<PublishResult> {
+  const envelope = buildEnvelope(type, data, opts);
+  const ack = await bus.js.publish(subjectOf(bus.namespace, type), JSON.stringify(envelope), {
+    msgID: envelope.eventId,
+  });
+  return { seq: ack.seq, duplicate: ack.duplicate, envelope };
+}

@@ -1,0 +1,77 @@
+import type { Subscription } from '@nats-io/nats-core';
+import {
+  REQUESTS,
+  ReplyEnvelopeSchema,
+  type ParsedRequestOf,
+  type ReplyOf,
+  type RequestOf,
+  type RequestSubject,
+} from '@mlpipe/contracts';
+import {
+  ConflictError,
+  MlpipeError,
+  NotFoundError,
+  TransientError,
+  ValidationError,
+  describeError,
+  type Logger,
+} from '@mlpipe/common';
+import { z } from 'zod';
+import type { Bus } from './connection';
+import { subjectOf } from './naming';
+
+export type RequestHandler<S extends RequestSubject> = (req: ParsedRequestOf<S>) => Promise<ReplyOf<S>>;
+
+/** Serves a request/reply endpoint in a queue group, so several replicas share the load. */
+export function serveRequests<S extends RequestSubject>(
+  bus: Bus,
+  subject: S,
+  handler: RequestHandler<S>,
+  logger: Logger,
+): Subscription {
+  const spec = REQUESTS[subject];
+  return bus.nc.subscribe(subjectOf(bus.namespace, subject), {
+    queue: subject,
+    callback: (err, msg) => {
+      if (err) return logger.error({ err: describeError(err), subject }, 'request subscription failed');
+      void (async () => {
+        let reply: unknown;
+        try {
+          const parsed = spec.request.safeParse(msg.data.length ? JSON.parse(msg.string()) : {});
+          if (!parsed.success) throw new ValidationError(z.prettifyError(parsed.error).replace(/\n/g, '; '));
+          reply = { ok: true, data: await handler(parsed.data as ParsedRequestOf<S>) };
+        } catch (e) {
+          const code = e instanceof MlpipeError ? e.code : e instanceof SyntaxError ? 'invalid' : 'internal';
+          if (code === 'internal') logger.error({ err: e, subject }, 'request handler crashed');
+          reply = { ok: false, error: { code, message: code === 'internal' ? 'internal error' : describeError(e) } };
+        }
+        msg.respond(JSON.stringify(reply));
+      })();
+    },
+  });
+}
+
+/** Sends a request and returns the validated reply, or throws the error class the server named. */
+export async function request<S extends RequestSubject>(
+  bus: Bus,
+  subject: S,
+  body: RequestOf<S>,
+  timeoutMs = 10_000,
+): Promise<ReplyOf<S>> {
+  let text: string;
+  try {
+    const msg = await bus.nc.request(subjectOf(bus.namespace, subject), JSON.stringify(body), { timeout: timeoutMs });
+    text = msg.string();
+  } catch (cause) {
+    throw new TransientError(`no answer to ${subject} within ${timeoutMs} ms: is its service running?`, { cause });
+  }
+  const envelope = ReplyEnvelopeSchema.parse(JSON.parse(text));
+  if (!envelope.ok) {
+    const { code, message } = envelope.error;
+    if (code === 'invalid') throw new ValidationError(message);
+    if (code === 'not_found') throw new NotFoundError(message);
+    if (code === 'conflict') throw new ConflictError(message);
+    throw new MlpipeError(code, message);
+  }
+  return REQUESTS[subject].reply.parse(envelope.data) as ReplyOf<S>;
+}

@@ -1,0 +1,21 @@
+import { randomBytes } from 'node:crypto';
+import { connectBus, type Bus } from './connection';
+import { deleteStreams, ensureStreams } from './streams';
+
+/**
+ * A bus on the real NATS server with a namespace of its own (so its own streams and subjects),
+ * removed on dispose. Only runs when a test calls it.
+ */
+export async function createTestBus(
+  url = process.env.NATS_URL ?? 'nats://127.0.0.1:4222',
+): Promise<Bus & { dispose(): Promise<void> }> {
+  const namespace = `t${randomBytes(5).toString('hex')}`;
+  const bus = await connectBus({ url, name: `test-${namespace}`, namespace });
+  await ensureStreams(bus);
+  return Object.assign(bus, {
+    dispose: async () => {
+      await deleteStreams(bus).catch(() => undefined);
+      await bus.close();
+    },
+  });
+}

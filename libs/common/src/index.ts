@@ -1,0 +1,5 @@
+export * from './errors';
+export * from './logger';
+export * from './shutdown';
+export * from './metrics';
+export * from './ops';

@@ -1,0 +1,113 @@
+import { z } from 'zod';
+
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+const bool = (fallback: boolean) => z.stringbool().default(fallback);
+
+/** Settings every service shares: where the bus, the database and the object store are. */
+export const BaseConfigSchema = z
+  .object({
+    NATS_URL: z.string().default('nats://127.0.0.1:4222'),
+    BUS_NAMESPACE: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9_-]{0,31}$/)
+      .default('mlpipe'),
+    DATABASE_URL: z.string().default('postgres://postgres@127.0.0.1:5432/mlpipe'),
+    STORE_KIND: z.enum(['fs', 's3']).default('fs'),
+    STORE_ROOT: z.string().default('.mlpipe/store'),
+    S3_ENDPOINT: z.url().optional(),
+    S3_BUCKET: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'a DNS-style bucket name')
+      .default('mlpipe'),
+    S3_ACCESS_KEY: z.string().optional(),
+    S3_SECRET_KEY: z.string().optional(),
+    S3_REGION: z.string().default('us-east-1'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
+  })
+  .strict();
+
+type StoreFields = Pick<
+  z.output<typeof BaseConfigSchema>,
+  'STORE_KIND' | 'S3_ENDPOINT' | 'S3_ACCESS_KEY' | 'S3_SECRET_KEY'
+>;
+
+/** Cross-field rule: S3 needs an endpoint and credentials. */
+function requireS3Settings(cfg: StoreFields, ctx: z.RefinementCtx): void {
+  if (cfg.STORE_KIND !== 's3') return;
+  for (const key of ['S3_ENDPOINT', 'S3_ACCESS_KEY', 'S3_SECRET_KEY'] as const) {
+    if (!cfg[key]) ctx.addIssue({ code: 'custom', path: [key], message: `${key} is required when STORE_KIND=s3` });
+  }
+}
+
+function serviceSchema<T extends z.ZodRawShape>(httpPort: number, extra: T) {
+  return BaseConfigSchema.extend({ HTTP_PORT: port(httpPort), ...extra }).superRefine((cfg, ctx) => requireS3Settings(cfg as StoreFields, ctx));
+}
+
+export const DatasetWatcherConfigSchema = serviceSchema(8084, {
+  DATA_PREFIX: z.string().default('incoming/'),
+  DATA_POLL_MS: z.coerce.number().int().min(100).default(2000),
+  /** Optional NATS subject on which MinIO publishes bucket notifications; polling still runs as a safety net. */
+  DATA_NOTIFY_SUBJECT: z.string().optional(),
+  /** Reject a batch whose smallest class is below this share of the mean class count (small batches exempt). */
+  DATA_MIN_CLASS_SHARE: z.coerce.number().min(0).max(1).default(0.2),
+  /** Reject a batch when more than this share of its samples were already known. */
+  DATA_MAX_DUPLICATE_SHARE: z.coerce.number().min(0).max(1).default(0.05),
+});
+
+export const OrchestratorConfigSchema = serviceSchema(8082, {
+  /** Retrain when this many new labelled train samples arrived since the champion's data. */
+  RETRAIN_MIN_NEW_SAMPLES: z.coerce.number().int().min(1).default(500),
+  /** Hyperparameters for automatically triggered jobs (JSON, merged over the defaults). */
+  AUTO_HYPERPARAMS: z.string().default('{"trainSubset":12000,"testSubset":2000,"epochs":2}'),
+  AUTO_MODEL_NAME: z.string().default('mnist'),
+  AUTO_TRAIN_ENABLED: bool(true),
+});
+
+export const TrainerConfigSchema = serviceSchema(8085, {
+  TRAINER_BACKEND: z.enum(['auto', 'node', 'wasm', 'cpu']).default('auto'),
+  TRAINER_REPLICA_ID: z.string().min(1).default(`trainer-${process.pid}`),
+  CODE_VERSION: z.string().default('dev'),
+});
+
+export const RegistryConfigSchema = serviceSchema(8081, {
+  /** A new version must beat the champion's test accuracy by at least this much. */
+  GATE_MARGIN: z.coerce.number().min(0).max(1).default(0.002),
+  /** No class may fall below this test accuracy for a version to become champion. */
+  GATE_CLASS_FLOOR: z.coerce.number().min(0).max(1).default(0.9),
+  PUBLIC_URL: z.string().default('http://127.0.0.1:8081'),
+});
+
+export const GatewayConfigSchema = serviceSchema(8080, {
+  REGISTRY_URL: z.string().default('http://127.0.0.1:8081'),
+});
+
+export const UiConfigSchema = serviceSchema(8083, {
+  GATEWAY_URL: z.string().default('http://127.0.0.1:8080'),
+  REGISTRY_URL: z.string().default('http://127.0.0.1:8081'),
+});
+
+export type BaseConfig = z.output<typeof BaseConfigSchema>;
+export type DatasetWatcherConfig = z.output<typeof DatasetWatcherConfigSchema>;
+export type OrchestratorConfig = z.output<typeof OrchestratorConfigSchema>;
+export type TrainerConfig = z.output<typeof TrainerConfigSchema>;
+export type RegistryConfig = z.output<typeof RegistryConfigSchema>;
+export type GatewayConfig = z.output<typeof GatewayConfigSchema>;
+export type UiConfig = z.output<typeof UiConfigSchema>;
+
+/** The object-store settings in the shape @mlpipe/storage's createObjectStore takes. */
+export function storeSettings(
+  cfg: Pick<BaseConfig, 'STORE_KIND' | 'STORE_ROOT' | 'S3_ENDPOINT' | 'S3_BUCKET' | 'S3_ACCESS_KEY' | 'S3_SECRET_KEY' | 'S3_REGION'>,
+):
+  | { kind: 'fs'; root: string }
+  | { kind: 's3'; endpoint: string; bucket: string; accessKey: string; secretKey: string; region: string } {
+  if (cfg.STORE_KIND === 'fs') return { kind: 'fs', root: cfg.STORE_ROOT };
+  return {
+    kind: 's3',
+    endpoint: cfg.S3_ENDPOINT ?? '',
+    bucket: cfg.S3_BUCKET,
+    accessKey: cfg.S3_ACCESS_KEY ?? '',
+    secretKey: cfg.S3_SECRET_KEY ?? '',
+    region: cfg.S3_REGION,
+  };
+}

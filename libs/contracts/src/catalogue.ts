@@ -1,0 +1,92 @@
+import { z } from 'zod';
+import { BatchRejectedSchema, BatchValidatedSchema } from './data';
+import { ModelAliasChangedSchema, ModelVersionRegisteredSchema } from './model';
+import {
+  TrainJobCancelledSchema,
+  TrainJobCancelRequestedSchema,
+  TrainJobCompletedSchema,
+  TrainJobFailedSchema,
+  TrainJobProgressSchema,
+  TrainJobRequestedSchema,
+  TrainJobStartedSchema,
+} from './train';
+
+/** JetStream streams: name suffix → subjects they capture (both get the deployment namespace). */
+export const STREAMS = {
+  DATA: { subjects: ['data.>'], description: 'dataset batches and drift' },
+  TRAIN: { subjects: ['train.>'], description: 'training jobs and their progress' },
+  MODEL: { subjects: ['model.>'], description: 'model versions and aliases' },
+  DLQ: { subjects: ['dlq.>'], description: 'messages no consumer could handle, with the reason' },
+} as const;
+export type StreamKey = keyof typeof STREAMS;
+
+/**
+ * The event catalogue: one place saying, for each event type, its subject, stream,
+ * payload schema and schema version. Publish and consume helpers are derived from it.
+ */
+export const EVENTS = {
+  'data.batch.validated': { stream: 'DATA', version: 1, schema: BatchValidatedSchema },
+  'data.batch.rejected': { stream: 'DATA', version: 1, schema: BatchRejectedSchema },
+  'train.job.requested': { stream: 'TRAIN', version: 1, schema: TrainJobRequestedSchema },
+  'train.job.started': { stream: 'TRAIN', version: 1, schema: TrainJobStartedSchema },
+  'train.job.progress': { stream: 'TRAIN', version: 1, schema: TrainJobProgressSchema },
+  'train.job.completed': { stream: 'TRAIN', version: 1, schema: TrainJobCompletedSchema },
+  'train.job.failed': { stream: 'TRAIN', version: 1, schema: TrainJobFailedSchema },
+  'train.job.cancel-requested': { stream: 'TRAIN', version: 1, schema: TrainJobCancelRequestedSchema },
+  'train.job.cancelled': { stream: 'TRAIN', version: 1, schema: TrainJobCancelledSchema },
+  'model.version.registered': { stream: 'MODEL', version: 1, schema: ModelVersionRegisteredSchema },
+  'model.alias.changed': { stream: 'MODEL', version: 1, schema: ModelAliasChangedSchema },
+} as const satisfies Record<string, { stream: StreamKey; version: number; schema: z.ZodType }>;
+
+export type EventType = keyof typeof EVENTS;
+export type EventData<T extends EventType> = z.infer<(typeof EVENTS)[T]['schema']>;
+export const EVENT_TYPES = Object.keys(EVENTS) as EventType[];
+
+/** Every event travels in this envelope; `type` doubles as the subject (before the namespace). */
+export const EnvelopeHeaderSchema = z
+  .object({
+    type: z.string().min(1),
+    schemaVersion: z.number().int().positive(),
+    eventId: z.string().min(1).max(256),
+    occurredAt: z.iso.datetime({ offset: true }),
+    source: z.string().min(1),
+  })
+  .strict();
+
+export interface Envelope<T extends EventType = EventType> {
+  type: T;
+  schemaVersion: number;
+  eventId: string;
+  occurredAt: string;
+  source: string;
+  data: EventData<T>;
+}
+
+/** Validates an unknown value as an envelope of `type`; returns the issues instead of throwing. */
+export function parseEnvelope<T extends EventType>(
+  type: T,
+  value: unknown,
+): { ok: true; envelope: Envelope<T> } | { ok: false; reason: string } {
+  const entry = EVENTS[type];
+  const schema = EnvelopeHeaderSchema.extend({ type: z.literal(type), data: entry.schema as z.ZodType });
+  const result = schema.safeParse(value);
+  if (!result.success) return { ok: false, reason: z.prettifyError(result.error).replace(/\n/g, '; ') };
+  if (result.data.schemaVersion !== entry.version) {
+    return { ok: false, reason: `unsupported schemaVersion ${result.data.schemaVersion} for ${type} (expected ${entry.version})` };
+  }
+  return { ok: true, envelope: result.data as Envelope<T> };
+}
+
+/** What lands on the dead-letter subject `dlq.<original subject>`. */
+export const DeadLetterSchema = z
+  .object({
+    originalSubject: z.string().min(1),
+    consumer: z.string().min(1),
+    reason: z.string().min(1),
+    deliveries: z.number().int().nonnegative(),
+    payload: z.string(),
+    payloadEncoding: z.enum(['utf8', 'base64']),
+    occurredAt: z.iso.datetime({ offset: true }),
+  })
+  .strict();
+export type DeadLetter = z.infer<typeof DeadLetterSchema>;

@@ -1,0 +1,64 @@
+import { z } from 'zod';
+import { DatasetNameSchema, IdSchema, ModelNameSchema, Sha256Schema, TimestampSchema } from './common';
+import { EpochMetricsSchema, HyperparamsSchema, JobStatusSchema, TriggerSchema } from './train';
+
+/** Request/reply endpoints on core NATS (namespaced like events); each has a request and a reply schema. */
+
+export const JobSchema = z
+  .object({
+    jobId: IdSchema,
+    modelName: ModelNameSchema,
+    dataset: DatasetNameSchema,
+    datasetVersion: Sha256Schema,
+    hyperparams: HyperparamsSchema,
+    replicas: z.number().int().min(1),
+    trigger: TriggerSchema,
+    status: JobStatusSchema,
+    statusReason: z.string().nullable(),
+    attempts: z.number().int().nonnegative(),
+    lastProgress: EpochMetricsSchema.nullable(),
+    modelVersion: z.number().int().positive().nullable(),
+    createdAt: TimestampSchema,
+    updatedAt: TimestampSchema,
+  })
+  .strict();
+export type Job = z.infer<typeof JobSchema>;
+
+export const SubmitJobRequestSchema = z
+  .object({
+    modelName: ModelNameSchema.default('mnist'),
+    dataset: DatasetNameSchema.default('mnist'),
+    /** Defaults to the newest dataset version the orchestrator knows. */
+    datasetVersion: Sha256Schema.optional(),
+    hyperparams: HyperparamsSchema.partial().default({}),
+    replicas: z.number().int().min(1).max(64).default(1),
+    reason: z.string().min(1).default('submitted by hand'),
+  })
+  .strict();
+export type SubmitJobRequest = z.input<typeof SubmitJobRequestSchema>;
+
+export const ListJobsRequestSchema = z
+  .object({ status: JobStatusSchema.optional(), limit: z.number().int().min(1).max(500).default(50) })
+  .strict();
+export const GetJobRequestSchema = z.object({ jobId: IdSchema }).strict();
+export const CancelJobRequestSchema = z.object({ jobId: IdSchema, reason: z.string().min(1).default('cancelled by hand') }).strict();
+
+export const ErrorBodySchema = z.object({ code: z.string(), message: z.string() }).strict();
+
+export const REQUESTS = {
+  'orchestrator.jobs.submit': { request: SubmitJobRequestSchema, reply: JobSchema },
+  'orchestrator.jobs.list': { request: ListJobsRequestSchema, reply: z.object({ jobs: z.array(JobSchema) }).strict() },
+  'orchestrator.jobs.get': { request: GetJobRequestSchema, reply: JobSchema },
+  'orchestrator.jobs.cancel': { request: CancelJobRequestSchema, reply: JobSchema },
+} as const satisfies Record<string, { request: z.ZodType; reply: z.ZodType }>;
+
+export type RequestSubject = keyof typeof REQUESTS;
+export type RequestOf<S extends RequestSubject> = z.input<(typeof REQUESTS)[S]['request']>;
+export type ParsedRequestOf<S extends RequestSubject> = z.output<(typeof REQUESTS)[S]['request']>;
+export type ReplyOf<S extends RequestSubject> = z.output<(typeof REQUESTS)[S]['reply']>;
+
+/** Every reply travels as `{ ok: true, data }` or `{ ok: false, error: { code, message } }`. */
+export const ReplyEnvelopeSchema = z.discriminatedUnion('ok', [
+  z.object({ ok: z.literal(true), data: z.unknown() }),
+  z.object({ ok: z.literal(false), error: ErrorBodySchema }),
+]);

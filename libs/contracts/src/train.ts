@@ -1,0 +1,141 @@
+import { z } from 'zod';
+import { DatasetNameSchema, IdSchema, ModelArchSchema, ModelNameSchema, Sha256Schema } from './common';
+
+export const HyperparamsSchema = z
+  .object({
+    arch: ModelArchSchema.default('cnn-small'),
+    epochs: z.number().int().min(1).max(200).default(2),
+    batchSize: z.number().int().min(1).max(4096).default(64),
+    learningRate: z.number().positive().max(1).default(0.003),
+    seed: z.number().int().nonnegative().default(42),
+    /** Train on the first N samples of the train split (0 = all): small defaults keep laptops fast. */
+    trainSubset: z.number().int().nonnegative().default(0),
+    /** Evaluate on the first N samples of the test split (0 = all). */
+    testSubset: z.number().int().nonnegative().default(0),
+    /** Share of the (subset) train split held out for per-epoch validation. */
+    validationShare: z.number().min(0).max(0.5).default(0.1),
+  })
+  .strict();
+export type Hyperparams = z.infer<typeof HyperparamsSchema>;
+
+export const TriggerSchema = z
+  .object({
+    kind: z.enum(['manual', 'new-data', 'drift', 'initial']),
+    reason: z.string().min(1),
+  })
+  .strict();
+export type Trigger = z.infer<typeof TriggerSchema>;
+
+export const JobStatusSchema = z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']);
+export type JobStatus = z.infer<typeof JobStatusSchema>;
+
+export const TrainJobRequestedSchema = z
+  .object({
+    jobId: IdSchema,
+    modelName: ModelNameSchema,
+    dataset: DatasetNameSchema,
+    datasetVersion: Sha256Schema,
+    hyperparams: HyperparamsSchema,
+    replicas: z.number().int().min(1).max(64),
+    trigger: TriggerSchema,
+  })
+  .strict();
+export type TrainJobRequested = z.infer<typeof TrainJobRequestedSchema>;
+
+export const TrainJobStartedSchema = z
+  .object({
+    jobId: IdSchema,
+    modelName: ModelNameSchema,
+    replicaId: z.string().min(1),
+    attempt: z.number().int().min(1),
+    backend: z.string().min(1),
+    resumedFromEpoch: z.number().int().nonnegative(),
+    hyperparams: HyperparamsSchema,
+    datasetVersion: Sha256Schema,
+    codeVersion: z.string().min(1),
+  })
+  .strict();
+export type TrainJobStarted = z.infer<typeof TrainJobStartedSchema>;
+
+export const EpochMetricsSchema = z
+  .object({
+    epoch: z.number().int().min(1),
+    epochs: z.number().int().min(1),
+    loss: z.number(),
+    accuracy: z.number().min(0).max(1),
+    valLoss: z.number().optional(),
+    valAccuracy: z.number().min(0).max(1).optional(),
+    samplesPerSec: z.number().nonnegative(),
+    seconds: z.number().nonnegative(),
+  })
+  .strict();
+export type EpochMetrics = z.infer<typeof EpochMetricsSchema>;
+
+export const TrainJobProgressSchema = z
+  .object({
+    jobId: IdSchema,
+    replicaId: z.string().min(1),
+    attempt: z.number().int().min(1),
+    metrics: EpochMetricsSchema,
+    checkpointKey: z.string().min(1),
+  })
+  .strict();
+export type TrainJobProgress = z.infer<typeof TrainJobProgressSchema>;
+
+export const EvaluationSchema = z
+  .object({
+    testAccuracy: z.number().min(0).max(1),
+    testSamples: z.number().int().positive(),
+    perClassAccuracy: z.array(z.number().min(0).max(1)).length(10),
+    confusionMatrix: z.array(z.array(z.number().int().nonnegative()).length(10)).length(10),
+  })
+  .strict();
+export type Evaluation = z.infer<typeof EvaluationSchema>;
+
+export const ModelArtefactsSchema = z
+  .object({
+    /** Store prefix holding model.json, weights.bin, confusion.json and model-card.md. */
+    prefix: z.string().min(1),
+    modelJsonKey: z.string().min(1),
+    weightsKey: z.string().min(1),
+  })
+  .strict();
+export type ModelArtefacts = z.infer<typeof ModelArtefactsSchema>;
+
+export const TrainJobCompletedSchema = z
+  .object({
+    jobId: IdSchema,
+    modelName: ModelNameSchema,
+    replicaId: z.string().min(1),
+    dataset: DatasetNameSchema,
+    datasetVersion: Sha256Schema,
+    trainSamples: z.number().int().positive(),
+    hyperparams: HyperparamsSchema,
+    backend: z.string().min(1),
+    codeVersion: z.string().min(1),
+    evaluation: EvaluationSchema,
+    history: z.array(EpochMetricsSchema),
+    artefacts: ModelArtefactsSchema,
+    durationSec: z.number().nonnegative(),
+  })
+  .strict();
+export type TrainJobCompleted = z.infer<typeof TrainJobCompletedSchema>;
+
+export const TrainJobFailedSchema = z
+  .object({
+    jobId: IdSchema,
+    replicaId: z.string().min(1),
+    attempt: z.number().int().min(1),
+    error: z.string().min(1),
+    retryable: z.boolean(),
+  })
+  .strict();
+export type TrainJobFailed = z.infer<typeof TrainJobFailedSchema>;
+
+export const TrainJobCancelRequestedSchema = z.object({ jobId: IdSchema, reason: z.string().min(1) }).strict();
+export type TrainJobCancelRequested = z.infer<typeof TrainJobCancelRequestedSchema>;
+
+export const TrainJobCancelledSchema = z
+  .object({ jobId: IdSchema, replicaId: z.string().min(1), atEpoch: z.number().int().nonnegative() })
+  .strict();
+export type TrainJobCancelled = z.infer<typeof TrainJobCancelledSchema>;
