@@ -1,0 +1,50 @@
+import type { Migration } from '@mlpipe/db';
+
+export const ORCHESTRATOR_SCHEMA = 'orchestrator';
+
+export const migrations: Migration[] = [
+  {
+    id: '001_jobs',
+    sql: `
+      create table jobs (
+        job_id text primary key,
+        idempotency_key text not null unique,
+        model_name text not null,
+        dataset text not null,
+        dataset_version text not null,
+        hyperparams jsonb not null,
+        replicas int not null,
+        trigger jsonb not null,
+        status text not null,
+        status_reason text,
+        attempts int not null default 0,
+        last_progress jsonb,
+        model_version int,
+        created_at timestamptz not null default now(),
+        updated_at timestamptz not null default now()
+      );
+      create index jobs_model_status on jobs (model_name, status);
+      create table dataset_versions (
+        id text primary key,
+        dataset text not null,
+        train_samples int not null,
+        test_samples int not null,
+        body jsonb not null,
+        seen_at timestamptz not null default now()
+      );
+      create table model_versions (
+        model_name text not null,
+        version int not null,
+        job_id text not null,
+        train_samples int not null,
+        dataset_version text not null,
+        primary key (model_name, version)
+      );
+      create table champions (
+        model_name text primary key,
+        version int not null,
+        updated_at timestamptz not null default now()
+      );
+    `,
+  },
+];

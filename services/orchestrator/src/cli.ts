@@ -1,0 +1,128 @@
+import { parseArgs } from 'node:util';
+import { BaseConfigSchema, loadConfig } from '@mlpipe/config';
+import { connectBus, request, type Bus } from '@mlpipe/bus';
+import { describeError, ValidationError } from '@mlpipe/common';
+import type { Job } from '@mlpipe/contracts';
+
+const USAGE = `usage: mlpipe-jobs submit [--model mnist] [--dataset mnist] [--arch cnn-small|cnn-deep] [--epochs N]
+                          [--batch-size N] [--lr X] [--seed N] [--train-subset N] [--test-subset N] [--reason TEXT] [--wait]
+       mlpipe-jobs list [--status queued|running|succeeded|failed|cancelled] [--limit N]
+       mlpipe-jobs get JOB_ID
+       mlpipe-jobs wait JOB_ID
+       mlpipe-jobs cancel JOB_ID [--reason TEXT]`;
+
+const num = (v: string | undefined, name: string): number | undefined => {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new ValidationError(`--${name} must be a number, got "${v}"`);
+  return n;
+};
+
+function describeJob(j: Job): string {
+  const p = j.lastProgress;
+  const progress = p ? ` epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(4)} val_acc ${p.valAccuracy?.toFixed(4) ?? '-'}` : '';
+  const version = j.modelVersion ? ` → ${j.modelName} v${j.modelVersion}` : '';
+  return `${j.jobId}  ${j.status.padEnd(9)} ${j.hyperparams.arch} ${j.trigger.kind}${progress}${version}  ${j.statusReason ?? ''}`;
+}
+
+/** Follows a job until it ends, printing each change; exits non-zero unless it succeeded. */
+async function waitForJob(bus: Bus, jobId: string): Promise<number> {
+  let last = '';
+  for (;;) {
+    const job = await request(bus, 'orchestrator.jobs.get', { jobId });
+    const line = describeJob(job);
+    if (line !== last) console.log(line);
+    last = line;
+    if (job.status === 'succeeded' && job.modelVersion) return 0;
+    if (job.status === 'failed' || job.status === 'cancelled') return 1;
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}
+
+async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      model: { type: 'string' },
+      dataset: { type: 'string' },
+      arch: { type: 'string' },
+      epochs: { type: 'string' },
+      'batch-size': { type: 'string' },
+      lr: { type: 'string' },
+      seed: { type: 'string' },
+      'train-subset': { type: 'string' },
+      'test-subset': { type: 'string' },
+      reason: { type: 'string' },
+      status: { type: 'string' },
+      limit: { type: 'string' },
+      wait: { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
+  });
+  const [command, jobId] = positionals;
+  if (values.help || !command) {
+    console.log(USAGE);
+    return values.help ? 0 : 2;
+  }
+  const config = loadConfig(BaseConfigSchema);
+  const bus = await connectBus({ url: config.NATS_URL, name: 'mlpipe-jobs', namespace: config.BUS_NAMESPACE });
+  try {
+    switch (command) {
+      case 'submit': {
+        const hyperparams = Object.fromEntries(
+          Object.entries({
+            arch: values.arch,
+            epochs: num(values.epochs, 'epochs'),
+            batchSize: num(values['batch-size'], 'batch-size'),
+            learningRate: num(values.lr, 'lr'),
+            seed: num(values.seed, 'seed'),
+            trainSubset: num(values['train-subset'], 'train-subset'),
+            testSubset: num(values['test-subset'], 'test-subset'),
+          }).filter(([, v]) => v !== undefined),
+        );
+        const job = await request(bus, 'orchestrator.jobs.submit', {
+          ...(values.model ? { modelName: values.model } : {}),
+          ...(values.dataset ? { dataset: values.dataset as 'mnist' } : {}),
+          ...(values.reason ? { reason: values.reason } : {}),
+          hyperparams,
+        });
+        console.log(describeJob(job));
+        return values.wait ? await waitForJob(bus, job.jobId) : 0;
+      }
+      case 'list': {
+        const { jobs } = await request(bus, 'orchestrator.jobs.list', {
+          ...(values.status ? { status: values.status as Job['status'] } : {}),
+          ...(values.limit ? { limit: num(values.limit, 'limit') ?? 50 } : {}),
+        });
+        for (const j of jobs) console.log(describeJob(j));
+        if (!jobs.length) console.log('no jobs');
+        return 0;
+      }
+      case 'get':
+      case 'wait':
+      case 'cancel': {
+        if (!jobId) throw new ValidationError(`${command} needs a JOB_ID`);
+        if (command === 'wait') return await waitForJob(bus, jobId);
+        const job =
+          command === 'get'
+            ? await request(bus, 'orchestrator.jobs.get', { jobId })
+            : await request(bus, 'orchestrator.jobs.cancel', { jobId, ...(values.reason ? { reason: values.reason } : {}) });
+        console.log(describeJob(job));
+        return 0;
+      }
+      default:
+        throw new ValidationError(`unknown command "${command}"; run with --help`);
+    }
+  } finally {
+    await bus.close();
+  }
+}
+
+run(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(`mlpipe-jobs: ${describeError(err)}`);
+    process.exit(1);
+  },
+);

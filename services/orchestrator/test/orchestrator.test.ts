@@ -1,0 +1,167 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createTestBus, consumeEvents, publishEvent, request } from '@mlpipe/bus';
+import { createPool, createTestDatabase, type Pool } from '@mlpipe/db';
+import { OrchestratorConfigSchema, loadConfig } from '@mlpipe/config';
+import { createLogger, createMetricsRegistry } from '@mlpipe/common';
+import type { Envelope, EventData } from '@mlpipe/contracts';
+import { startOrchestrator, type RunningOrchestrator } from '../src/service';
+
+const logger = createLogger('orchestrator-test', 'silent');
+const H = (c: string) => c.repeat(64);
+
+const validated = (train: number, test: number, id: string): EventData<'data.batch.validated'> => ({
+  batchId: `b-${id[0]}`,
+  sourcePrefix: 'incoming/x/',
+  dataset: 'mnist',
+  split: 'train',
+  contentHash: H('a'),
+  samples: 100,
+  classCounts: Array(10).fill(10),
+  normalisedPrefix: 'datasets/mnist/batches/a/',
+  warnings: [],
+  datasetVersion: { id, dataset: 'mnist', trainBatches: [H('a')], testBatches: [H('b')], trainSamples: train, testSamples: test },
+});
+
+async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('orchestrator with real NATS and PostgreSQL', () => {
+  let bus: Awaited<ReturnType<typeof createTestBus>>;
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let pool: Pool;
+  let running: RunningOrchestrator | undefined;
+  const requested: Envelope<'train.job.requested'>[] = [];
+
+  const start = async () => {
+    const config = loadConfig(OrchestratorConfigSchema, { DATABASE_URL: db.url, RETRAIN_MIN_NEW_SAMPLES: '500' });
+    running = await startOrchestrator({ config, bus, pool, logger, metrics: createMetricsRegistry('orchestrator') });
+    return running;
+  };
+
+  beforeEach(async () => {
+    requested.length = 0;
+    bus = await createTestBus();
+    db = await createTestDatabase();
+    pool = await createPool(db.url);
+  });
+  afterEach(async () => {
+    await running?.stop();
+    running = undefined;
+    await bus.dispose();
+    await pool.end();
+    await db.drop();
+  });
+
+  it('starts one job for a new dataset version even when the event is delivered twice', async () => {
+    const orch = await start();
+    const watcher = await consumeEvents(bus, {
+      durable: 'test-requested',
+      logger,
+      handlers: { 'train.job.requested': async (e) => void requested.push(e) },
+    });
+    const data = validated(1000, 200, H('1'));
+    await publishEvent(bus, 'data.batch.validated', data, { source: 'test', eventId: 'ev-1' });
+    await publishEvent(bus, 'data.batch.validated', data, { source: 'test', eventId: 'ev-1-redelivered-with-new-id' });
+    await eventually(async () => (requested.length ? true : undefined));
+    await new Promise((r) => setTimeout(r, 800));
+    await watcher.stop();
+    const { jobs } = await request(bus, 'orchestrator.jobs.list', {});
+    expect(jobs).toHaveLength(1);
+    expect(requested).toHaveLength(1);
+    expect(requested[0]?.data).toMatchObject({ jobId: jobs[0]?.jobId, datasetVersion: H('1'), trigger: { kind: 'initial' } });
+    expect(jobs[0]?.status).toBe('queued');
+    await orch.stop();
+  });
+
+  it('keeps job state across a restart and follows the job to its registered model', async () => {
+    await start();
+    await publishEvent(bus, 'data.batch.validated', validated(1000, 200, H('2')), { source: 'test' });
+    const job = await eventually(async () => (await request(bus, 'orchestrator.jobs.list', {})).jobs[0]);
+    await publishEvent(
+      bus,
+      'train.job.started',
+      {
+        jobId: job.jobId,
+        modelName: 'mnist',
+        replicaId: 'r1',
+        attempt: 1,
+        backend: 'wasm',
+        resumedFromEpoch: 0,
+        hyperparams: job.hyperparams,
+        datasetVersion: job.datasetVersion,
+        codeVersion: 'test',
+      },
+      { source: 'test' },
+    );
+    await eventually(async () => ((await request(bus, 'orchestrator.jobs.get', { jobId: job.jobId })).status === 'running' ? true : undefined));
+
+    // Restart: a new process sees the same state, from PostgreSQL.
+    await running?.stop();
+    await start();
+    const afterRestart = await request(bus, 'orchestrator.jobs.get', { jobId: job.jobId });
+    expect(afterRestart).toMatchObject({ status: 'running', attempts: 1 });
+
+    await publishEvent(
+      bus,
+      'model.version.registered',
+      {
+        modelName: 'mnist',
+        version: 1,
+        runId: job.jobId,
+        jobId: job.jobId,
+        testAccuracy: 0.98,
+        datasetVersion: job.datasetVersion,
+        trainSamples: 1000,
+        artefactPrefix: 'models/mnist/x/',
+        decision: { outcome: 'champion', reason: 'first model' },
+      },
+      { source: 'test' },
+    );
+    const done = await eventually(async () => {
+      const j = await request(bus, 'orchestrator.jobs.get', { jobId: job.jobId });
+      return j.modelVersion ? j : undefined;
+    });
+    expect(done).toMatchObject({ status: 'succeeded', modelVersion: 1 });
+
+    // 300 new samples: below the threshold, no job; 600: a new-data job.
+    await publishEvent(bus, 'data.batch.validated', validated(1300, 200, H('3')), { source: 'test' });
+    await new Promise((r) => setTimeout(r, 800));
+    expect((await request(bus, 'orchestrator.jobs.list', {})).jobs).toHaveLength(1);
+    await publishEvent(bus, 'data.batch.validated', validated(1600, 200, H('4')), { source: 'test' });
+    const second = await eventually(async () => {
+      const { jobs } = await request(bus, 'orchestrator.jobs.list', {});
+      return jobs.length === 2 ? jobs[0] : undefined;
+    });
+    expect(second?.trigger).toEqual({ kind: 'new-data', reason: '600 new train samples since champion v1 (threshold 500)' });
+  });
+
+  it('submits, lists and cancels by request, with clear errors', async () => {
+    await start();
+    await expect(request(bus, 'orchestrator.jobs.submit', {})).rejects.toThrow(/no validated mnist data yet/);
+    await publishEvent(bus, 'data.batch.validated', validated(1000, 0, H('5')), { source: 'test' });
+    await expect(eventually(async () => {
+      try {
+        await request(bus, 'orchestrator.jobs.submit', {});
+      } catch (e) {
+        return /lacks a train or test split/.test((e as Error).message) ? true : undefined;
+      }
+      return undefined;
+    })).resolves.toBe(true);
+    await publishEvent(bus, 'data.batch.validated', validated(1000, 100, H('6')), { source: 'test' });
+    const job = await eventually(async () => (await request(bus, 'orchestrator.jobs.list', {})).jobs[0]);
+    const manual = await request(bus, 'orchestrator.jobs.submit', { hyperparams: { epochs: 3, arch: 'cnn-deep' } });
+    expect(manual.hyperparams).toMatchObject({ epochs: 3, arch: 'cnn-deep', batchSize: 64 });
+    expect(manual.trigger.kind).toBe('manual');
+    const cancelled = await request(bus, 'orchestrator.jobs.cancel', { jobId: job.jobId, reason: 'not needed' });
+    expect(cancelled).toMatchObject({ status: 'cancelled', statusReason: 'not needed' });
+    await expect(request(bus, 'orchestrator.jobs.cancel', { jobId: job.jobId })).rejects.toThrow(/already cancelled/);
+    await expect(request(bus, 'orchestrator.jobs.get', { jobId: 'nope' })).rejects.toThrow(/no job nope/);
+  });
+});
