@@ -3,3 +3,4 @@ export * from './logger';
 export * from './shutdown';
 export * from './metrics';
 export * from './ops';
+export * from './telemetry';

@@ -1,0 +1,157 @@
+import { performance } from 'node:perf_hooks';
+import { storeKeys, type EpochMetrics, type TrainJobRequested } from '@mlpipe/contracts';
+import { publishEvent, type Bus } from '@mlpipe/bus';
+import { describeError, ValidationError, type Logger } from '@mlpipe/common';
+import type { ObjectStore } from '@mlpipe/storage';
+import { loadDatasetVersion } from '@mlpipe/dataset';
+import { createModel, evaluateModel, loadModelFromBytes, saveModelToBytes, trainModel } from '@mlpipe/ml';
+import { planData } from '../core/dataPlan';
+import { renderModelCard } from '../core/modelCard';
+import { CheckpointStore } from './checkpoints';
+
+export interface RunnerDeps {
+  bus: Bus;
+  store: ObjectStore;
+  logger: Logger;
+  replicaId: string;
+  backend: string;
+  codeVersion: string;
+  onEpochMetrics?: (jobId: string, m: EpochMetrics) => void;
+}
+
+export type RunOutcome = 'completed' | 'cancelled';
+
+/**
+ * Runs one attempt of one job: load data, resume from the last checkpoint if any, train with a
+ * checkpoint and a progress event per epoch, evaluate on the held-out test split, store the
+ * artefacts and announce the result. Every event id is derived from job, attempt and epoch, so
+ * a replayed attempt publishes nothing twice.
+ */
+export async function runJob(
+  job: TrainJobRequested,
+  attempt: number,
+  deps: RunnerDeps,
+  opts: { signal: AbortSignal; heartbeat: () => void },
+): Promise<RunOutcome> {
+  const { bus, store, replicaId } = deps;
+  const log = deps.logger.child({ jobId: job.jobId, attempt });
+  const source = `trainer/${replicaId}`;
+  const hp = job.hyperparams;
+  const started = performance.now();
+
+  const data = await loadDatasetVersion(store, job.dataset, job.datasetVersion).catch((cause: unknown) => {
+    throw new ValidationError(`dataset version ${job.datasetVersion.slice(0, 12)} cannot be loaded: ${describeError(cause)}`, { cause });
+  });
+  const plan = planData(data.train, data.test, hp);
+  if (plan.train.count === 0 || plan.test.count === 0) throw new ValidationError('the job selects no train or no test samples');
+
+  const checkpoints = new CheckpointStore(store);
+  const resume = await checkpoints.latest(job.jobId);
+  const model = resume
+    ? await loadModelFromBytes(resume.model, { learningRate: hp.learningRate })
+    : createModel(hp.arch, { seed: hp.seed, learningRate: hp.learningRate });
+  const history: EpochMetrics[] = resume ? [...resume.history] : [];
+  const initialEpoch = resume?.epoch ?? 0;
+  log.info({ backend: deps.backend, train: plan.train.count, test: plan.test.count, resumedFromEpoch: initialEpoch }, 'training');
+
+  await publishEvent(
+    bus,
+    'train.job.started',
+    {
+      jobId: job.jobId,
+      modelName: job.modelName,
+      replicaId,
+      attempt,
+      backend: deps.backend,
+      resumedFromEpoch: initialEpoch,
+      hyperparams: hp,
+      datasetVersion: job.datasetVersion,
+      codeVersion: deps.codeVersion,
+    },
+    { source, eventId: `train.job.started:${job.jobId}:${attempt}` },
+  );
+
+  try {
+    if (initialEpoch < hp.epochs) {
+      await trainModel(
+        model,
+        { train: plan.train, ...(plan.validation ? { validation: plan.validation } : {}) },
+        {
+          epochs: hp.epochs,
+          batchSize: hp.batchSize,
+          seed: hp.seed,
+          initialEpoch,
+          signal: opts.signal,
+          onBatch: () => opts.heartbeat(),
+          onEpoch: async (m) => {
+            const metrics: EpochMetrics = { ...m };
+            history.push(metrics);
+            const prefix = await checkpoints.save(job.jobId, {
+              epoch: m.epoch,
+              history,
+              model: await saveModelToBytes(model),
+            });
+            deps.onEpochMetrics?.(job.jobId, metrics);
+            log.info({ epoch: m.epoch, loss: m.loss, valAccuracy: m.valAccuracy, samplesPerSec: m.samplesPerSec }, 'epoch done');
+            await publishEvent(
+              bus,
+              'train.job.progress',
+              { jobId: job.jobId, replicaId, attempt, metrics, checkpointKey: prefix },
+              { source, eventId: `train.job.progress:${job.jobId}:${m.epoch}` },
+            );
+          },
+        },
+      );
+    }
+    if (opts.signal.aborted) throw opts.signal.reason;
+
+    const evaluation = evaluateModel(model, plan.test);
+    const bytes = await saveModelToBytes(model);
+    const prefix = storeKeys.modelArtefacts(job.modelName, job.jobId);
+    await store.put(`${prefix}weights.bin`, bytes.weights, { contentType: 'application/octet-stream' });
+    await store.put(`${prefix}model.json`, bytes.modelJson, { contentType: 'application/json' });
+    const completed = {
+      jobId: job.jobId,
+      modelName: job.modelName,
+      replicaId,
+      dataset: job.dataset,
+      datasetVersion: job.datasetVersion,
+      trainSamples: plan.train.count,
+      hyperparams: hp,
+      backend: deps.backend,
+      codeVersion: deps.codeVersion,
+      evaluation: {
+        testAccuracy: evaluation.accuracy,
+        testSamples: evaluation.count,
+        perClassAccuracy: evaluation.perClassAccuracy,
+        confusionMatrix: evaluation.confusionMatrix,
+      },
+      history,
+      durationSec: (performance.now() - started) / 1000,
+    };
+    await store.put(`${prefix}model-card.md`, new TextEncoder().encode(renderModelCard(completed)), {
+      contentType: 'text/markdown',
+    });
+    await publishEvent(
+      bus,
+      'train.job.completed',
+      { ...completed, artefacts: { prefix, modelJsonKey: `${prefix}model.json`, weightsKey: `${prefix}weights.bin` } },
+      { source, eventId: `train.job.completed:${job.jobId}` },
+    );
+    log.info({ testAccuracy: evaluation.accuracy }, 'job completed');
+    return 'completed';
+  } catch (err) {
+    if (!opts.signal.aborted) throw err;
+    const atEpoch = history.at(-1)?.epoch ?? 0;
+    await publishEvent(
+      bus,
+      'train.job.cancelled',
+      { jobId: job.jobId, replicaId, atEpoch },
+      { source, eventId: `train.job.cancelled:${job.jobId}` },
+    );
+    log.info({ atEpoch }, 'job cancelled');
+    return 'cancelled';
+  } finally {
+    model.dispose();
+  }
+}

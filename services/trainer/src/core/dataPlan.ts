@@ -1,0 +1,41 @@
+import type { Hyperparams } from '@mlpipe/contracts';
+
+/** Images and labels as bytes: the format of normalised batches (same shape as @mlpipe/dataset's). */
+export interface ImageSet {
+  images: Uint8Array;
+  labels: Uint8Array;
+  count: number;
+}
+
+export const PIXELS = 28 * 28;
+
+export function sliceSet(set: ImageSet, start: number, end: number): ImageSet {
+  const from = Math.max(0, Math.min(start, set.count));
+  const to = Math.max(from, Math.min(end, set.count));
+  return {
+    images: set.images.subarray(from * PIXELS, to * PIXELS),
+    labels: set.labels.subarray(from, to),
+    count: to - from,
+  };
+}
+
+export interface DataPlan {
+  train: ImageSet;
+  validation: ImageSet | undefined;
+  test: ImageSet;
+}
+
+/**
+ * Which samples a job trains, validates and tests on: the first `trainSubset` train samples
+ * (all when 0), the last `validationShare` of those held out, and the first `testSubset` test
+ * samples. Deterministic, so a resumed attempt sees exactly the same data.
+ */
+export function planData(train: ImageSet, test: ImageSet, hp: Hyperparams): DataPlan {
+  const used = hp.trainSubset > 0 ? Math.min(hp.trainSubset, train.count) : train.count;
+  const held = Math.floor(used * hp.validationShare);
+  return {
+    train: sliceSet(train, 0, used - held),
+    validation: held > 0 ? sliceSet(train, used - held, used) : undefined,
+    test: hp.testSubset > 0 ? sliceSet(test, 0, hp.testSubset) : test,
+  };
+}

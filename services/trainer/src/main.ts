@@ -1,0 +1,63 @@
+import { parseArgs } from 'node:util';
+import { TrainerConfigSchema, loadConfig, storeSettings } from '@mlpipe/config';
+import { connectBus, request } from '@mlpipe/bus';
+import { Shutdown, createLogger, createMetricsRegistry, describeError, startOpsServer } from '@mlpipe/common';
+import { createObjectStore } from '@mlpipe/storage';
+import { initBackend } from '@mlpipe/ml';
+import { startTrainer } from './service';
+
+/**
+ * A trainer replica. Without arguments it takes jobs from the queue until stopped; with
+ * `--job-id ID` it runs that one job and exits (0 on success), as a Kubeflow TrainJob pod does.
+ */
+async function main(): Promise<number | undefined> {
+  const { values } = parseArgs({ options: { 'job-id': { type: 'string' } } });
+  const config = loadConfig(TrainerConfigSchema);
+  const logger = createLogger('trainer', config.LOG_LEVEL, { replica: config.TRAINER_REPLICA_ID });
+  const backend = await initBackend(config.TRAINER_BACKEND);
+  logger.info(backend, `tensorflow.js backend: ${backend.name}`);
+  const store = createObjectStore(storeSettings(config));
+  await store.ensureReady();
+  const bus = await connectBus({ url: config.NATS_URL, name: config.TRAINER_REPLICA_ID, namespace: config.BUS_NAMESPACE });
+  const metrics = createMetricsRegistry('trainer');
+  const trainer = await startTrainer({
+    bus,
+    store,
+    logger,
+    metrics,
+    replicaId: config.TRAINER_REPLICA_ID,
+    backend: backend.name,
+    codeVersion: config.CODE_VERSION,
+    consume: !values['job-id'],
+  });
+  const jobId = values['job-id'];
+  if (jobId) {
+    const { modelName, dataset, datasetVersion, hyperparams, replicas, trigger, attempts } = await request(
+      bus,
+      'orchestrator.jobs.get',
+      { jobId },
+    );
+    const job = { jobId, modelName, dataset, datasetVersion, hyperparams, replicas, trigger };
+    const outcome = await trainer.runOne(job, attempts + 1);
+    await trainer.stop();
+    await bus.close();
+    return outcome === 'completed' ? 0 : 1;
+  }
+  const ops = await startOpsServer({ port: config.HTTP_PORT, metrics, isReady: () => !bus.nc.isClosed() });
+  const shutdown = new Shutdown(logger, 60_000);
+  shutdown.add('consumer', () => trainer.stop());
+  shutdown.add('nats', () => bus.close());
+  shutdown.add('ops server', () => ops.close());
+  shutdown.onSignals();
+  return undefined;
+}
+
+main().then(
+  (code) => {
+    if (code !== undefined) process.exit(code);
+  },
+  (err: unknown) => {
+    console.error(`trainer: ${describeError(err)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,135 @@
+import { consumeEvents, ensureStreams, isPermanent, publishEvent, request, subscribeEvents, type Bus, type RunningConsumer } from '@mlpipe/bus';
+import { describeError, NotFoundError, type Logger } from '@mlpipe/common';
+import type { TrainJobRequested } from '@mlpipe/contracts';
+import type { ObjectStore } from '@mlpipe/storage';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { runJob, type RunOutcome } from './adapters/jobRunner';
+
+export interface TrainerDeps {
+  bus: Bus;
+  store: ObjectStore;
+  logger: Logger;
+  metrics: Registry;
+  replicaId: string;
+  backend: string;
+  codeVersion: string;
+  /** Attempts per job before it is failed for good. */
+  maxAttempts?: number;
+  /** How long a job may go without a heartbeat before JetStream hands it to another replica. */
+  ackWaitMs?: number;
+  /** false: take nothing from the queue (single-job mode). */
+  consume?: boolean;
+}
+
+export interface RunningTrainer {
+  stop(): Promise<void>;
+  /** Runs one job outside the queue (the Kubeflow pod entry point). */
+  runOne(job: TrainJobRequested, attempt?: number): Promise<RunOutcome>;
+  busy(): boolean;
+}
+
+/** A trainer replica: takes jobs from the shared durable consumer, one at a time. */
+export async function startTrainer(deps: TrainerDeps): Promise<RunningTrainer> {
+  const { bus, logger, metrics } = deps;
+  await ensureStreams(bus);
+  const maxAttempts = deps.maxAttempts ?? 3;
+  const running = new Map<string, AbortController>();
+  const jobsTotal = new Counter({ name: 'mlpipe_trainer_jobs_total', help: 'Job attempts by outcome', labelNames: ['outcome'], registers: [metrics] });
+  const loss = new Gauge({ name: 'mlpipe_trainer_epoch_loss', help: 'Training loss of the last epoch', labelNames: ['job'], registers: [metrics] });
+  const valAcc = new Gauge({ name: 'mlpipe_trainer_val_accuracy', help: 'Validation accuracy of the last epoch', labelNames: ['job'], registers: [metrics] });
+  const speed = new Gauge({ name: 'mlpipe_trainer_samples_per_second', help: 'Training throughput of the last epoch', labelNames: ['job'], registers: [metrics] });
+  const runnerDeps = {
+    bus,
+    store: deps.store,
+    logger,
+    replicaId: deps.replicaId,
+    backend: deps.backend,
+    codeVersion: deps.codeVersion,
+    onEpochMetrics: (job: string, m: { loss: number; valAccuracy?: number | undefined; samplesPerSec: number }) => {
+      loss.set({ job }, m.loss);
+      if (m.valAccuracy !== undefined) valAcc.set({ job }, m.valAccuracy);
+      speed.set({ job }, m.samplesPerSec);
+    },
+  };
+
+  const cancelSub = subscribeEvents(
+    bus,
+    'train.job.cancel-requested',
+    (e) => running.get(e.data.jobId)?.abort(new Error(`cancelled: ${e.data.reason}`)),
+    logger,
+  );
+
+  const runOne = async (job: TrainJobRequested, attempt = 1, heartbeat: () => void = () => undefined) => {
+    const controller = new AbortController();
+    running.set(job.jobId, controller);
+    try {
+      const outcome = await runJob(job, attempt, runnerDeps, { signal: controller.signal, heartbeat });
+      jobsTotal.inc({ outcome });
+      return outcome;
+    } finally {
+      running.delete(job.jobId);
+    }
+  };
+
+  /** The orchestrator may have cancelled the job while it waited in the queue. */
+  const cancelledBeforeStart = async (jobId: string): Promise<boolean> => {
+    try {
+      return (await request(bus, 'orchestrator.jobs.get', { jobId }, 3000)).status === 'cancelled';
+    } catch (err) {
+      if (err instanceof NotFoundError) return false;
+      logger.warn({ jobId, err: describeError(err) }, 'could not ask the orchestrator about the job; running it');
+      return false;
+    }
+  };
+
+  if (deps.consume === false) {
+    return { runOne: (job, attempt) => runOne(job, attempt), busy: () => running.size > 0, stop: async () => cancelSub.unsubscribe() };
+  }
+  const consumer: RunningConsumer = await consumeEvents(bus, {
+    durable: 'trainer-jobs',
+    logger,
+    maxInFlight: 1,
+    maxDeliver: maxAttempts,
+    ackWaitMs: deps.ackWaitMs ?? 60_000,
+    handlers: {
+      'train.job.requested': async (e, ctx) => {
+        const job = e.data;
+        if (await cancelledBeforeStart(job.jobId)) {
+          logger.info({ jobId: job.jobId }, 'job was cancelled before it started');
+          return;
+        }
+        let lastBeat = 0;
+        const heartbeat = () => {
+          const now = Date.now();
+          if (now - lastBeat > 5000) {
+            lastBeat = now;
+            ctx.working();
+          }
+        };
+        try {
+          await runOne(job, ctx.deliveryCount, heartbeat);
+        } catch (err) {
+          const retryable = !isPermanent(err) && ctx.deliveryCount < maxAttempts;
+          jobsTotal.inc({ outcome: retryable ? 'retrying' : 'failed' });
+          logger.error({ jobId: job.jobId, attempt: ctx.deliveryCount, err: describeError(err), retryable }, 'job attempt failed');
+          await publishEvent(
+            bus,
+            'train.job.failed',
+            { jobId: job.jobId, replicaId: deps.replicaId, attempt: ctx.deliveryCount, error: describeError(err), retryable },
+            { source: `trainer/${deps.replicaId}`, eventId: `train.job.failed:${job.jobId}:${ctx.deliveryCount}` },
+          );
+          throw err;
+        }
+      },
+    },
+  });
+
+  return {
+    runOne: (job, attempt) => runOne(job, attempt),
+    busy: () => running.size > 0,
+    stop: async () => {
+      cancelSub.unsubscribe();
+      await consumer.stop();
+    },
+  };
+}

@@ -1,0 +1,25 @@
+import { UiConfigSchema, loadConfig } from '@mlpipe/config';
+import { Shutdown, createLogger, createMetricsRegistry, describeError, startTelemetry } from '@mlpipe/common';
+
+async function main(): Promise<void> {
+  const config = loadConfig(UiConfigSchema);
+  const telemetry = startTelemetry('ui', config.OTEL_EXPORTER_OTLP_ENDPOINT);
+  const { buildUi } = await import('./app');
+  const logger = createLogger('ui', config.LOG_LEVEL);
+  const app = buildUi({
+    gatewayUrl: config.GATEWAY_URL,
+    registryUrl: config.REGISTRY_URL,
+    metrics: createMetricsRegistry('ui'),
+    logger,
+  });
+  await app.listen({ port: config.HTTP_PORT, host: '0.0.0.0' });
+  const shutdown = new Shutdown(logger);
+  shutdown.add('http', () => app.close());
+  shutdown.add('telemetry', () => telemetry.shutdown());
+  shutdown.onSignals();
+}
+
+main().catch((err: unknown) => {
+  console.error(`ui: ${describeError(err)}`);
+  process.exit(1);
+});
