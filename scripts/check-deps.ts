@@ -1,0 +1,26 @@
+/**
+ * Checks that what mlpipe needs on this machine answers: NATS with JetStream and PostgreSQL.
+ * Prints one line per missing piece, with how to get it, and exits 1 if anything is missing.
+ */
+import { connectBus } from '@mlpipe/bus';
+import { createPool } from '@mlpipe/db';
+import { describeError } from '@mlpipe/common';
+
+const natsUrl = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+const pgUrl = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const problems: string[] = [];
+
+try {
+  const bus = await connectBus({ url: natsUrl, name: 'check-deps', namespace: 'check' });
+  await bus.close();
+} catch (err) {
+  problems.push(`${describeError(err)} (Debian: apt-get install nats-server; run: nats-server -js -sd /var/lib/nats-server)`);
+}
+try {
+  const pool = await createPool(pgUrl, 1);
+  await pool.end();
+} catch (err) {
+  problems.push(`${describeError(err)} (Debian: apt-get install postgresql; run: pg_ctlcluster 15 main start)`);
+}
+for (const p of problems) console.error(`missing: ${p}`);
+process.exit(problems.length ? 1 : 0);

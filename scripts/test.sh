@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what npm needs, checks the services, type-checks, lints, tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -d node_modules ] || npm ci --no-audit --no-fund
+npx tsx scripts/check-deps.ts
+echo "== type-check"; npx tsc -p tsconfig.json --noEmit
+echo "== lint"; npx eslint --max-warnings 0 .
+echo "== tests"; npx vitest run "$@"
