@@ -67,6 +67,9 @@ export const OrchestratorConfigSchema = serviceSchema(8082, {
 export const TrainerConfigSchema = serviceSchema(8085, {
   TRAINER_BACKEND: z.enum(['auto', 'node', 'wasm', 'cpu']).default('auto'),
   TRAINER_REPLICA_ID: z.string().min(1).default(`trainer-${process.pid}`),
+  /** A job whose trainer sends no heartbeat for this long is handed to another replica. */
+  TRAINER_ACK_WAIT_MS: z.coerce.number().int().min(1000).default(60_000),
+  TRAINER_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
   CODE_VERSION: z.string().default('dev'),
 });
 

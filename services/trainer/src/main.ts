@@ -29,6 +29,8 @@ async function main(): Promise<number | undefined> {
     backend: backend.name,
     codeVersion: config.CODE_VERSION,
     consume: !values['job-id'],
+    ackWaitMs: config.TRAINER_ACK_WAIT_MS,
+    maxAttempts: config.TRAINER_MAX_ATTEMPTS,
   });
   const jobId = values['job-id'];
   if (jobId) {
