@@ -7,7 +7,7 @@ import S3rver from 's3rver';
 export async function startS3Server(): Promise<{ endpoint: string; accessKey: string; secretKey: string; close(): Promise<void> }> {
   const directory = await mkdtemp(join(tmpdir(), 'mlpipe-s3-'));
   const server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory });
-  const address = (await server.run()) as { port: number };
+  const address = await server.run();
   return {
     endpoint: `http://127.0.0.1:${address.port}`,
     // s3rver's fixed development credentials.
