@@ -1,0 +1,29 @@
+import * as tf from '@tensorflow/tfjs';
+
+/** Images as bytes: N×28×28 uint8, white ink on black (MNIST's convention), with their labels. */
+export interface LabelledImages {
+  images: Uint8Array;
+  labels: Uint8Array;
+  count: number;
+}
+
+export const PIXELS = 28 * 28;
+
+/**
+ * The one conversion from image bytes to model input, used by training and serving alike:
+ * [count, 28, 28, 1] float32 in [0, 1]. `order` picks (and orders) samples by index.
+ */
+export function imagesToTensor(images: Uint8Array, count: number, order?: ArrayLike<number>, start = 0): tf.Tensor4D {
+  const out = new Float32Array(count * PIXELS);
+  for (let i = 0; i < count; i++) {
+    const src = (order ? (order[start + i] as number) : start + i) * PIXELS;
+    for (let p = 0; p < PIXELS; p++) out[i * PIXELS + p] = (images[src + p] as number) / 255;
+  }
+  return tf.tensor4d(out, [count, 28, 28, 1]);
+}
+
+export function labelsToOneHot(labels: Uint8Array, count: number, order?: ArrayLike<number>, start = 0): tf.Tensor2D {
+  const picked = new Int32Array(count);
+  for (let i = 0; i < count; i++) picked[i] = labels[order ? (order[start + i] as number) : start + i] as number;
+  return tf.tidy(() => tf.oneHot(tf.tensor1d(picked, 'int32'), 10) as tf.Tensor2D);
+}

@@ -1,0 +1,54 @@
+import * as tf from '@tensorflow/tfjs';
+import { compileModel } from './models';
+
+/** The standard TensorFlow.js pair: model.json (topology + weights manifest) and weights.bin. */
+export interface ModelArtifacts {
+  modelJson: Uint8Array;
+  weights: Uint8Array;
+}
+
+export const WEIGHTS_FILE = 'weights.bin';
+
+/**
+ * Serialises a model, with its optimizer state, to the files tf.loadLayersModel reads, so a
+ * checkpoint resumes training exactly and the served artefact is the usual tfjs format.
+ */
+export async function saveModelToBytes(model: tf.LayersModel): Promise<ModelArtifacts> {
+  let saved: ModelArtifacts | undefined;
+  await model.save(
+    tf.io.withSaveHandler(async (a) => {
+      const weightData = a.weightData === undefined ? new ArrayBuffer(0) : tf.io.concatenateArrayBuffers(
+        Array.isArray(a.weightData) ? a.weightData : [a.weightData],
+      );
+      const json = {
+        format: a.format ?? 'layers-model',
+        generatedBy: a.generatedBy,
+        convertedBy: a.convertedBy ?? null,
+        modelTopology: a.modelTopology,
+        ...(a.trainingConfig ? { trainingConfig: a.trainingConfig } : {}),
+        weightsManifest: [{ paths: [WEIGHTS_FILE], weights: a.weightSpecs ?? [] }],
+      };
+      saved = { modelJson: new TextEncoder().encode(JSON.stringify(json)), weights: new Uint8Array(weightData) };
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+    { includeOptimizer: true },
+  );
+  if (!saved) throw new Error('model.save produced nothing');
+  return saved;
+}
+
+/** Loads the pair back; a model saved without optimizer state is compiled afresh with `learningRate`. */
+export async function loadModelFromBytes(a: ModelArtifacts, opts: { learningRate?: number } = {}): Promise<tf.LayersModel> {
+  const json = JSON.parse(new TextDecoder().decode(a.modelJson)) as {
+    modelTopology: object;
+    trainingConfig?: tf.io.TrainingConfig;
+    weightsManifest: { weights: tf.io.WeightsManifestEntry[] }[];
+  };
+  const weightSpecs = json.weightsManifest.flatMap((g) => g.weights);
+  const weightData = a.weights.buffer.slice(a.weights.byteOffset, a.weights.byteOffset + a.weights.byteLength) as ArrayBuffer;
+  const model = await tf.loadLayersModel(
+    tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs, weightData, ...(json.trainingConfig ? { trainingConfig: json.trainingConfig } : {}) }),
+  );
+  if (!model.optimizer) compileModel(model, opts.learningRate ?? 0.003);
+  return model;
+}

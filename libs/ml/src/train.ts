@@ -1,0 +1,122 @@
+import { performance } from 'node:perf_hooks';
+import * as tf from '@tensorflow/tfjs';
+import { tally, type Evaluation } from './metrics';
+import { imagesToTensor, labelsToOneHot, type LabelledImages } from './preprocess';
+import { shuffledIndices } from './random';
+
+export interface EpochProgress {
+  epoch: number;
+  epochs: number;
+  loss: number;
+  accuracy: number;
+  valLoss?: number;
+  valAccuracy?: number;
+  samplesPerSec: number;
+  seconds: number;
+}
+
+export interface TrainOptions {
+  epochs: number;
+  batchSize: number;
+  seed: number;
+  /** Epochs already done (resuming from a checkpoint): training continues with epoch initialEpoch+1. */
+  initialEpoch?: number;
+  /** Awaited after every epoch: the place to checkpoint and report. */
+  onEpoch?: (p: EpochProgress) => Promise<void> | void;
+  onBatch?: (batch: number, batches: number) => void;
+  /** Checked between batches; training stops with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+const EVAL_BATCH = 500;
+
+/**
+ * Minibatch training: each epoch visits the train set in a seeded order (seed + epoch, so a
+ * resumed run sees the same order as an uninterrupted one), converting one batch at a time to
+ * tensors, then measures validation loss and accuracy.
+ */
+export async function trainModel(
+  model: tf.LayersModel,
+  data: { train: LabelledImages; validation?: LabelledImages },
+  opts: TrainOptions,
+): Promise<EpochProgress[]> {
+  const history: EpochProgress[] = [];
+  const { train } = data;
+  const batches = Math.ceil(train.count / opts.batchSize);
+  for (let epoch = (opts.initialEpoch ?? 0) + 1; epoch <= opts.epochs; epoch++) {
+    const order = shuffledIndices(train.count, opts.seed * 10_007 + epoch);
+    const started = performance.now();
+    let lossSum = 0;
+    let accSum = 0;
+    for (let b = 0; b < batches; b++) {
+      if (opts.signal?.aborted) throw opts.signal.reason ?? new Error('aborted');
+      const start = b * opts.batchSize;
+      const size = Math.min(opts.batchSize, train.count - start);
+      const xs = imagesToTensor(train.images, size, order, start);
+      const ys = labelsToOneHot(train.labels, size, order, start);
+      try {
+        const [loss, acc] = (await model.trainOnBatch(xs, ys)) as number[];
+        lossSum += (loss as number) * size;
+        accSum += (acc as number) * size;
+      } finally {
+        xs.dispose();
+        ys.dispose();
+      }
+      opts.onBatch?.(b + 1, batches);
+      // Let timers and I/O (heartbeats, cancel messages) run between batches.
+      if (b % 8 === 7) await new Promise((r) => setImmediate(r));
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const progress: EpochProgress = {
+      epoch,
+      epochs: opts.epochs,
+      loss: lossSum / train.count,
+      accuracy: accSum / train.count,
+      samplesPerSec: train.count / seconds,
+      seconds,
+    };
+    if (data.validation && data.validation.count > 0) {
+      const v = evaluateWithLoss(model, data.validation);
+      progress.valLoss = v.loss;
+      progress.valAccuracy = v.accuracy;
+    }
+    history.push(progress);
+    await opts.onEpoch?.(progress);
+  }
+  return history;
+}
+
+/** Accuracy overall and per class, and the confusion matrix, on a held-out set. */
+export function evaluateModel(model: tf.LayersModel, data: LabelledImages): Evaluation {
+  const predicted = predictClasses(model, data);
+  return tally(data.labels.subarray(0, data.count), predicted);
+}
+
+export function predictClasses(model: tf.LayersModel, data: LabelledImages): Int32Array {
+  const out = new Int32Array(data.count);
+  for (let start = 0; start < data.count; start += EVAL_BATCH) {
+    const size = Math.min(EVAL_BATCH, data.count - start);
+    const classes = tf.tidy(() => (model.predict(imagesToTensor(data.images, size, undefined, start)) as tf.Tensor).argMax(-1));
+    out.set(classes.dataSync() as Int32Array, start);
+    classes.dispose();
+  }
+  return out;
+}
+
+function evaluateWithLoss(model: tf.LayersModel, data: LabelledImages): { loss: number; accuracy: number } {
+  let lossSum = 0;
+  let correct = 0;
+  for (let start = 0; start < data.count; start += EVAL_BATCH) {
+    const size = Math.min(EVAL_BATCH, data.count - start);
+    const [loss, hits] = tf.tidy(() => {
+      const probs = model.predict(imagesToTensor(data.images, size, undefined, start)) as tf.Tensor2D;
+      const truth = labelsToOneHot(data.labels, size, undefined, start);
+      const l = tf.metrics.categoricalCrossentropy(truth, probs).sum();
+      const h = probs.argMax(-1).equal(truth.argMax(-1)).sum();
+      return [l.dataSync()[0] as number, h.dataSync()[0] as number];
+    });
+    lossSum += loss;
+    correct += hits;
+  }
+  return { loss: lossSum / data.count, accuracy: correct / data.count };
+}
