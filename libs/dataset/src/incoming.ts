@@ -1,0 +1,127 @@
+import { IncomingBatchManifestSchema, type IncomingBatchManifest } from '@mlpipe/contracts';
+import { NotFoundError } from '@mlpipe/common';
+import type { ObjectStore } from '@mlpipe/storage';
+import { parseIdx } from './idx';
+import { decodeDigitPng } from './png';
+import { sha256Hex } from './hash';
+import { COLS, PIXELS, ROWS, type LabelledImages } from './types';
+
+export const MANIFEST_FILE = 'batch.json';
+
+export type DecodedBatch =
+  | { ok: true; manifest: IncomingBatchManifest; set: LabelledImages; warnings: string[] }
+  | { ok: false; manifest?: IncomingBatchManifest; reasons: string[] };
+
+/**
+ * Reads an incoming batch folder: its batch.json (the commit marker), the files it names, their
+ * checksums when given, and decodes IDX pairs or PNGs + labels CSV. Never throws for bad
+ * content: it returns the reasons, so the batch can be rejected with them.
+ */
+export async function readIncomingBatch(store: ObjectStore, prefix: string): Promise<DecodedBatch> {
+  let manifest: IncomingBatchManifest;
+  try {
+    const raw: unknown = JSON.parse(new TextDecoder().decode(await store.get(`${prefix}${MANIFEST_FILE}`)));
+    const parsed = IncomingBatchManifestSchema.safeParse(raw);
+    if (!parsed.success) {
+      return { ok: false, reasons: [`${MANIFEST_FILE} is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`] };
+    }
+    manifest = parsed.data;
+  } catch (err) {
+    if (err instanceof NotFoundError) throw err;
+    return { ok: false, reasons: [`${MANIFEST_FILE} is not JSON: ${(err as Error).message}`] };
+  }
+
+  const reasons: string[] = [];
+  const read = async (file: string): Promise<Uint8Array | undefined> => {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(file)) {
+      reasons.push(`file name "${file}" is not a plain name inside the batch folder`);
+      return undefined;
+    }
+    try {
+      const bytes = await store.get(`${prefix}${file}`);
+      const expected = manifest.sha256?.[file];
+      if (expected && sha256Hex(bytes) !== expected) {
+        reasons.push(`${file}: checksum mismatch (expected ${expected.slice(0, 12)}…, got ${sha256Hex(bytes).slice(0, 12)}…)`);
+      }
+      return bytes;
+    } catch (err) {
+      if (err instanceof NotFoundError) {
+        reasons.push(`${file} is named in ${MANIFEST_FILE} but missing`);
+        return undefined;
+      }
+      throw err;
+    }
+  };
+
+  const set = manifest.format === 'idx' ? await decodeIdxPair(manifest, read, reasons) : await decodePngCsv(manifest, read, reasons);
+  if (reasons.length || !set) return { ok: false, manifest, reasons: reasons.length ? reasons : ['the batch could not be decoded'] };
+  return { ok: true, manifest, set: set.set, warnings: set.warnings };
+}
+
+type Reader = (file: string) => Promise<Uint8Array | undefined>;
+
+async function decodeIdxPair(m: IncomingBatchManifest, read: Reader, reasons: string[]) {
+  const imagesFile = m.files.images;
+  const labelsFile = m.files.labels;
+  if (!imagesFile || !labelsFile) {
+    reasons.push('an idx batch names files.images and files.labels');
+    return undefined;
+  }
+  const [ib, lb] = [await read(imagesFile), await read(labelsFile)];
+  if (!ib || !lb) return undefined;
+  try {
+    const images = parseIdx(ib, imagesFile);
+    const labels = parseIdx(lb, labelsFile);
+    const [n, rows, cols] = images.dims;
+    if (images.dims.length !== 3 || rows !== ROWS || cols !== COLS) {
+      reasons.push(`${imagesFile} has shape ${images.dims.join('×')}; expected N×${ROWS}×${COLS}`);
+    }
+    if (labels.dims.length !== 1) reasons.push(`${labelsFile} has shape ${labels.dims.join('×')}; expected N`);
+    if (labels.dims[0] !== n) reasons.push(`${imagesFile} holds ${n} images but ${labelsFile} holds ${labels.dims[0]} labels`);
+    if (reasons.length) return undefined;
+    return { set: { images: images.data, labels: labels.data, count: n as number }, warnings: [] as string[] };
+  } catch (err) {
+    reasons.push((err as Error).message);
+    return undefined;
+  }
+}
+
+async function decodePngCsv(m: IncomingBatchManifest, read: Reader, reasons: string[]) {
+  const csvFile = m.files.labels;
+  if (!csvFile) {
+    reasons.push('a png-csv batch names files.labels (a CSV of file,label rows)');
+    return undefined;
+  }
+  const csv = await read(csvFile);
+  if (!csv) return undefined;
+  const rows = new TextDecoder()
+    .decode(csv)
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0);
+  if (rows[0] && /^file\s*,\s*label$/i.test(rows[0])) rows.shift();
+  const images = new Uint8Array(rows.length * PIXELS);
+  const labels = new Uint8Array(rows.length);
+  const warnings: string[] = [];
+  let inverted = 0;
+  for (const [i, row] of rows.entries()) {
+    const [file, label] = row.split(',').map((s) => s.trim());
+    const value = Number(label);
+    if (!file || label === undefined || !Number.isInteger(value) || value < 0 || value > 255) {
+      reasons.push(`${csvFile} line ${i + 1}: expected "file,label" with an integer label, got "${row.slice(0, 80)}"`);
+      continue;
+    }
+    const bytes = await read(file);
+    if (!bytes) continue;
+    const decoded = decodeDigitPng(bytes, file);
+    if (!decoded.ok) {
+      reasons.push(decoded.reason);
+      continue;
+    }
+    if (decoded.inverted) inverted++;
+    images.set(decoded.pixels, i * PIXELS);
+    labels[i] = value;
+  }
+  if (inverted) warnings.push(`${inverted} PNGs had dark ink on a light background and were inverted`);
+  return { set: { images, labels, count: rows.length }, warnings };
+}

@@ -1,0 +1,57 @@
+import { PNG } from 'pngjs';
+import { COLS, PIXELS, ROWS } from './types';
+
+export type PngDecode = { ok: true; pixels: Uint8Array; inverted: boolean } | { ok: false; reason: string };
+
+/**
+ * One labelled PNG → 28×28 luminance bytes, white ink on black. Greyscale or colour (by
+ * luminance, alpha over black); a picture whose border is mostly bright is taken as dark ink on
+ * white paper and inverted. Any other size is refused (the watcher does not guess a crop).
+ */
+export function decodeDigitPng(bytes: Uint8Array, name: string): PngDecode {
+  let png: PNG;
+  try {
+    png = PNG.sync.read(Buffer.from(bytes));
+  } catch (err) {
+    return { ok: false, reason: `${name} is not a readable PNG (${(err as Error).message})` };
+  }
+  if (png.width !== COLS || png.height !== ROWS) {
+    return { ok: false, reason: `${name} is ${png.width}×${png.height}; expected ${COLS}×${ROWS}` };
+  }
+  const pixels = new Uint8Array(PIXELS);
+  for (let i = 0; i < PIXELS; i++) {
+    const r = png.data[i * 4] as number;
+    const g = png.data[i * 4 + 1] as number;
+    const b = png.data[i * 4 + 2] as number;
+    const a = (png.data[i * 4 + 3] as number) / 255;
+    pixels[i] = Math.round((0.299 * r + 0.587 * g + 0.114 * b) * a);
+  }
+  const inverted = borderMean(pixels) > 127;
+  if (inverted) for (let i = 0; i < PIXELS; i++) pixels[i] = 255 - (pixels[i] as number);
+  return { ok: true, pixels, inverted };
+}
+
+function borderMean(p: Uint8Array): number {
+  let sum = 0;
+  let n = 0;
+  for (let r = 0; r < ROWS; r++)
+    for (let c = 0; c < COLS; c++)
+      if (r === 0 || c === 0 || r === ROWS - 1 || c === COLS - 1) {
+        sum += p[r * COLS + c] as number;
+        n++;
+      }
+  return sum / n;
+}
+
+/** Encodes 28×28 luminance bytes as a greyscale PNG (tests and the feedback path make batches with it). */
+export function encodeDigitPng(pixels: Uint8Array): Uint8Array {
+  const png = new PNG({ width: COLS, height: ROWS });
+  for (let i = 0; i < PIXELS; i++) {
+    const v = pixels[i] as number;
+    png.data[i * 4] = v;
+    png.data[i * 4 + 1] = v;
+    png.data[i * 4 + 2] = v;
+    png.data[i * 4 + 3] = 255;
+  }
+  return new Uint8Array(PNG.sync.write(png));
+}

@@ -1,0 +1,35 @@
+import type { Migration } from '@mlpipe/db';
+
+export const WATCHER_SCHEMA = 'watcher';
+
+export const migrations: Migration[] = [
+  {
+    id: '001_batches',
+    sql: `
+      create table batches (
+        source_prefix text primary key,
+        batch_id text not null,
+        status text not null check (status in ('validated', 'rejected')),
+        dataset text,
+        split text,
+        content_hash text,
+        samples int,
+        class_counts jsonb,
+        reasons jsonb not null default '[]',
+        warnings jsonb not null default '[]',
+        processed_at timestamptz not null default now()
+      );
+      create table sample_hashes (
+        hash bytea primary key,
+        content_hash text not null
+      );
+      create table dataset_versions (
+        seq bigserial primary key,
+        id text not null unique,
+        dataset text not null,
+        body jsonb not null,
+        created_at timestamptz not null default now()
+      );
+    `,
+  },
+];
