@@ -1,0 +1,138 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { consumeEvents, createTestBus } from '@mlpipe/bus';
+import { createPool, createTestDatabase, type Pool } from '@mlpipe/db';
+import { DatasetWatcherConfigSchema, loadConfig } from '@mlpipe/config';
+import { createLogger, createMetricsRegistry } from '@mlpipe/common';
+import type { Envelope } from '@mlpipe/contracts';
+import { createObjectStore, type ObjectStore } from '@mlpipe/storage';
+import { encodeIdx, loadDatasetVersion, parseIdx, readSeedFile, PIXELS } from '@mlpipe/dataset';
+import { startWatcher, type RunningWatcher } from '../src/service';
+import { dropIdxBatch, seedDataset } from '../src/adapters/dropBatch';
+import { startS3Server } from '../../../libs/storage/test/s3server';
+
+const logger = createLogger('watcher-test', 'silent');
+const config = loadConfig(DatasetWatcherConfigSchema, { DATA_POLL_MS: '200' });
+
+/** The first n MNIST test samples as IDX bytes, shifted by `from`. */
+function mnistSlice(from: number, n: number) {
+  const images = parseIdx(readSeedFile('mnist', 't10k-images-idx3-ubyte')).data.subarray(from * PIXELS, (from + n) * PIXELS);
+  const labels = parseIdx(readSeedFile('mnist', 't10k-labels-idx1-ubyte')).data.subarray(from, from + n);
+  return { images: encodeIdx([n, 28, 28], images), labels: encodeIdx([n], labels) };
+}
+
+type Events = { validated: Envelope<'data.batch.validated'>[]; rejected: Envelope<'data.batch.rejected'>[] };
+
+async function until(probe: () => boolean, timeoutMs = 15_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!probe()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe.each(['fs', 's3'] as const)('dataset watcher on real NATS, PostgreSQL and a %s store', (kind) => {
+  let bus: Awaited<ReturnType<typeof createTestBus>>;
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let pool: Pool;
+  let store: ObjectStore;
+  let cleanupStore: () => Promise<void>;
+  let watcher: RunningWatcher | undefined;
+  const events: Events = { validated: [], rejected: [] };
+  let stopConsumer: () => Promise<void>;
+
+  const start = async () => {
+    watcher = await startWatcher({ config, bus, pool, store, logger, metrics: createMetricsRegistry('w') });
+    return watcher;
+  };
+
+  beforeEach(async () => {
+    events.validated = [];
+    events.rejected = [];
+    bus = await createTestBus();
+    db = await createTestDatabase();
+    pool = await createPool(db.url);
+    if (kind === 'fs') {
+      const root = await mkdtemp(join(tmpdir(), 'mlpipe-w-'));
+      store = createObjectStore({ kind: 'fs', root });
+      cleanupStore = () => rm(root, { recursive: true, force: true });
+    } else {
+      const s3 = await startS3Server();
+      store = createObjectStore({ kind: 's3', endpoint: s3.endpoint, bucket: 'watcher-test', accessKey: s3.accessKey, secretKey: s3.secretKey });
+      cleanupStore = s3.close;
+    }
+    const consumer = await consumeEvents(bus, {
+      durable: 'test-data',
+      logger,
+      handlers: {
+        'data.batch.validated': async (e) => void events.validated.push(e),
+        'data.batch.rejected': async (e) => void events.rejected.push(e),
+      },
+    });
+    stopConsumer = consumer.stop;
+  });
+
+  afterEach(async () => {
+    await watcher?.stop();
+    watcher = undefined;
+    await stopConsumer();
+    await bus.dispose();
+    await pool.end();
+    await db.drop();
+    await cleanupStore();
+  });
+
+  it('accepts a good batch, rejects a corrupt one with the reason, and does not re-emit after a restart', async () => {
+    await store.ensureReady();
+    await dropIdxBatch(store, 'incoming/good/', { dataset: 'mnist', split: 'train', ...mnistSlice(0, 300) });
+    const bad = mnistSlice(300, 300);
+    bad.labels[8 + 5] = 12; // a label outside 0-9
+    await dropIdxBatch(store, 'incoming/bad-label/', { dataset: 'mnist', split: 'train', ...bad });
+    const truncated = mnistSlice(600, 300);
+    await dropIdxBatch(store, 'incoming/truncated/', { dataset: 'mnist', split: 'train', images: truncated.images.subarray(0, 5000), labels: truncated.labels });
+    await store.put('incoming/half-written/images.idx', truncated.images); // no batch.json yet: not a batch
+
+    await start();
+    await until(() => events.validated.length === 1 && events.rejected.length === 2);
+    const v = events.validated[0]!.data;
+    expect(v).toMatchObject({ batchId: 'good', split: 'train', samples: 300, datasetVersion: { trainSamples: 300, testSamples: 0 } });
+    expect(v.classCounts.reduce((a, b) => a + b, 0)).toBe(300);
+    const reasons = Object.fromEntries(events.rejected.map((e) => [e.data.batchId, e.data.reasons.join(' | ')]));
+    expect(reasons['bad-label']).toMatch(/labels must be 0-9; found 12 \(1×\)/);
+    expect(reasons.truncated).toMatch(/checksum mismatch|should hold/);
+
+    // The normalised copy and the version are in the store, loadable by a trainer.
+    const loaded = await loadDatasetVersion(store, 'mnist', v.datasetVersion.id);
+    expect(loaded.train.count).toBe(300);
+
+    // A test split makes a new version that covers both; the same content again is a duplicate.
+    await dropIdxBatch(store, 'incoming/test-split/', { dataset: 'mnist', split: 'test', ...mnistSlice(1000, 200) });
+    await dropIdxBatch(store, 'incoming/good-again/', { dataset: 'mnist', split: 'train', ...mnistSlice(0, 300) });
+    await watcher!.scan();
+    await until(() => events.validated.length === 2 && events.rejected.length === 3);
+    expect(events.validated[1]!.data.datasetVersion).toMatchObject({ trainSamples: 300, testSamples: 200, trainBatches: [v.contentHash] });
+    expect(events.rejected[2]!.data.reasons.join()).toMatch(/300 of 300 samples are duplicates \(0 within the batch, 300 already known\)/);
+
+    // Restart: nothing is processed or published again.
+    await watcher!.stop();
+    await start();
+    await watcher!.scan();
+    await new Promise((r) => setTimeout(r, 500));
+    expect(events.validated).toHaveLength(2);
+    expect(events.rejected).toHaveLength(3);
+  });
+
+  it('seeds a limited MNIST as a train and a test batch', async () => {
+    await store.ensureReady();
+    const dropped = await seedDataset(store, 'incoming/', 'mnist', { trainLimit: 400, testLimit: 200 });
+    expect(dropped.map((d) => [d.prefix, d.samples])).toEqual([
+      ['incoming/mnist-test/', 200],
+      ['incoming/mnist-train/', 400],
+    ]);
+    await start();
+    await until(() => events.validated.length === 2);
+    expect(events.validated.at(-1)!.data.datasetVersion).toMatchObject({ trainSamples: 400, testSamples: 200 });
+  });
+});
