@@ -1,0 +1,130 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import {
+  hasZodFastifySchemaValidationErrors,
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { AliasSchema, ModelNameSchema } from '@mlpipe/contracts';
+import { MlpipeError, registerOpsRoutes, type Logger } from '@mlpipe/common';
+import type { ObjectStore } from '@mlpipe/storage';
+import { Histogram, type Registry } from 'prom-client';
+import type { RegistryQueries } from './queries';
+import type { ModelAliasChanged } from '@mlpipe/contracts';
+
+export interface HttpDeps {
+  queries: RegistryQueries;
+  store: ObjectStore;
+  logger: Logger;
+  metrics: Registry;
+  isReady: () => boolean;
+  promote: (model: string, alias: 'champion' | 'challenger', version: number, reason: string, actor: string) => Promise<ModelAliasChanged>;
+}
+
+const ARTEFACT_FILES = { 'model.json': 'application/json', 'weights.bin': 'application/octet-stream', 'confusion.json': 'application/json', 'model-card.md': 'text/markdown' } as const;
+const STATUS_BY_CODE: Record<string, number> = { invalid: 400, not_found: 404, conflict: 409, transient: 503 };
+
+const ModelParams = z.object({ name: ModelNameSchema });
+const VersionParams = ModelParams.extend({ version: z.coerce.number().int().positive() });
+const ErrorReply = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
+
+/** The registry's REST API: OpenAPI at /openapi.json, errors as { error: { code, message } }. */
+export async function buildRegistryApi(deps: HttpDeps): Promise<FastifyInstance> {
+  const app = Fastify({ loggerInstance: deps.logger as FastifyBaseLogger }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  await app.register(swagger, {
+    openapi: { info: { title: 'mlpipe registry', version: '1.0.0', description: 'Experiments, runs, model versions, aliases and audit log' } },
+    transform: jsonSchemaTransform,
+  });
+  const duration = new Histogram({
+    name: 'mlpipe_http_request_duration_seconds',
+    help: 'HTTP request duration',
+    labelNames: ['route', 'method', 'status'],
+    registers: [deps.metrics],
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    duration.observe({ route: req.routeOptions.url ?? 'unknown', method: req.method, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+  });
+  app.setErrorHandler((err, req, reply) => {
+    if (hasZodFastifySchemaValidationErrors(err)) {
+      const message = err.validation.map((v) => `${v.instancePath || 'request'}: ${v.message}`).join('; ');
+      return reply.code(400).send({ error: { code: 'invalid', message } });
+    }
+    if (err instanceof MlpipeError) {
+      const status = STATUS_BY_CODE[err.code] ?? 500;
+      return reply.code(status).send({ error: { code: err.code, message: status < 500 ? err.message : 'internal error' } });
+    }
+    const status = (err as { statusCode?: number }).statusCode;
+    if (status && status < 500) return reply.code(status).send({ error: { code: 'invalid', message: (err as Error).message } });
+    req.log.error({ err }, 'request failed');
+    return reply.code(500).send({ error: { code: 'internal', message: 'internal error' } });
+  });
+  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: { code: 'not_found', message: `no route ${req.method} ${req.url}` } }));
+  registerOpsRoutes(app as unknown as FastifyInstance, deps);
+
+  const q = deps.queries;
+  const errors = { 200: z.unknown(), 400: ErrorReply, 404: ErrorReply };
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  app.get('/experiments', { schema: { summary: 'List experiments' } }, async () => ({ experiments: await q.experiments() }));
+  app.get(
+    '/experiments/:name/runs',
+    {
+      schema: {
+        summary: 'Runs of an experiment, sorted by a metric',
+        params: ModelParams,
+        querystring: z.object({ sort: z.string().regex(/^[a-z0-9_]+$/).default('test_accuracy'), order: z.enum(['asc', 'desc']).default('desc') }),
+        response: errors,
+      },
+    },
+    async (req) => ({ runs: await q.runs(req.params.name, req.query.sort, req.query.order) }),
+  );
+  const RunParams = z.object({ id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/) });
+  app.get('/runs/:id', { schema: { summary: 'A run with its latest metrics', params: RunParams, response: errors } }, async (req) => q.run(req.params.id));
+  app.get('/runs/:id/metrics', { schema: { summary: 'Every metric of a run, per step', params: RunParams, response: errors } }, async (req) => ({
+    metrics: await q.runMetrics(req.params.id),
+  }));
+  app.get('/models', { schema: { summary: 'Registered models with their aliases' } }, async () => ({ models: await q.models() }));
+  app.get('/models/:name', { schema: { summary: 'A model, its versions and aliases', params: ModelParams, response: errors } }, async (req) => q.model(req.params.name));
+  app.get('/models/:name/versions/:version', { schema: { summary: 'One model version', params: VersionParams, response: errors } }, async (req) =>
+    q.version(req.params.name, req.params.version),
+  );
+  app.get(
+    '/models/:name/aliases/:alias',
+    { schema: { summary: 'The version an alias points at', params: ModelParams.extend({ alias: AliasSchema }), response: errors } },
+    async (req) => q.alias(req.params.name, req.params.alias),
+  );
+  app.post(
+    '/models/:name/aliases/:alias',
+    {
+      schema: {
+        summary: 'Point an alias at a version by hand (audited)',
+        params: ModelParams.extend({ alias: AliasSchema }),
+        body: z.object({ version: z.number().int().positive(), reason: z.string().min(3).max(500), actor: z.string().min(1).max(100).optional() }).strict(),
+        response: errors,
+      },
+    },
+    async (req) => {
+      const actor = req.body.actor ?? (typeof req.headers['x-actor'] === 'string' ? req.headers['x-actor'] : 'api');
+      return deps.promote(req.params.name, req.params.alias, req.body.version, req.body.reason, actor);
+    },
+  );
+  app.get(
+    '/models/:name/versions/:version/artefacts/:file',
+    { schema: { summary: 'Download a stored artefact of a version', params: VersionParams.extend({ file: z.enum(Object.keys(ARTEFACT_FILES) as [keyof typeof ARTEFACT_FILES]) }), response: errors } },
+    async (req, reply) => {
+      const v = await q.version(req.params.name, req.params.version);
+      const bytes = await deps.store.get(`${v.artefactPrefix}${req.params.file}`);
+      return reply.type(ARTEFACT_FILES[req.params.file]).send(Buffer.from(bytes));
+    },
+  );
+  app.get(
+    '/audit',
+    { schema: { summary: 'The append-only audit log, newest first', querystring: z.object({ model: ModelNameSchema.optional(), limit: z.coerce.number().int().min(1).max(1000).default(100) }) } },
+    async (req) => ({ entries: await q.audit(req.query.model, req.query.limit) }),
+  );
+  return app as unknown as FastifyInstance;
+}

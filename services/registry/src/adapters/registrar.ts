@@ -1,0 +1,221 @@
+import { withTransaction, type Pool, type PoolClient } from '@mlpipe/db';
+import { NotFoundError, ValidationError } from '@mlpipe/common';
+import type { Alias, EventData, GateDecision, ModelAliasChanged, ModelVersionRegistered } from '@mlpipe/contracts';
+import type { ObjectStore } from '@mlpipe/storage';
+import { putJson } from '@mlpipe/storage';
+import { decideGate, type GatePolicy } from '../core/gate';
+
+export interface Registration {
+  registered: ModelVersionRegistered;
+  aliasChanges: ModelAliasChanged[];
+}
+
+const TRAINER = 'trainer';
+
+/** Writes what the trainer reports into the registry tables; registering a version runs the gate. */
+export class Registrar {
+  constructor(
+    private readonly pool: Pool,
+    private readonly store: ObjectStore,
+    private readonly gate: GatePolicy,
+  ) {}
+
+  async runStarted(d: EventData<'train.job.started'>): Promise<void> {
+    await withTransaction(this.pool, async (c) => {
+      await c.query('insert into registry.experiments (name) values ($1) on conflict do nothing', [d.modelName]);
+      await c.query(
+        `insert into registry.runs (run_id, experiment, status, params, tags, dataset_version, code_version, backend, replica)
+         values ($1,$2,'running',$3,$4,$5,$6,$7,$8)
+         on conflict (run_id) do update set backend = excluded.backend, replica = excluded.replica,
+           tags = registry.runs.tags || excluded.tags
+         where registry.runs.status = 'running'`,
+        [d.jobId, d.modelName, d.hyperparams, { attempt: String(d.attempt) }, d.datasetVersion, d.codeVersion, d.backend, d.replicaId],
+      );
+    });
+  }
+
+  async epochMetrics(d: EventData<'train.job.progress'>): Promise<void> {
+    const m = d.metrics;
+    const values: [string, number | undefined][] = [
+      ['loss', m.loss],
+      ['accuracy', m.accuracy],
+      ['val_loss', m.valLoss],
+      ['val_accuracy', m.valAccuracy],
+      ['samples_per_sec', m.samplesPerSec],
+      ['epoch_seconds', m.seconds],
+    ];
+    await this.writeMetrics(this.pool, d.jobId, m.epoch, values);
+  }
+
+  async runFailed(d: EventData<'train.job.failed'>): Promise<void> {
+    if (d.retryable) return;
+    await this.pool.query(`update registry.runs set status = 'failed', error = $2, ended_at = now() where run_id = $1 and status = 'running'`, [
+      d.jobId,
+      d.error,
+    ]);
+  }
+
+  /** Registers the version a completed job produced, once per run, and moves the aliases the gate says. */
+  async register(d: EventData<'train.job.completed'>): Promise<Registration> {
+    for (const key of [d.artefacts.modelJsonKey, d.artefacts.weightsKey]) {
+      if (!(await this.store.head(key))) throw new ValidationError(`job ${d.jobId} completed but its artefact ${key} is missing from the store`);
+    }
+    const result = await withTransaction(this.pool, async (c) => {
+      await c.query('insert into registry.experiments (name) values ($1) on conflict do nothing', [d.modelName]);
+      await c.query(
+        `insert into registry.runs (run_id, experiment, status, params, dataset_version, code_version, backend, replica)
+         values ($1,$2,'running',$3,$4,$5,$6,$7) on conflict (run_id) do nothing`,
+        [d.jobId, d.modelName, d.hyperparams, d.datasetVersion, d.codeVersion, d.backend, d.replicaId],
+      );
+      await c.query(`update registry.runs set status = 'finished', ended_at = coalesce(ended_at, now()) where run_id = $1`, [d.jobId]);
+      for (const m of d.history) {
+        await this.writeMetrics(c, d.jobId, m.epoch, [
+          ['loss', m.loss],
+          ['accuracy', m.accuracy],
+          ['val_loss', m.valLoss],
+          ['val_accuracy', m.valAccuracy],
+          ['samples_per_sec', m.samplesPerSec],
+        ]);
+      }
+      const finalStep = d.history.at(-1)?.epoch ?? 0;
+      await this.writeMetrics(c, d.jobId, finalStep, [
+        ['test_accuracy', d.evaluation.testAccuracy],
+        ['duration_seconds', d.durationSec],
+        ...d.evaluation.perClassAccuracy.map((a, i): [string, number] => [`test_accuracy_class_${i}`, a]),
+      ]);
+
+      await c.query('insert into registry.registered_models (name) values ($1) on conflict do nothing', [d.modelName]);
+      await c.query('select name from registry.registered_models where name = $1 for update', [d.modelName]);
+      const existing = await c.query<{ version: number }>('select version from registry.model_versions where run_id = $1', [d.jobId]);
+      if (existing.rows[0]) return this.replay(c, d.modelName, existing.rows[0].version);
+
+      const { rows } = await c.query<{ next: number }>(
+        'select coalesce(max(version), 0) + 1 as next from registry.model_versions where model = $1',
+        [d.modelName],
+      );
+      const version = rows[0]?.next ?? 1;
+      const champion = await this.currentAlias(c, d.modelName, 'champion');
+      const decision = decideGate(d.evaluation, champion, this.gate);
+      await c.query(
+        `insert into registry.model_versions (model, version, run_id, artefact_prefix, test_accuracy, per_class_accuracy, confusion_matrix, train_samples, dataset_version)
+         values ($1,$2,$3,$4,$5,$6,$7,$8,$9)`,
+        [
+          d.modelName,
+          version,
+          d.jobId,
+          d.artefacts.prefix,
+          d.evaluation.testAccuracy,
+          JSON.stringify(d.evaluation.perClassAccuracy),
+          JSON.stringify(d.evaluation.confusionMatrix),
+          d.trainSamples,
+          d.datasetVersion,
+        ],
+      );
+      await this.audit(c, TRAINER, 'version.register', d.modelName, version, decision, { runId: d.jobId, testAccuracy: d.evaluation.testAccuracy });
+      const previous = decision.outcome === 'champion' ? champion?.version ?? null : (await this.currentAlias(c, d.modelName, 'challenger'))?.version ?? null;
+      await this.setAlias(c, d.modelName, decision.outcome, version);
+      await this.audit(c, 'gate', 'alias.set', d.modelName, version, decision, { alias: decision.outcome, previousVersion: previous });
+      return {
+        registered: this.registeredEvent(d, version, decision),
+        aliasChanges: [{ modelName: d.modelName, alias: decision.outcome, version, previousVersion: previous, reason: decision.reason, actor: 'gate' }],
+      };
+    });
+    await putJson(this.store, `${d.artefacts.prefix}confusion.json`, {
+      labels: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+      matrix: d.evaluation.confusionMatrix,
+      perClassAccuracy: d.evaluation.perClassAccuracy,
+    });
+    return result;
+  }
+
+  /** Points an alias at a version by hand; audited like the gate's moves. */
+  async promote(model: string, alias: Alias, version: number, reason: string, actor: string): Promise<ModelAliasChanged> {
+    return withTransaction(this.pool, async (c) => {
+      const found = await c.query('select 1 from registry.model_versions where model = $1 and version = $2', [model, version]);
+      if (!found.rowCount) throw new NotFoundError(`model ${model} has no version ${version}`);
+      const previous = (await this.currentAlias(c, model, alias))?.version ?? null;
+      await this.setAlias(c, model, alias, version);
+      await this.audit(c, actor, 'alias.set', model, version, { outcome: alias, reason }, { alias, previousVersion: previous, manual: true });
+      return { modelName: model, alias, version, previousVersion: previous, reason, actor };
+    });
+  }
+
+  private registeredEvent(d: EventData<'train.job.completed'>, version: number, decision: GateDecision): ModelVersionRegistered {
+    return {
+      modelName: d.modelName,
+      version,
+      runId: d.jobId,
+      jobId: d.jobId,
+      testAccuracy: d.evaluation.testAccuracy,
+      datasetVersion: d.datasetVersion,
+      trainSamples: d.trainSamples,
+      artefactPrefix: d.artefacts.prefix,
+      decision,
+    };
+  }
+
+  /** A redelivered completion: rebuild the same events from what was recorded (their ids de-duplicate them). */
+  private async replay(c: PoolClient, model: string, version: number): Promise<Registration> {
+    const { rows } = await c.query<{ run_id: string; test_accuracy: number; dataset_version: string; train_samples: number; artefact_prefix: string }>(
+      'select * from registry.model_versions where model = $1 and version = $2',
+      [model, version],
+    );
+    const v = rows[0]!;
+    const a = await c.query<{ decision: 'champion' | 'challenger'; reason: string; details: { previousVersion: number | null } }>(
+      `select decision, reason, details from registry.audit_log where model = $1 and version = $2 and action = 'alias.set' and actor = 'gate' order by id limit 1`,
+      [model, version],
+    );
+    const gate = a.rows[0] ?? { decision: 'challenger' as const, reason: 'recorded earlier', details: { previousVersion: null } };
+    const decision: GateDecision = { outcome: gate.decision, reason: gate.reason };
+    return {
+      registered: {
+        modelName: model,
+        version,
+        runId: v.run_id,
+        jobId: v.run_id,
+        testAccuracy: v.test_accuracy,
+        datasetVersion: v.dataset_version,
+        trainSamples: v.train_samples,
+        artefactPrefix: v.artefact_prefix,
+        decision,
+      },
+      aliasChanges: [{ modelName: model, alias: gate.decision, version, previousVersion: gate.details.previousVersion ?? null, reason: gate.reason, actor: 'gate' }],
+    };
+  }
+
+  private async currentAlias(c: PoolClient, model: string, alias: Alias): Promise<{ version: number; testAccuracy: number } | null> {
+    const { rows } = await c.query<{ version: number; test_accuracy: number }>(
+      `select v.version, v.test_accuracy from registry.aliases a
+       join registry.model_versions v on v.model = a.model and v.version = a.version
+       where a.model = $1 and a.alias = $2`,
+      [model, alias],
+    );
+    return rows[0] ? { version: rows[0].version, testAccuracy: rows[0].test_accuracy } : null;
+  }
+
+  private async setAlias(c: PoolClient, model: string, alias: Alias, version: number): Promise<void> {
+    await c.query(
+      `insert into registry.aliases (model, alias, version) values ($1,$2,$3)
+       on conflict (model, alias) do update set version = excluded.version, updated_at = now()`,
+      [model, alias, version],
+    );
+  }
+
+  private async audit(c: PoolClient, actor: string, action: string, model: string, version: number, decision: GateDecision, details: object): Promise<void> {
+    await c.query(
+      'insert into registry.audit_log (actor, action, model, version, decision, reason, details) values ($1,$2,$3,$4,$5,$6,$7)',
+      [actor, action, model, version, decision.outcome, decision.reason, details],
+    );
+  }
+
+  private async writeMetrics(c: Pool | PoolClient, runId: string, step: number, values: [string, number | undefined][]): Promise<void> {
+    const present = values.filter((v): v is [string, number] => v[1] !== undefined && Number.isFinite(v[1]));
+    if (!present.length) return;
+    await c.query(
+      `insert into registry.run_metrics (run_id, key, step, value)
+       select $1, k, $2, v from unnest($3::text[], $4::float8[]) as t(k, v)
+       on conflict (run_id, key, step) do update set value = excluded.value`,
+      [runId, step, present.map((p) => p[0]), present.map((p) => p[1])],
+    );
+  }
+}

@@ -1,0 +1,93 @@
+import type { FastifyInstance } from 'fastify';
+import type { RegistryConfig } from '@mlpipe/config';
+import { consumeEvents, ensureStreams, publishEvent, type Bus, type RunningConsumer } from '@mlpipe/bus';
+import { migrate, type Pool } from '@mlpipe/db';
+import type { Logger } from '@mlpipe/common';
+import type { ModelAliasChanged } from '@mlpipe/contracts';
+import type { ObjectStore } from '@mlpipe/storage';
+import { randomUUID } from 'node:crypto';
+import { Counter, type Registry } from 'prom-client';
+import { buildRegistryApi } from './adapters/http';
+import { REGISTRY_SCHEMA, migrations } from './adapters/migrations';
+import { RegistryQueries } from './adapters/queries';
+import { Registrar, type Registration } from './adapters/registrar';
+
+export interface RegistryDeps {
+  config: Pick<RegistryConfig, 'GATE_MARGIN' | 'GATE_CLASS_FLOOR'>;
+  bus: Bus;
+  pool: Pool;
+  store: ObjectStore;
+  logger: Logger;
+  metrics: Registry;
+}
+
+export interface RunningRegistry {
+  app: FastifyInstance;
+  registrar: Registrar;
+  /** Stops consuming (the caller closes the HTTP server). */
+  stop(): Promise<void>;
+}
+
+const SOURCE = 'registry';
+
+/** Wires the registry: migrations, the training-event consumer, and the REST API (not yet listening). */
+export async function startRegistry(deps: RegistryDeps): Promise<RunningRegistry> {
+  const { bus, pool, store, logger, metrics } = deps;
+  await migrate(pool, REGISTRY_SCHEMA, migrations);
+  await ensureStreams(bus);
+  await store.ensureReady();
+  const registrar = new Registrar(pool, store, { margin: deps.config.GATE_MARGIN, classFloor: deps.config.GATE_CLASS_FLOOR });
+  const versions = new Counter({ name: 'mlpipe_registry_versions_total', help: 'Model versions registered', labelNames: ['model'], registers: [metrics] });
+  const decisions = new Counter({ name: 'mlpipe_registry_gate_decisions_total', help: 'Gate decisions by outcome', labelNames: ['model', 'outcome'], registers: [metrics] });
+  const deadLetters = new Counter({ name: 'mlpipe_dead_letters_total', help: 'Messages sent to the dead-letter subject, by event type', labelNames: ['type'], registers: [metrics] });
+
+  const announce = async (r: Registration): Promise<void> => {
+    const v = r.registered;
+    await publishEvent(bus, 'model.version.registered', v, { source: SOURCE, eventId: `model.version.registered:${v.modelName}:${v.version}` });
+    for (const change of r.aliasChanges) await announceAlias(change, `model.alias.changed:${change.modelName}:${change.alias}:${change.version}:gate`);
+  };
+  const announceAlias = async (change: ModelAliasChanged, eventId: string) => {
+    await publishEvent(bus, 'model.alias.changed', change, { source: SOURCE, eventId });
+  };
+
+  const consumer: RunningConsumer = await consumeEvents(bus, {
+    durable: 'registry-train-events',
+    logger,
+    maxInFlight: 1,
+    onDeadLetter: (type) => deadLetters.inc({ type }),
+    handlers: {
+      'train.job.started': (e) => registrar.runStarted(e.data),
+      'train.job.progress': (e) => registrar.epochMetrics(e.data),
+      'train.job.failed': (e) => registrar.runFailed(e.data),
+      'train.job.completed': async (e) => {
+        const r = await registrar.register(e.data);
+        versions.inc({ model: r.registered.modelName });
+        decisions.inc({ model: r.registered.modelName, outcome: r.registered.decision.outcome });
+        logger.info({ model: r.registered.modelName, version: r.registered.version, decision: r.registered.decision }, 'version registered');
+        await announce(r);
+      },
+    },
+  });
+
+  let ready = true;
+  const app = await buildRegistryApi({
+    queries: new RegistryQueries(pool),
+    store,
+    logger,
+    metrics,
+    isReady: () => ready,
+    promote: async (model, alias, version, reason, actor) => {
+      const change = await registrar.promote(model, alias, version, reason, actor);
+      await announceAlias(change, `model.alias.changed:${model}:${alias}:${version}:${randomUUID()}`);
+      return change;
+    },
+  });
+  return {
+    app,
+    registrar,
+    stop: async () => {
+      ready = false;
+      await consumer.stop();
+    },
+  };
+}
