@@ -1,0 +1,190 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { consumeEvents, createTestBus, publishEvent, streamNameOf } from '@mlpipe/bus';
+import { createPool, createTestDatabase, type Pool } from '@mlpipe/db';
+import { createLogger, createMetricsRegistry } from '@mlpipe/common';
+import { DeadLetterSchema, HyperparamsSchema, type Envelope, type EventData } from '@mlpipe/contracts';
+import { createObjectStore, type ObjectStore } from '@mlpipe/storage';
+import { startRegistry, type RunningRegistry } from '../src/service';
+
+const logger = createLogger('registry-test', 'silent');
+const H = 'd'.repeat(64);
+
+function completed(jobId: string, acc: number, perClass = Array(10).fill(acc)): EventData<'train.job.completed'> {
+  const prefix = `models/mnist/${jobId}/`;
+  return {
+    jobId,
+    modelName: 'mnist',
+    replicaId: 'r1',
+    dataset: 'mnist',
+    datasetVersion: H,
+    trainSamples: 1000,
+    hyperparams: HyperparamsSchema.parse({}),
+    backend: 'wasm',
+    codeVersion: 'test',
+    evaluation: { testAccuracy: acc, testSamples: 100, perClassAccuracy: perClass, confusionMatrix: Array.from({ length: 10 }, () => Array(10).fill(1)) },
+    history: [{ epoch: 1, epochs: 1, loss: 0.3, accuracy: 0.9, valLoss: 0.2, valAccuracy: 0.95, samplesPerSec: 300, seconds: 3 }],
+    artefacts: { prefix, modelJsonKey: `${prefix}model.json`, weightsKey: `${prefix}weights.bin` },
+    durationSec: 4,
+  };
+}
+
+async function until<T>(probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('registry on real NATS, PostgreSQL and a folder store', () => {
+  let bus: Awaited<ReturnType<typeof createTestBus>>;
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let pool: Pool;
+  let root: string;
+  let store: ObjectStore;
+  let registry: RunningRegistry;
+  const modelEvents: Envelope[] = [];
+  let stopConsumer: () => Promise<void>;
+
+  const putArtefacts = async (jobId: string) => {
+    await store.put(`models/mnist/${jobId}/model.json`, new TextEncoder().encode('{}'));
+    await store.put(`models/mnist/${jobId}/weights.bin`, new Uint8Array(8));
+  };
+  const get = async (path: string) => registry.app.inject({ method: 'GET', url: path });
+
+  beforeEach(async () => {
+    modelEvents.length = 0;
+    bus = await createTestBus();
+    db = await createTestDatabase();
+    pool = await createPool(db.url);
+    root = await mkdtemp(join(tmpdir(), 'mlpipe-reg-'));
+    store = createObjectStore({ kind: 'fs', root });
+    registry = await startRegistry({ config: { GATE_MARGIN: 0.002, GATE_CLASS_FLOOR: 0.9 }, bus, pool, store, logger, metrics: createMetricsRegistry('registry') });
+    const c = await consumeEvents(bus, {
+      durable: 'test-model-events',
+      logger,
+      handlers: {
+        'model.version.registered': async (e) => void modelEvents.push(e as Envelope),
+        'model.alias.changed': async (e) => void modelEvents.push(e as Envelope),
+      },
+    });
+    stopConsumer = c.stop;
+  });
+  afterEach(async () => {
+    await stopConsumer();
+    await registry.stop();
+    await registry.app.close();
+    await bus.dispose();
+    await pool.end();
+    await db.drop();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('registers versions through the gate, moves aliases, audits and announces every decision', async () => {
+    await putArtefacts('job-a');
+    await publishEvent(bus, 'train.job.started', {
+      jobId: 'job-a', modelName: 'mnist', replicaId: 'r1', attempt: 1, backend: 'wasm', resumedFromEpoch: 0,
+      hyperparams: HyperparamsSchema.parse({}), datasetVersion: H, codeVersion: 'test',
+    }, { source: 't' });
+    await publishEvent(bus, 'train.job.completed', completed('job-a', 0.97), { source: 't', eventId: 'done-a' });
+    const champion = await until(async () => {
+      const r = await get('/models/mnist/aliases/champion');
+      return r.statusCode === 200 ? r.json() : undefined;
+    });
+    expect(champion).toMatchObject({ version: 1, testAccuracy: 0.97, runId: 'job-a', aliases: ['champion'] });
+
+    await putArtefacts('job-b');
+    await publishEvent(bus, 'train.job.completed', completed('job-b', 0.971), { source: 't' });
+    await until(async () => ((await get('/models/mnist/aliases/challenger')).statusCode === 200 ? true : undefined));
+    expect((await get('/models/mnist/aliases/champion')).json().version).toBe(1);
+    expect((await get('/models/mnist/aliases/challenger')).json().version).toBe(2);
+
+    await until(() => (modelEvents.length >= 4 ? true : undefined));
+    expect(modelEvents.map((e) => e.type)).toEqual(['model.version.registered', 'model.alias.changed', 'model.version.registered', 'model.alias.changed']);
+    expect((modelEvents[2] as Envelope<'model.version.registered'>).data.decision.reason).toMatch(/does not beat champion v1/);
+
+    const audit = (await get('/audit?model=mnist')).json().entries;
+    expect(audit.map((e: { action: string; version: number; decision: string }) => `${e.action} v${e.version} ${e.decision}`)).toEqual([
+      'alias.set v2 challenger',
+      'version.register v2 challenger',
+      'alias.set v1 champion',
+      'version.register v1 champion',
+    ]);
+    await expect(pool.query('update registry.audit_log set reason = $1', ['rewritten'])).rejects.toThrow(/append-only: UPDATE/);
+    await expect(pool.query('delete from registry.audit_log')).rejects.toThrow(/append-only: DELETE/);
+
+    const run = (await get('/runs/job-a')).json();
+    expect(run).toMatchObject({ status: 'finished', backend: 'wasm', metrics: { test_accuracy: 0.97, val_accuracy: 0.95 } });
+    const runs = (await get('/experiments/mnist/runs?sort=test_accuracy&order=desc')).json().runs;
+    expect(runs.map((r: { runId: string }) => r.runId)).toEqual(['job-b', 'job-a']);
+    const confusion = JSON.parse(new TextDecoder().decode(await store.get('models/mnist/job-a/confusion.json')));
+    expect(confusion.matrix[0]).toHaveLength(10);
+    expect((await get('/models/mnist/versions/1/artefacts/confusion.json')).statusCode).toBe(200);
+  });
+
+  it('registers a job once, whatever the redeliveries', async () => {
+    await putArtefacts('job-c');
+    const data = completed('job-c', 0.98);
+    await publishEvent(bus, 'train.job.completed', data, { source: 't', eventId: 'same' });
+    await publishEvent(bus, 'train.job.completed', data, { source: 't', eventId: 'same' }); // de-duplicated by JetStream
+    await publishEvent(bus, 'train.job.completed', data, { source: 't', eventId: 'a-retry-with-a-new-id' });
+    await until(async () => ((await get('/models/mnist')).statusCode === 200 ? true : undefined));
+    await new Promise((r) => setTimeout(r, 800));
+    const model = (await get('/models/mnist')).json();
+    expect(model.versions).toBe(1);
+    expect(modelEvents.filter((e) => e.type === 'model.version.registered')).toHaveLength(1);
+  });
+
+  it('dead-letters a completion whose artefacts are missing, with the reason', async () => {
+    await publishEvent(bus, 'train.job.completed', completed('job-ghost', 0.99), { source: 't' });
+    const stream = streamNameOf(bus.namespace, 'DLQ');
+    const letter = await until(async () => {
+      const info = await bus.jsm.streams.info(stream);
+      if (!info.state.messages) return undefined;
+      const m = await bus.jsm.streams.getMessage(stream, { seq: info.state.first_seq });
+      return DeadLetterSchema.parse(JSON.parse(new TextDecoder().decode(m!.data)));
+    });
+    expect(letter.reason).toMatch(/job job-ghost completed but its artefact models\/mnist\/job-ghost\/model.json is missing/);
+    expect((await get('/models/mnist')).statusCode).toBe(404);
+  });
+
+  it('promotes by hand with an audit entry, and answers bad requests with reasons', async () => {
+    await putArtefacts('job-d');
+    await putArtefacts('job-e');
+    await publishEvent(bus, 'train.job.completed', completed('job-d', 0.97), { source: 't' });
+    await publishEvent(bus, 'train.job.completed', completed('job-e', 0.95), { source: 't' });
+    await until(async () => ((await get('/models/mnist/versions/2')).statusCode === 200 ? true : undefined));
+    const res = await registry.app.inject({
+      method: 'POST',
+      url: '/models/mnist/aliases/champion',
+      headers: { 'x-actor': 'alice' },
+      payload: { version: 2, reason: 'rollback test' },
+    });
+    expect(res.json()).toMatchObject({ alias: 'champion', version: 2, previousVersion: 1, actor: 'alice' });
+    expect((await get('/audit?model=mnist&limit=1')).json().entries[0]).toMatchObject({ actor: 'alice', reason: 'rollback test', version: 2 });
+
+    const missing = await registry.app.inject({ method: 'POST', url: '/models/mnist/aliases/champion', payload: { version: 9, reason: 'nope' } });
+    expect(missing.statusCode).toBe(404);
+    expect(missing.json()).toEqual({ error: { code: 'not_found', message: 'model mnist has no version 9' } });
+    const badAlias = await registry.app.inject({ method: 'POST', url: '/models/mnist/aliases/king', payload: { version: 1, reason: 'x' } });
+    expect(badAlias.statusCode).toBe(400);
+    expect(badAlias.json().error.code).toBe('invalid');
+    expect((await get('/models/..%2Fetc')).statusCode).toBe(400);
+    expect((await get('/models/mnist/versions/abc')).statusCode).toBe(400);
+    expect((await get('/models/mnist/versions/1/artefacts/secrets.txt')).statusCode).toBe(400);
+    expect((await get('/runs/nope')).json()).toEqual({ error: { code: 'not_found', message: 'no run nope' } });
+  });
+
+  it('publishes an OpenAPI document listing its routes', async () => {
+    const doc = (await get('/openapi.json')).json();
+    expect(doc.openapi).toMatch(/^3\./);
+    for (const path of ['/models/{name}/aliases/{alias}', '/experiments/{name}/runs', '/runs/{id}/metrics', '/audit']) {
+      expect(Object.keys(doc.paths)).toContain(path);
+    }
+  });
+});
