@@ -1,0 +1,136 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { consumeEvents, createTestBus, publishEvent } from '@mlpipe/bus';
+import { createLogger, createMetricsRegistry } from '@mlpipe/common';
+import { HyperparamsSchema, type Envelope, type EventType, type TrainJobRequested } from '@mlpipe/contracts';
+import { createObjectStore, type ObjectStore } from '@mlpipe/storage';
+import { evaluateModel, initBackend, loadModelFromBytes } from '@mlpipe/ml';
+import { loadDatasetVersion } from '@mlpipe/dataset';
+import { startTrainer, type RunningTrainer } from '../src/service';
+import { writeMnistVersion } from './fixtures';
+
+const logger = createLogger('trainer-test', 'silent');
+const root = resolve(import.meta.dirname, '../../..');
+
+async function until<T>(probe: () => T | undefined, timeoutMs = 60_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = probe();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('trainer on real NATS and a folder store', () => {
+  let bus: Awaited<ReturnType<typeof createTestBus>>;
+  let dir: string;
+  let store: ObjectStore;
+  let trainer: RunningTrainer | undefined;
+  const events: Envelope[] = [];
+  let stopWatch: () => Promise<void>;
+  const of = <T extends EventType>(type: T) => events.filter((e) => e.type === type) as Envelope<T>[];
+
+  const job = (datasetVersion: string, jobId: string, hp: object): TrainJobRequested => ({
+    jobId,
+    modelName: 'mnist',
+    dataset: 'mnist',
+    datasetVersion,
+    hyperparams: HyperparamsSchema.parse({ arch: 'cnn-small', batchSize: 32, validationShare: 0.1, ...hp }),
+    replicas: 1,
+    trigger: { kind: 'manual', reason: 'test' },
+  });
+
+  beforeEach(async () => {
+    events.length = 0;
+    bus = await createTestBus();
+    dir = await mkdtemp(join(tmpdir(), 'mlpipe-tr-'));
+    store = createObjectStore({ kind: 'fs', root: dir });
+    const watch = await consumeEvents(bus, {
+      durable: 'test-train-events',
+      logger,
+      handlers: Object.fromEntries(
+        (['train.job.started', 'train.job.progress', 'train.job.completed', 'train.job.failed', 'train.job.cancelled'] as const).map((t) => [
+          t,
+          async (e: Envelope) => void events.push(e),
+        ]),
+      ),
+    });
+    stopWatch = watch.stop;
+  });
+  afterEach(async () => {
+    await trainer?.stop();
+    trainer = undefined;
+    await stopWatch();
+    await bus.dispose();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const startInProcess = async () => {
+    const backend = await initBackend('wasm');
+    trainer = await startTrainer({ bus, store, logger, metrics: createMetricsRegistry('t'), replicaId: 'in-process', backend: backend.name, codeVersion: 'test', ackWaitMs: 3000 });
+  };
+
+  it('trains a job: progress every epoch, checkpoints, evaluation and loadable artefacts', async () => {
+    const version = await writeMnistVersion(store, 2000, 500);
+    await startInProcess();
+    await publishEvent(bus, 'train.job.requested', job(version.id, 'job-ok', { epochs: 2 }), { source: 't' });
+    const done = await until(() => of('train.job.completed')[0]);
+    expect(of('train.job.started')[0]?.data).toMatchObject({ attempt: 1, resumedFromEpoch: 0, backend: 'wasm' });
+    expect(of('train.job.progress').map((e) => e.data.metrics.epoch)).toEqual([1, 2]);
+    expect(done.data.evaluation.testSamples).toBe(500);
+    expect(done.data.evaluation.testAccuracy).toBeGreaterThan(0.85);
+    expect(done.data.trainSamples).toBe(1800);
+    expect(done.data.history).toHaveLength(2);
+    expect(await store.head('checkpoints/job-ok/latest.json')).toBeDefined();
+    const model = await loadModelFromBytes({ modelJson: await store.get(done.data.artefacts.modelJsonKey), weights: await store.get(done.data.artefacts.weightsKey) });
+    const data = await loadDatasetVersion(store, 'mnist', version.id);
+    expect(evaluateModel(model, data.test).accuracy).toBeCloseTo(done.data.evaluation.testAccuracy, 6);
+    expect(new TextDecoder().decode(await store.get(`${done.data.artefacts.prefix}model-card.md`))).toMatch(/test accuracy: \d+\.\d+%/);
+  });
+
+  it('fails a job whose dataset version does not exist, without retrying', async () => {
+    await startInProcess();
+    await publishEvent(bus, 'train.job.requested', job('e'.repeat(64), 'job-nodata', { epochs: 1 }), { source: 't' });
+    const failed = await until(() => of('train.job.failed')[0]);
+    expect(failed.data).toMatchObject({ retryable: false, error: expect.stringMatching(/dataset version eeeeeeeeeeee cannot be loaded/) });
+  });
+
+  it('stops a running job when cancelled', async () => {
+    const version = await writeMnistVersion(store, 3000, 100);
+    await startInProcess();
+    await publishEvent(bus, 'train.job.requested', job(version.id, 'job-cancel', { epochs: 50 }), { source: 't' });
+    await until(() => of('train.job.progress')[0]);
+    await publishEvent(bus, 'train.job.cancel-requested', { jobId: 'job-cancel', reason: 'changed my mind' }, { source: 't' });
+    const cancelled = await until(() => of('train.job.cancelled')[0]);
+    expect(cancelled.data.atEpoch).toBeGreaterThanOrEqual(1);
+    expect(of('train.job.completed')).toHaveLength(0);
+  });
+
+  it('resumes from the last checkpoint after its trainer process is killed', async () => {
+    const version = await writeMnistVersion(store, 3000, 300);
+    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'services/trainer/src/main.ts')], {
+      cwd: root,
+      env: { ...process.env, BUS_NAMESPACE: bus.namespace, STORE_KIND: 'fs', STORE_ROOT: dir, TRAINER_BACKEND: 'wasm', TRAINER_REPLICA_ID: 'doomed', TRAINER_ACK_WAIT_MS: '3000', HTTP_PORT: '0', LOG_LEVEL: 'warn' },
+      stdio: 'ignore',
+    });
+    try {
+      await publishEvent(bus, 'train.job.requested', job(version.id, 'job-kill', { epochs: 4 }), { source: 't' });
+      await until(() => of('train.job.progress').find((e) => e.data.replicaId === 'doomed' && e.data.metrics.epoch >= 1));
+    } finally {
+      child.kill('SIGKILL');
+    }
+    const doneBeforeKill = Math.max(...of('train.job.progress').map((e) => e.data.metrics.epoch));
+    await startInProcess(); // JetStream hands the unacknowledged job over once its ack wait passes
+    const done = await until(() => of('train.job.completed')[0], 120_000);
+    const resumed = of('train.job.started').find((e) => e.data.replicaId === 'in-process');
+    expect(resumed?.data.attempt).toBe(2);
+    expect(resumed?.data.resumedFromEpoch).toBeGreaterThanOrEqual(1);
+    expect(resumed?.data.resumedFromEpoch).toBeLessThanOrEqual(doneBeforeKill);
+    expect(done.data.history.map((h) => h.epoch)).toEqual([1, 2, 3, 4]);
+    expect(done.data.evaluation.testAccuracy).toBeGreaterThan(0.85);
+  });
+});
