@@ -15,8 +15,8 @@ const { values } = parseArgs({
   options: {
     keep: { type: 'boolean', default: false },
     'timeout-min': { type: 'string', default: '20' },
-    epochs: { type: 'string', default: '2' },
-    'train-subset': { type: 'string', default: '12000' },
+    epochs: { type: 'string', default: '3' },
+    'train-subset': { type: 'string', default: '30000' },
   },
 });
 const root = resolve(import.meta.dirname, '..');

@@ -59,7 +59,7 @@ export const OrchestratorConfigSchema = serviceSchema(8082, {
   /** Retrain when this many new labelled train samples arrived since the champion's data. */
   RETRAIN_MIN_NEW_SAMPLES: z.coerce.number().int().min(1).default(500),
   /** Hyperparameters for automatically triggered jobs (JSON, merged over the defaults). */
-  AUTO_HYPERPARAMS: z.string().default('{"trainSubset":12000,"testSubset":2000,"epochs":2}'),
+  AUTO_HYPERPARAMS: z.string().default('{"arch":"cnn-small","trainSubset":30000,"epochs":3}'),
   AUTO_MODEL_NAME: z.string().default('mnist'),
   AUTO_TRAIN_ENABLED: bool(true),
 });

@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 
 export interface Migration {
   /** Ordered id, e.g. "001_jobs". Never edit an applied migration: add a new one. */
