@@ -18,7 +18,9 @@ export async function initBackend(preferred: BackendPreference = 'auto'): Promis
   const reasons: string[] = [];
   if (preferred === 'auto' || preferred === 'node') {
     try {
-      await import('@tensorflow/tfjs-node');
+      // A variable specifier: the package is optional and may be absent, so the compiler must not resolve it.
+      const nativeBackend = '@tensorflow/tfjs-node';
+      await import(nativeBackend);
       if (await tf.setBackend('tensorflow')) return (chosen = { name: 'tensorflow', reason: 'tfjs-node loaded' });
       reasons.push('tfjs-node loaded but its backend did not start');
     } catch (err) {
