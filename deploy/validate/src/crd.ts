@@ -54,7 +54,7 @@ export function loadCrdValidators(dir: string): CrdValidators {
         if (!v.schema) continue;
         const schema = strictify(v.schema.openAPIV3Schema);
         // metadata is the API server's business: any ObjectMeta fields.
-        (schema.properties as Record<string, Schema>).metadata = { type: 'object' };
+        if (schema.properties) (schema.properties as Record<string, Schema>).metadata = { type: 'object' };
         validators.set(`${crd.spec.group}/${v.name} ${crd.spec.names.kind}`, ajv.compile(schema));
       }
     }
