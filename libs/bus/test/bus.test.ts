@@ -1,21 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DeadLetterSchema, type Envelope } from '@mlpipe/contracts';
-import { TransientError, ValidationError, createLogger } from '@mlpipe/common';
+import { TransientError, ValidationError, createLogger, eventually } from '@mlpipe/common';
 import { consumeEvents, createTestBus, publishEvent, request, serveRequests, subjectOf, streamNameOf } from '../src';
 import { validatedBatch } from '../../contracts/test/fixtures';
 
 const logger = createLogger('bus-test', 'silent');
 type TestBus = Awaited<ReturnType<typeof createTestBus>>;
 
-async function waitFor<T>(probe: () => T | undefined, timeoutMs = 10_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function readDeadLetters(bus: TestBus): Promise<unknown[]> {
   const stream = streamNameOf(bus.namespace, 'DLQ');
@@ -48,7 +39,7 @@ describe('bus on real NATS JetStream', () => {
       logger,
       handlers: { 'data.batch.validated': async (e) => void seen.push(e) },
     });
-    await waitFor(() => (seen.length ? seen : undefined));
+    await eventually(() => (seen.length ? seen : undefined));
     await new Promise((r) => setTimeout(r, 300));
     await consumer.stop();
     expect(seen).toHaveLength(1);
@@ -79,7 +70,7 @@ describe('bus on real NATS JetStream', () => {
         },
       },
     });
-    await waitFor(() => (handled.length === 1 && dead.length === 3 ? true : undefined));
+    await eventually(() => (handled.length === 1 && dead.length === 3 ? true : undefined));
     await consumer.stop();
     const letters = (await readDeadLetters(bus)).map((l) => DeadLetterSchema.parse(l));
     expect(letters.map((l) => l.reason)).toEqual([

@@ -4,3 +4,4 @@ export * from './shutdown';
 export * from './metrics';
 export * from './ops';
 export * from './telemetry';
+export * from './eventually';

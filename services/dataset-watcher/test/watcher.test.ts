@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { consumeEvents, createTestBus } from '@mlpipe/bus';
 import { createPool, createTestDatabase, type Pool } from '@mlpipe/db';
 import { DatasetWatcherConfigSchema, loadConfig } from '@mlpipe/config';
-import { createLogger, createMetricsRegistry } from '@mlpipe/common';
+import { createLogger, createMetricsRegistry, eventually } from '@mlpipe/common';
 import type { Envelope } from '@mlpipe/contracts';
 import { createObjectStore, type ObjectStore } from '@mlpipe/storage';
 import { encodeIdx, loadDatasetVersion, parseIdx, readSeedFile, PIXELS } from '@mlpipe/dataset';
@@ -25,13 +25,6 @@ function mnistSlice(from: number, n: number) {
 
 type Events = { validated: Envelope<'data.batch.validated'>[]; rejected: Envelope<'data.batch.rejected'>[] };
 
-async function until(probe: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!probe()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe.each(['fs', 's3'] as const)('dataset watcher on real NATS, PostgreSQL and a %s store', (kind) => {
   let bus: Awaited<ReturnType<typeof createTestBus>>;
@@ -95,7 +88,7 @@ describe.each(['fs', 's3'] as const)('dataset watcher on real NATS, PostgreSQL a
     await store.put('incoming/half-written/images.idx', truncated.images); // no batch.json yet: not a batch
 
     await start();
-    await until(() => events.validated.length === 1 && events.rejected.length === 2);
+    await eventually(() => events.validated.length === 1 && events.rejected.length === 2, 30_000);
     const v = events.validated[0]!.data;
     expect(v).toMatchObject({ batchId: 'good', split: 'train', samples: 300, datasetVersion: { trainSamples: 300, testSamples: 0 } });
     expect(v.classCounts.reduce((a, b) => a + b, 0)).toBe(300);
@@ -111,7 +104,7 @@ describe.each(['fs', 's3'] as const)('dataset watcher on real NATS, PostgreSQL a
     await dropIdxBatch(store, 'incoming/test-split/', { dataset: 'mnist', split: 'test', ...mnistSlice(1000, 200) });
     await dropIdxBatch(store, 'incoming/good-again/', { dataset: 'mnist', split: 'train', ...mnistSlice(0, 300) });
     await watcher!.scan();
-    await until(() => events.validated.length === 2 && events.rejected.length === 3);
+    await eventually(() => events.validated.length === 2 && events.rejected.length === 3, 30_000);
     expect(events.validated[1]!.data.datasetVersion).toMatchObject({ trainSamples: 300, testSamples: 200, trainBatches: [v.contentHash] });
     expect(events.rejected[2]!.data.reasons.join()).toMatch(/300 of 300 samples are duplicates \(0 within the batch, 300 already known\)/);
 
@@ -132,7 +125,7 @@ describe.each(['fs', 's3'] as const)('dataset watcher on real NATS, PostgreSQL a
       ['incoming/mnist-train/', 400],
     ]);
     await start();
-    await until(() => events.validated.length === 2);
+    await eventually(() => events.validated.length === 2, 30_000);
     expect(events.validated.at(-1)!.data.datasetVersion).toMatchObject({ trainSamples: 400, testSamples: 200 });
   });
 });

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestBus, consumeEvents, publishEvent, request } from '@mlpipe/bus';
 import { createPool, createTestDatabase, type Pool } from '@mlpipe/db';
 import { OrchestratorConfigSchema, loadConfig } from '@mlpipe/config';
-import { createLogger, createMetricsRegistry } from '@mlpipe/common';
+import { createLogger, createMetricsRegistry, eventually } from '@mlpipe/common';
 import type { Envelope, EventData } from '@mlpipe/contracts';
 import { startOrchestrator, type RunningOrchestrator } from '../src/service';
 
@@ -22,15 +22,6 @@ const validated = (train: number, test: number, id: string): EventData<'data.bat
   datasetVersion: { id, dataset: 'mnist', trainBatches: [H('a')], testBatches: [H('b')], trainSamples: train, testSamples: test },
 });
 
-async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('orchestrator with real NATS and PostgreSQL', () => {
   let bus: Awaited<ReturnType<typeof createTestBus>>;

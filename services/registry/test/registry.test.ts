@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { consumeEvents, createTestBus, publishEvent, streamNameOf } from '@mlpipe/bus';
 import { createPool, createTestDatabase, type Pool } from '@mlpipe/db';
-import { createLogger, createMetricsRegistry } from '@mlpipe/common';
+import { createLogger, createMetricsRegistry, eventually } from '@mlpipe/common';
 import { DeadLetterSchema, HyperparamsSchema, type Envelope, type EventData } from '@mlpipe/contracts';
 import { createObjectStore, type ObjectStore } from '@mlpipe/storage';
 import { startRegistry, type RunningRegistry } from '../src/service';
@@ -31,15 +31,6 @@ function completed(jobId: string, acc: number, perClass = Array(10).fill(acc)): 
   };
 }
 
-async function until<T>(probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('registry on real NATS, PostgreSQL and a folder store', () => {
   let bus: Awaited<ReturnType<typeof createTestBus>>;
@@ -92,7 +83,7 @@ describe('registry on real NATS, PostgreSQL and a folder store', () => {
       hyperparams: HyperparamsSchema.parse({}), datasetVersion: H, codeVersion: 'test',
     }, { source: 't' });
     await publishEvent(bus, 'train.job.completed', completed('job-a', 0.97), { source: 't', eventId: 'done-a' });
-    const champion = await until(async () => {
+    const champion = await eventually(async () => {
       const r = await get('/models/mnist/aliases/champion');
       return r.statusCode === 200 ? r.json() : undefined;
     });
@@ -100,11 +91,11 @@ describe('registry on real NATS, PostgreSQL and a folder store', () => {
 
     await putArtefacts('job-b');
     await publishEvent(bus, 'train.job.completed', completed('job-b', 0.971), { source: 't' });
-    await until(async () => ((await get('/models/mnist/aliases/challenger')).statusCode === 200 ? true : undefined));
+    await eventually(async () => ((await get('/models/mnist/aliases/challenger')).statusCode === 200 ? true : undefined));
     expect((await get('/models/mnist/aliases/champion')).json().version).toBe(1);
     expect((await get('/models/mnist/aliases/challenger')).json().version).toBe(2);
 
-    await until(() => (modelEvents.length >= 4 ? true : undefined));
+    await eventually(() => (modelEvents.length >= 4 ? true : undefined));
     expect(modelEvents.map((e) => e.type)).toEqual(['model.version.registered', 'model.alias.changed', 'model.version.registered', 'model.alias.changed']);
     expect((modelEvents[2] as Envelope<'model.version.registered'>).data.decision.reason).toMatch(/does not beat champion v1/);
 
@@ -133,7 +124,7 @@ describe('registry on real NATS, PostgreSQL and a folder store', () => {
     await publishEvent(bus, 'train.job.completed', data, { source: 't', eventId: 'same' });
     await publishEvent(bus, 'train.job.completed', data, { source: 't', eventId: 'same' }); // de-duplicated by JetStream
     await publishEvent(bus, 'train.job.completed', data, { source: 't', eventId: 'a-retry-with-a-new-id' });
-    await until(async () => ((await get('/models/mnist')).statusCode === 200 ? true : undefined));
+    await eventually(async () => ((await get('/models/mnist')).statusCode === 200 ? true : undefined));
     await new Promise((r) => setTimeout(r, 800));
     const model = (await get('/models/mnist')).json();
     expect(model.versions).toBe(1);
@@ -143,7 +134,7 @@ describe('registry on real NATS, PostgreSQL and a folder store', () => {
   it('dead-letters a completion whose artefacts are missing, with the reason', async () => {
     await publishEvent(bus, 'train.job.completed', completed('job-ghost', 0.99), { source: 't' });
     const stream = streamNameOf(bus.namespace, 'DLQ');
-    const letter = await until(async () => {
+    const letter = await eventually(async () => {
       const info = await bus.jsm.streams.info(stream);
       if (!info.state.messages) return undefined;
       const m = await bus.jsm.streams.getMessage(stream, { seq: info.state.first_seq });
@@ -158,7 +149,7 @@ describe('registry on real NATS, PostgreSQL and a folder store', () => {
     await putArtefacts('job-e');
     await publishEvent(bus, 'train.job.completed', completed('job-d', 0.97), { source: 't' });
     await publishEvent(bus, 'train.job.completed', completed('job-e', 0.95), { source: 't' });
-    await until(async () => ((await get('/models/mnist/versions/2')).statusCode === 200 ? true : undefined));
+    await eventually(async () => ((await get('/models/mnist/versions/2')).statusCode === 200 ? true : undefined));
     const res = await registry.app.inject({
       method: 'POST',
       url: '/models/mnist/aliases/champion',

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { consumeEvents, createTestBus, publishEvent } from '@mlpipe/bus';
-import { createLogger, createMetricsRegistry } from '@mlpipe/common';
+import { createLogger, createMetricsRegistry, eventually } from '@mlpipe/common';
 import { HyperparamsSchema, type Envelope, type EventType, type TrainJobRequested } from '@mlpipe/contracts';
 import { createObjectStore, type ObjectStore } from '@mlpipe/storage';
 import { evaluateModel, initBackend, loadModelFromBytes } from '@mlpipe/ml';
@@ -15,15 +15,6 @@ import { writeMnistVersion } from './fixtures';
 const logger = createLogger('trainer-test', 'silent');
 const root = resolve(import.meta.dirname, '../../..');
 
-async function until<T>(probe: () => T | undefined, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('trainer on real NATS and a folder store', () => {
   let bus: Awaited<ReturnType<typeof createTestBus>>;
@@ -78,7 +69,7 @@ describe('trainer on real NATS and a folder store', () => {
     const version = await writeMnistVersion(store, 2000, 500);
     await startInProcess();
     await publishEvent(bus, 'train.job.requested', job(version.id, 'job-ok', { epochs: 2 }), { source: 't' });
-    const done = await until(() => of('train.job.completed')[0]);
+    const done = await eventually(() => of('train.job.completed')[0], 60_000);
     expect(of('train.job.started')[0]?.data).toMatchObject({ attempt: 1, resumedFromEpoch: 0, backend: 'wasm' });
     expect(of('train.job.progress').map((e) => e.data.metrics.epoch)).toEqual([1, 2]);
     expect(done.data.evaluation.testSamples).toBe(500);
@@ -95,7 +86,7 @@ describe('trainer on real NATS and a folder store', () => {
   it('fails a job whose dataset version does not exist, without retrying', async () => {
     await startInProcess();
     await publishEvent(bus, 'train.job.requested', job('e'.repeat(64), 'job-nodata', { epochs: 1 }), { source: 't' });
-    const failed = await until(() => of('train.job.failed')[0]);
+    const failed = await eventually(() => of('train.job.failed')[0], 60_000);
     expect(failed.data).toMatchObject({ retryable: false, error: expect.stringMatching(/dataset version eeeeeeeeeeee cannot be loaded/) });
   });
 
@@ -103,9 +94,9 @@ describe('trainer on real NATS and a folder store', () => {
     const version = await writeMnistVersion(store, 3000, 100);
     await startInProcess();
     await publishEvent(bus, 'train.job.requested', job(version.id, 'job-cancel', { epochs: 50 }), { source: 't' });
-    await until(() => of('train.job.progress')[0]);
+    await eventually(() => of('train.job.progress')[0], 60_000);
     await publishEvent(bus, 'train.job.cancel-requested', { jobId: 'job-cancel', reason: 'changed my mind' }, { source: 't' });
-    const cancelled = await until(() => of('train.job.cancelled')[0]);
+    const cancelled = await eventually(() => of('train.job.cancelled')[0], 60_000);
     expect(cancelled.data.atEpoch).toBeGreaterThanOrEqual(1);
     expect(of('train.job.completed')).toHaveLength(0);
   });
@@ -119,13 +110,13 @@ describe('trainer on real NATS and a folder store', () => {
     });
     try {
       await publishEvent(bus, 'train.job.requested', job(version.id, 'job-kill', { epochs: 4 }), { source: 't' });
-      await until(() => of('train.job.progress').find((e) => e.data.replicaId === 'doomed' && e.data.metrics.epoch >= 1));
+      await eventually(() => of('train.job.progress').find((e) => e.data.replicaId === 'doomed' && e.data.metrics.epoch >= 1), 60_000);
     } finally {
       child.kill('SIGKILL');
     }
     const doneBeforeKill = Math.max(...of('train.job.progress').map((e) => e.data.metrics.epoch));
     await startInProcess(); // JetStream hands the unacknowledged job over once its ack wait passes
-    const done = await until(() => of('train.job.completed')[0], 120_000);
+    const done = await eventually(() => of('train.job.completed')[0], 120_000, 'the resumed job to complete');
     const resumed = of('train.job.started').find((e) => e.data.replicaId === 'in-process');
     expect(resumed?.data.attempt).toBe(2);
     expect(resumed?.data.resumedFromEpoch).toBeGreaterThanOrEqual(1);
