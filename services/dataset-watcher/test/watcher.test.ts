@@ -117,6 +117,25 @@ describe.each(['fs', 's3'] as const)('dataset watcher on real NATS, PostgreSQL a
     expect(events.rejected).toHaveLength(3);
   });
 
+  it('scans as soon as a bucket notification arrives on NATS, without waiting for the poll', async () => {
+    await store.ensureReady();
+    const subject = `${bus.namespace}.minio.events`;
+    watcher = await startWatcher({
+      config: { ...config, DATA_POLL_MS: 3_600_000, DATA_NOTIFY_SUBJECT: subject },
+      bus,
+      pool,
+      store,
+      logger,
+      metrics: createMetricsRegistry('w'),
+    });
+    await eventually(async () => (await pool.query("select to_regclass('watcher.batches') as t")).rows[0]?.t !== null, 10_000);
+    await new Promise((r) => setTimeout(r, 300)); // the start-up scan has run and found nothing
+    await dropIdxBatch(store, 'incoming/notified/', { dataset: 'mnist', split: 'test', ...mnistSlice(0, 100) });
+    bus.nc.publish(subject, JSON.stringify({ EventName: 's3:ObjectCreated:Put', Key: 'mlpipe/incoming/notified/batch.json' }));
+    await eventually(() => events.validated.length === 1, 10_000);
+    expect(events.validated[0]!.data.batchId).toBe('notified');
+  });
+
   it('seeds a limited MNIST as a train and a test batch', async () => {
     await store.ensureReady();
     const dropped = await seedDataset(store, 'incoming/', 'mnist', { trainLimit: 400, testLimit: 200 });
