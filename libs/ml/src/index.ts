@@ -2,6 +2,7 @@ export * from './backend';
 export * from './conv2dBackpropFilterWasm';
 export * from './models';
 export * from './preprocess';
+export * from './digitImage';
 export * from './metrics';
 export * from './random';
 export * from './train';
