@@ -1,27 +1,138 @@
+import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import type { Registry } from 'prom-client';
-import { registerOpsRoutes, type Logger } from '@mlpipe/common';
+import * as tf from '@tensorflow/tfjs';
+import { z } from 'zod';
+import { MlpipeError, NotFoundError, ValidationError, registerOpsRoutes, type Logger } from '@mlpipe/common';
+import { ModelNameSchema } from '@mlpipe/contracts';
+import { digitToBytes, imagesToTensor, PIXELS, type DigitInput } from '@mlpipe/ml';
+import { Counter, Histogram, type Registry } from 'prom-client';
+import { InferenceRequestSchema, argmax, inferenceResponse, modelMetadata, requestImages } from './core/oip';
+import { parseSelector, type ModelSelector } from './core/modelSelector';
+import type { ModelCache } from './adapters/modelCache';
 
 export interface GatewayDeps {
-  registryUrl: string;
+  models: ModelCache;
   metrics: Registry;
   logger: Logger;
   isReady: () => boolean;
+  bodyLimitBytes?: number;
 }
 
+const STATUS: Record<string, number> = { invalid: 422, not_found: 404, conflict: 409, transient: 503 };
+const PredictJsonSchema = z
+  .object({
+    model: z.string().max(100).default('mnist@champion'),
+    image: z.string().max(2_000_000).optional(),
+    pixels: z.array(z.union([z.number(), z.array(z.number())])).optional(),
+    range: z.enum(['unit', 'byte']).default('unit'),
+  })
+  .strict();
+
 /**
- * The inference gateway's HTTP edge. This version answers health and lists registered models
- * from the registry; model replicas and the Open Inference Protocol arrive with the inference issue.
+ * The inference gateway: the Open Inference Protocol v2 REST API, `POST /predict` for images and
+ * arrays, and `GET /models`. Models are loaded from the registry and answered in this process.
+ * Errors use the OIP shape `{ "error": "…" }`; bad input is a 4xx, never a 5xx.
  */
 export function buildGateway(deps: GatewayDeps): FastifyInstance {
-  const app = Fastify({ loggerInstance: deps.logger as FastifyBaseLogger, bodyLimit: 1024 * 1024 });
+  const app = Fastify({ loggerInstance: deps.logger as FastifyBaseLogger, bodyLimit: deps.bodyLimitBytes ?? 1024 * 1024 });
+  const latency = new Histogram({ name: 'mlpipe_inference_seconds', help: 'Inference latency by model version', labelNames: ['model', 'version'], buckets: [0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1], registers: [deps.metrics] });
+  const predicted = new Counter({ name: 'mlpipe_predicted_class_total', help: 'Predictions by class', labelNames: ['model', 'version', 'class'], registers: [deps.metrics] });
+
+  app.addContentTypeParser(['image/png', 'image/jpeg'], { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  app.setErrorHandler((err, req, reply) => {
+    if (err instanceof MlpipeError) {
+      const status = STATUS[err.code] ?? 500;
+      if (status >= 500) req.log.warn({ err }, 'inference dependency failed');
+      return reply.code(status).send({ error: status === 500 ? 'internal error' : err.message });
+    }
+    const status = (err as { statusCode?: number }).statusCode;
+    if (status && status < 500) return reply.code(status).send({ error: (err as Error).message });
+    req.log.error({ err }, 'request failed');
+    return reply.code(500).send({ error: 'internal error' });
+  });
+  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no route ${req.method} ${req.url.split('?')[0]}` }));
   registerOpsRoutes(app, deps);
+
+  const predict = async (sel: ModelSelector, images: Uint8Array[]) => {
+    const loaded = await deps.models.get(sel);
+    const started = performance.now();
+    const bytes = new Uint8Array(images.length * PIXELS);
+    images.forEach((img, i) => bytes.set(img, i * PIXELS));
+    const probabilities = tf.tidy(() => (loaded.model.predict(imagesToTensor(bytes, images.length)) as tf.Tensor2D).arraySync());
+    const seconds = (performance.now() - started) / 1000;
+    latency.observe({ model: loaded.name, version: String(loaded.version) }, seconds);
+    for (const p of probabilities) predicted.inc({ model: loaded.name, version: String(loaded.version), class: String(argmax(p)) });
+    return { loaded, probabilities, seconds };
+  };
+
   app.get('/v2/health/live', async () => ({ live: true }));
   app.get('/v2/health/ready', async (_req, reply) => reply.code(deps.isReady() ? 200 : 503).send({ ready: deps.isReady() }));
-  app.get('/models', async (_req, reply) => {
-    const res = await fetch(`${deps.registryUrl}/models`).catch(() => undefined);
-    if (!res?.ok) return reply.code(503).send({ error: { code: 'unavailable', message: `registry at ${deps.registryUrl} did not answer` } });
-    return reply.send(await res.json());
+  app.get('/v2', async () => ({ name: 'mlpipe-gateway', version: '0.1.0', extensions: [] }));
+
+  const nameOf = (params: unknown) => {
+    const parsed = ModelNameSchema.safeParse((params as { name?: unknown }).name);
+    if (!parsed.success) throw new ValidationError('model names are lower-case letters, digits and "-"');
+    return parsed.data;
+  };
+  const versionOf = (params: unknown) => {
+    const text = (params as { version?: string }).version ?? '';
+    if (!/^[1-9]\d{0,8}$/.test(text)) throw new ValidationError(`model version "${text.slice(0, 20)}" is not a positive whole number`);
+    return Number(text);
+  };
+  const metadata = async (name: string, version?: number) => {
+    const versions = await deps.models.versions(name);
+    if (version !== undefined && !versions.some((v) => v.version === version)) throw new NotFoundError(`model ${name} has no version ${version}`);
+    return modelMetadata(name, version !== undefined ? [version] : versions.map((v) => v.version));
+  };
+  app.get('/v2/models/:name', async (req) => metadata(nameOf(req.params)));
+  app.get('/v2/models/:name/versions/:version', async (req) => metadata(nameOf(req.params), versionOf(req.params)));
+  const ready = async (sel: ModelSelector) => {
+    await deps.models.get(sel);
+    return { name: sel.name, ready: true };
+  };
+  app.get('/v2/models/:name/ready', async (req) => ready({ name: nameOf(req.params), alias: 'champion' }));
+  app.get('/v2/models/:name/versions/:version/ready', async (req) => ready({ name: nameOf(req.params), version: versionOf(req.params) }));
+
+  const infer = async (sel: ModelSelector, body: unknown) => {
+    const parsed = InferenceRequestSchema.safeParse(body);
+    if (!parsed.success) throw new ValidationError(`not an inference request: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`);
+    const { values, range } = requestImages(parsed.data);
+    const { loaded, probabilities } = await predict(sel, values.map((v) => digitToBytes({ kind: 'array28', values: v, range })));
+    return inferenceResponse(loaded.name, loaded.version, probabilities, parsed.data.id);
+  };
+  app.post('/v2/models/:name/infer', async (req) => infer({ name: nameOf(req.params), alias: 'champion' }, req.body));
+  app.post('/v2/models/:name/versions/:version/infer', async (req) => infer({ name: nameOf(req.params), version: versionOf(req.params) }, req.body));
+
+  app.post('/predict', async (req) => {
+    let input: DigitInput;
+    let selector: string;
+    if (Buffer.isBuffer(req.body)) {
+      input = { kind: 'image', bytes: new Uint8Array(req.body) };
+      selector = typeof (req.query as { model?: unknown }).model === 'string' ? (req.query as { model: string }).model : 'mnist@champion';
+    } else {
+      const parsed = PredictJsonSchema.safeParse(req.body ?? {});
+      if (!parsed.success) throw new ValidationError(parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
+      const b = parsed.data;
+      if (!!b.image === !!b.pixels) throw new ValidationError('send either "image" (base64 PNG/JPEG) or "pixels" (28×28 numbers)');
+      input = b.image
+        ? { kind: 'image', bytes: new Uint8Array(Buffer.from(b.image.replace(/^data:image\/\w+;base64,/, ''), 'base64')) }
+        : { kind: 'array28', values: (b.pixels as (number | number[])[]).flat(), range: b.range };
+      selector = b.model;
+    }
+    const seen = digitToBytes(input);
+    const { loaded, probabilities, seconds } = await predict(parseSelector(selector), [seen]);
+    const p = probabilities[0] as number[];
+    return {
+      predictionId: randomUUID(),
+      model: loaded.name,
+      version: loaded.version,
+      class: argmax(p),
+      probabilities: p,
+      input28: Array.from(seen),
+      latencyMs: seconds * 1000,
+    };
   });
+
+  app.get('/models', async () => deps.models.listModels());
   return app;
 }

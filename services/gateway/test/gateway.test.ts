@@ -1,34 +1,142 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import Fastify from 'fastify';
-import { createLogger, createMetricsRegistry } from '@mlpipe/common';
-import { buildGateway } from '../src/app';
+import { PNG } from 'pngjs';
+import { createTestBus, publishEvent } from '@mlpipe/bus';
+import { createPool, createTestDatabase, type Pool } from '@mlpipe/db';
+import { createLogger, createMetricsRegistry, eventually } from '@mlpipe/common';
+import { HyperparamsSchema } from '@mlpipe/contracts';
+import { createObjectStore, type ObjectStore } from '@mlpipe/storage';
+import { createModel, evaluateModel, initBackend, saveModelToBytes, trainModel, PIXELS } from '@mlpipe/ml';
+import { parseIdx, readSeedFile } from '@mlpipe/dataset';
+import { startRegistry, type RunningRegistry } from '../../registry/src/service';
+import { startGateway, type RunningGateway } from '../src/service';
 
-describe('gateway skeleton', () => {
-  const registry = Fastify();
-  let ready = true;
-  let registryUrl = '';
+const logger = createLogger('gateway-test', 'silent');
+const images = parseIdx(readSeedFile('mnist', 't10k-images-idx3-ubyte')).data;
+const labels = parseIdx(readSeedFile('mnist', 't10k-labels-idx1-ubyte')).data;
+const sample = (i: number) => images.subarray(i * PIXELS, (i + 1) * PIXELS);
+
+describe('gateway against a real registry, NATS and PostgreSQL', () => {
+  let bus: Awaited<ReturnType<typeof createTestBus>>;
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let pool: Pool;
+  let dir: string;
+  let store: ObjectStore;
+  let registry: RunningRegistry;
+  let gateway: RunningGateway;
+
+  /** Trains a small model on MNIST test images 2000.. and registers it through the registry's event path. */
+  const registerModel = async (jobId: string, seed: number) => {
+    const train = { images: images.slice(2000 * PIXELS, 4000 * PIXELS), labels: labels.slice(2000, 4000), count: 2000 };
+    const model = createModel('cnn-small', { seed });
+    await trainModel(model, { train }, { epochs: 2, batchSize: 32, seed });
+    const ev = evaluateModel(model, { images: images.subarray(0, 500 * PIXELS), labels: labels.subarray(0, 500), count: 500 });
+    const bytes = await saveModelToBytes(model);
+    model.dispose();
+    const prefix = `models/mnist/${jobId}/`;
+    await store.put(`${prefix}model.json`, bytes.modelJson);
+    await store.put(`${prefix}weights.bin`, bytes.weights);
+    await publishEvent(bus, 'train.job.completed', {
+      jobId, modelName: 'mnist', replicaId: 't', dataset: 'mnist', datasetVersion: 'f'.repeat(64), trainSamples: 2000,
+      hyperparams: HyperparamsSchema.parse({}), backend: 'wasm', codeVersion: 'test',
+      evaluation: { testAccuracy: ev.accuracy, testSamples: 500, perClassAccuracy: ev.perClassAccuracy.map(() => 0.95), confusionMatrix: ev.confusionMatrix },
+      history: [], artefacts: { prefix, modelJsonKey: `${prefix}model.json`, weightsKey: `${prefix}weights.bin` }, durationSec: 1,
+    }, { source: 'test' });
+  };
+  const call = (method: 'GET' | 'POST', url: string, payload?: unknown, headers?: Record<string, string>) =>
+    gateway.app.inject({ method, url, ...(payload !== undefined ? { payload: payload as string } : {}), ...(headers ? { headers } : {}) });
+
   beforeAll(async () => {
-    registry.get('/models', async () => ({ models: [{ name: 'mnist' }] }));
-    registryUrl = await registry.listen({ port: 0, host: '127.0.0.1' });
-  });
-  afterAll(() => registry.close());
+    await initBackend('wasm');
+    bus = await createTestBus();
+    db = await createTestDatabase();
+    pool = await createPool(db.url);
+    dir = await mkdtemp(join(tmpdir(), 'mlpipe-gw-'));
+    store = createObjectStore({ kind: 'fs', root: dir });
+    registry = await startRegistry({ config: { GATE_MARGIN: 0.002, GATE_CLASS_FLOOR: 0.5 }, bus, pool, store, logger, metrics: createMetricsRegistry('r') });
+    const registryUrl = await registry.app.listen({ port: 0, host: '127.0.0.1' });
+    gateway = startGateway({ registryUrl, bus, logger, metrics: createMetricsRegistry('g') });
+    await registerModel('job-a', 1);
+    await eventually(async () => (await fetch(`${registryUrl}/models/mnist/aliases/champion`)).ok, 20_000);
+  }, 120_000);
 
-  it('reports health and readiness in both styles', async () => {
-    const app = buildGateway({ registryUrl, metrics: createMetricsRegistry('gateway'), logger: createLogger('t', 'silent'), isReady: () => ready });
-    expect((await app.inject('/healthz')).statusCode).toBe(200);
-    expect((await app.inject('/v2/health/ready')).statusCode).toBe(200);
-    ready = false;
-    expect((await app.inject('/readyz')).statusCode).toBe(503);
-    expect((await app.inject('/v2/health/ready')).json()).toEqual({ ready: false });
-    expect((await app.inject('/metrics')).body).toMatch(/mlpipe_process_cpu_seconds_total/);
+  afterAll(async () => {
+    await gateway.stop();
+    await registry.stop();
+    await registry.app.close();
+    await bus.dispose();
+    await pool.end();
+    await db.drop();
+    await rm(dir, { recursive: true, force: true });
   });
 
-  it('lists models from the registry, and says so when the registry is down', async () => {
-    const app = buildGateway({ registryUrl, metrics: createMetricsRegistry('gateway'), logger: createLogger('t', 'silent'), isReady: () => true });
-    expect((await app.inject('/models')).json()).toEqual({ models: [{ name: 'mnist' }] });
-    const orphan = buildGateway({ registryUrl: 'http://127.0.0.1:1', metrics: createMetricsRegistry('gateway'), logger: createLogger('t', 'silent'), isReady: () => true });
-    const res = await orphan.inject('/models');
-    expect(res.statusCode).toBe(503);
-    expect(res.json().error.message).toMatch(/did not answer/);
+  it('answers Open Inference Protocol v2 requests', async () => {
+    expect((await call('GET', '/v2/health/live')).json()).toEqual({ live: true });
+    expect((await call('GET', '/v2')).json()).toMatchObject({ name: 'mlpipe-gateway' });
+    expect((await call('GET', '/v2/models/mnist')).json()).toMatchObject({ name: 'mnist', versions: ['1'], platform: 'tensorflowjs' });
+    expect((await call('GET', '/v2/models/mnist/versions/1/ready')).json()).toEqual({ name: 'mnist', ready: true });
+    const data = [...sample(0), ...sample(1), ...sample(2)].map((v) => v / 255);
+    const res = await call('POST', '/v2/models/mnist/infer', { id: 'r1', inputs: [{ name: 'image', shape: [3, 28, 28], datatype: 'FP32', data }] });
+    expect(res.statusCode).toBe(200);
+    const body = res.json();
+    expect(body).toMatchObject({ model_name: 'mnist', model_version: '1', id: 'r1' });
+    expect(body.outputs[0]).toMatchObject({ name: 'probabilities', shape: [3, 10], datatype: 'FP32' });
+    expect(body.outputs[1].data).toEqual([labels[0], labels[1], labels[2]]);
+    const byVersion = await call('POST', '/v2/models/mnist/versions/1/infer', { inputs: [{ name: 'x', shape: [784], datatype: 'UINT8', data: Array.from(sample(0)) }] });
+    expect(byVersion.json().outputs[1].data).toEqual([labels[0]]);
+  });
+
+  it('predicts an uploaded drawing (dark ink on white, any size) and a 28×28 array', async () => {
+    const png = new PNG({ width: 112, height: 112 });
+    for (let y = 0; y < 112; y++)
+      for (let x = 0; x < 112; x++) {
+        const v = 255 - (sample(0)[Math.floor(y / 4) * 28 + Math.floor(x / 4)] as number);
+        png.data.set([v, v, v, 255], (y * 112 + x) * 4);
+      }
+    const upload = await call('POST', '/predict?model=mnist@champion', PNG.sync.write(png), { 'content-type': 'image/png' });
+    expect(upload.statusCode).toBe(200);
+    expect(upload.json()).toMatchObject({ model: 'mnist', version: 1, class: labels[0] });
+    expect(upload.json().input28).toHaveLength(784);
+    const array = await call('POST', '/predict', { model: 'mnist/1', pixels: Array.from(sample(1)), range: 'byte' });
+    expect(array.json()).toMatchObject({ class: labels[1], version: 1, predictionId: expect.any(String) });
+    expect(array.json().probabilities.reduce((a: number, b: number) => a + b, 0)).toBeCloseTo(1, 4);
+  });
+
+  it('never answers bad input with a 5xx', async () => {
+    const cases: [string, string, unknown, number, RegExp][] = [
+      ['POST', '/v2/models/mnist/infer', { inputs: [{ name: 'x', shape: [1, 27, 27], datatype: 'FP32', data: Array(729).fill(0) }] }, 422, /expected \[N,28,28\]/],
+      ['POST', '/v2/models/mnist/infer', { inputs: [{ name: 'x', shape: [1, 784], datatype: 'BYTES', data: Array(784).fill(0) }] }, 422, /datatype BYTES/],
+      ['POST', '/v2/models/mnist/infer', { inputs: [{ name: 'x', shape: [1, 784], datatype: 'FP32', data: [...Array(783).fill(0), 'NaN'] }] }, 422, /numbers only/],
+      ['POST', '/v2/models/mnist/infer', { inputs: [] }, 422, /exactly one input/],
+      ['POST', '/v2/models/ghost/infer', { inputs: [{ name: 'x', shape: [784], datatype: 'FP32', data: Array(784).fill(0) }] }, 404, /ghost has no champion/],
+      ['POST', '/v2/models/mnist/versions/9/infer', { inputs: [{ name: 'x', shape: [784], datatype: 'FP32', data: Array(784).fill(0) }] }, 404, /no version 9/],
+      ['GET', '/v2/models/..%2Fsecrets', undefined, 422, /model names/],
+      ['GET', '/v2/models/mnist/versions/1.5', undefined, 422, /not a positive whole number/],
+      ['POST', '/predict', { pixels: Array(784).fill(0), image: 'x' }, 422, /either "image"/],
+      ['POST', '/predict', { model: '../x', pixels: Array(784).fill(0) }, 422, /model selector/],
+      ['POST', '/predict', { image: Buffer.from('not an image').toString('base64') }, 422, /neither a PNG nor a JPEG/],
+    ];
+    for (const [method, url, payload, status, message] of cases) {
+      const res = await call(method as 'GET', url, payload);
+      expect(res.statusCode, `${method} ${url}`).toBe(status);
+      expect(res.json().error, `${method} ${url}`).toMatch(message);
+    }
+    const big = await call('POST', '/predict', Buffer.alloc(2 * 1024 * 1024, 1), { 'content-type': 'image/png' });
+    expect(big.statusCode).toBe(413);
+    expect(typeof big.json().error).toBe('string');
+  });
+
+  it('follows an alias move on the next request, without a restart', async () => {
+    await registerModel('job-b', 2);
+    await eventually(async () => (await call('GET', '/v2/models/mnist')).json().versions?.length === 2, 20_000);
+    const served = async () => (await call('POST', '/predict', { pixels: Array.from(sample(3)), range: 'byte' })).json().version as number;
+    const champion = (await registry.app.inject({ method: 'GET', url: '/models/mnist/aliases/champion' })).json().version as number;
+    await eventually(async () => (await served()) === champion, 10_000, `the gate's champion v${champion} to be served`);
+    const other = champion === 1 ? 2 : 1;
+    const promoted = await registry.app.inject({ method: 'POST', url: '/models/mnist/aliases/champion', payload: { version: other, reason: 'test the alias move' } });
+    expect(promoted.statusCode).toBe(200);
+    await eventually(async () => (await served()) === other, 10_000, `v${other} to be served after the move`);
   });
 });
