@@ -3,6 +3,7 @@ export * from './conv2dBackpropFilterWasm';
 export * from './models';
 export * from './preprocess';
 export * from './digitImage';
+export * from './saliency';
 export * from './metrics';
 export * from './random';
 export * from './train';

@@ -4,7 +4,8 @@ import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { MlpipeError, NotFoundError, ValidationError, registerOpsRoutes, type Logger } from '@mlpipe/common';
 import { ModelNameSchema } from '@mlpipe/contracts';
-import { digitToBytes, imagesToTensor, PIXELS, type DigitInput } from '@mlpipe/ml';
+import { PNG } from 'pngjs';
+import { digitToBytes, imagesToTensor, saliencyMap, PIXELS, type DigitInput } from '@mlpipe/ml';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { InferenceRequestSchema, argmax, inferenceResponse, modelMetadata, requestImages } from './core/oip';
 import { parseSelector, type ModelSelector } from './core/modelSelector';
@@ -103,7 +104,8 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
   app.post('/v2/models/:name/infer', async (req) => infer({ name: nameOf(req.params), alias: 'champion' }, req.body));
   app.post('/v2/models/:name/versions/:version/infer', async (req) => infer({ name: nameOf(req.params), version: versionOf(req.params) }, req.body));
 
-  app.post('/predict', async (req) => {
+  /** The image and model a /predict or /explain request names, whatever way it was sent. */
+  const readDigitRequest = (req: { body: unknown; query: unknown }): { input: DigitInput; selector: string } => {
     let input: DigitInput;
     let selector: string;
     if (Buffer.isBuffer(req.body)) {
@@ -119,6 +121,11 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
         : { kind: 'array28', values: (b.pixels as (number | number[])[]).flat(), range: b.range };
       selector = b.model;
     }
+    return { input, selector };
+  };
+
+  app.post('/predict', async (req) => {
+    const { input, selector } = readDigitRequest(req);
     const seen = digitToBytes(input);
     const { loaded, probabilities, seconds } = await predict(parseSelector(selector), [seen]);
     const p = probabilities[0] as number[];
@@ -130,6 +137,23 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
       probabilities: p,
       input28: Array.from(seen),
       latencyMs: seconds * 1000,
+    };
+  });
+
+  app.post('/explain', async (req) => {
+    const { input, selector } = readDigitRequest(req);
+    const seen = digitToBytes(input);
+    const { loaded, probabilities } = await predict(parseSelector(selector), [seen]);
+    const cls = argmax(probabilities[0] as number[]);
+    const map = saliencyMap(loaded.model, seen, cls);
+    const png = new PNG({ width: 28, height: 28 });
+    map.forEach((v, i) => png.data.set([Math.round(v * 255), 0, Math.round((1 - v) * 64), Math.round(v * 255)], i * 4));
+    return {
+      model: loaded.name,
+      version: loaded.version,
+      class: cls,
+      saliency: Array.from({ length: 28 }, (_, r) => Array.from(map.subarray(r * 28, r * 28 + 28))),
+      png: PNG.sync.write(png).toString('base64'),
     };
   });
 

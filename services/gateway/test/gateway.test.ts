@@ -104,6 +104,21 @@ describe('gateway against a real registry, NATS and PostgreSQL', () => {
     expect(array.json().probabilities.reduce((a: number, b: number) => a + b, 0)).toBeCloseTo(1, 4);
   });
 
+  it('explains a prediction with a saliency map on the digit', async () => {
+    const res = await call('POST', '/explain', { model: 'mnist/1', pixels: Array.from(sample(0)), range: 'byte' });
+    expect(res.statusCode).toBe(200);
+    const body = res.json();
+    expect(body).toMatchObject({ class: labels[0], version: 1 });
+    expect(body.saliency).toHaveLength(28);
+    const flat = (body.saliency as number[][]).flat();
+    expect(Math.max(...flat)).toBeCloseTo(1, 5);
+    // The model's attention sits on the digit: mean saliency on ink pixels beats that on the background.
+    const ink = flat.filter((_, i) => (sample(0)[i] as number) > 100);
+    const background = flat.filter((_, i) => (sample(0)[i] as number) === 0);
+    expect(ink.reduce((a, b) => a + b, 0) / ink.length).toBeGreaterThan(background.reduce((a, b) => a + b, 0) / background.length);
+    expect(Buffer.from(body.png, 'base64').subarray(1, 4).toString()).toBe('PNG');
+  });
+
   it('never answers bad input with a 5xx', async () => {
     const cases: [string, string, unknown, number, RegExp][] = [
       ['POST', '/v2/models/mnist/infer', { inputs: [{ name: 'x', shape: [1, 27, 27], datatype: 'FP32', data: Array(729).fill(0) }] }, 422, /expected \[N,28,28\]/],
