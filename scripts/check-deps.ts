@@ -2,6 +2,7 @@
  * Checks that what mlpipe needs on this machine answers: NATS with JetStream and PostgreSQL.
  * Prints one line per missing piece, with how to get it, and exits 1 if anything is missing.
  */
+import { existsSync } from 'node:fs';
 import { connectBus } from '@mlpipe/bus';
 import { createPool } from '@mlpipe/db';
 import { describeError } from '@mlpipe/common';
@@ -22,5 +23,7 @@ try {
 } catch (err) {
   problems.push(`${describeError(err)} (Debian: apt-get install postgresql; run: pg_ctlcluster 15 main start)`);
 }
+const browser = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+if (!existsSync(browser)) problems.push(`no Chromium at ${browser} for the UI's browser test (Debian: apt-get install chromium)`);
 for (const p of problems) console.error(`missing: ${p}`);
 process.exit(problems.length ? 1 : 0);

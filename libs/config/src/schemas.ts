@@ -86,6 +86,8 @@ export const GatewayConfigSchema = serviceSchema(8080, {
 });
 
 export const UiConfigSchema = serviceSchema(8083, {
+  /** Corrections are dropped here as labelled batches, for the dataset watcher. */
+  DATA_PREFIX: z.string().default('incoming/'),
   GATEWAY_URL: z.string().default('http://127.0.0.1:8080'),
   REGISTRY_URL: z.string().default('http://127.0.0.1:8081'),
 });

@@ -1,36 +1,96 @@
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { transform } from 'esbuild';
+import { z } from 'zod';
+import { ModelNameSchema, type IncomingBatchManifest } from '@mlpipe/contracts';
+import { MlpipeError, TransientError, ValidationError, registerOpsRoutes, type Logger } from '@mlpipe/common';
+import { putJson, type ObjectStore } from '@mlpipe/storage';
+import { encodeDigitPng } from '@mlpipe/dataset';
 import type { Registry } from 'prom-client';
-import { registerOpsRoutes, type Logger } from '@mlpipe/common';
 
 export interface UiDeps {
   gatewayUrl: string;
   registryUrl: string;
+  /** Where corrections go: the bucket the dataset watcher watches. */
+  store: ObjectStore;
+  dataPrefix: string;
   metrics: Registry;
   logger: Logger;
 }
 
-const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const WEB = join(import.meta.dirname, '../web');
+/** A correction: the 28×28 image the model saw (from /predict's input28) and the right label. */
+const FeedbackSchema = z
+  .object({ pixels: z.array(z.number().int().min(0).max(255)).length(784), label: z.number().int().min(0).max(9), predictionId: z.string().max(100).optional() })
+  .strict();
 
 /**
- * The web UI's server. This version serves a status page with links to the registry's API;
- * the drawing canvas and experiment pages arrive with the inference issue.
+ * The web UI: the drawing page (TypeScript compiled once at start-up by esbuild), and a small API
+ * that forwards to the gateway and registry and turns corrections into labelled batches.
  */
-export function buildUi(deps: UiDeps): FastifyInstance {
-  const app = Fastify({ loggerInstance: deps.logger as FastifyBaseLogger });
+export async function buildUi(deps: UiDeps): Promise<FastifyInstance> {
+  const app = Fastify({ loggerInstance: deps.logger as FastifyBaseLogger, bodyLimit: 3 * 1024 * 1024 });
+  const script = (await transform(await readFile(join(WEB, 'app.ts'), 'utf8'), { loader: 'ts', format: 'esm', target: 'es2022' })).code;
+  const page = await readFile(join(WEB, 'index.html'), 'utf8');
+  const css = await readFile(join(WEB, 'style.css'), 'utf8');
   registerOpsRoutes(app, { metrics: deps.metrics, isReady: () => true });
-  app.get('/', async (_req, reply) => {
-    const registry = escapeHtml(deps.registryUrl);
-    return reply.type('text/html').send(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>mlpipe</title></head>
-<body>
-<h1>mlpipe</h1>
-<ul>
-<li><a href="${registry}/models">registered models</a> (registry API)</li>
-<li><a href="${registry}/experiments">experiments</a></li>
-<li><a href="${registry}/openapi.json">registry OpenAPI</a></li>
-<li>gateway: ${escapeHtml(deps.gatewayUrl)}</li>
-</ul>
-</body></html>`);
+  app.setErrorHandler((err, req, reply) => {
+    if (err instanceof MlpipeError) return reply.code(err.code === 'invalid' ? 422 : err.code === 'not_found' ? 404 : 503).send({ error: err.message });
+    const status = (err as { statusCode?: number }).statusCode;
+    if (status && status < 500) return reply.code(status).send({ error: (err as Error).message });
+    req.log.error({ err }, 'request failed');
+    return reply.code(500).send({ error: 'internal error' });
+  });
+
+  app.get('/', async (_req, reply) => reply.type('text/html').send(page));
+  app.get('/app.js', async (_req, reply) => reply.type('text/javascript').send(script));
+  app.get('/style.css', async (_req, reply) => reply.type('text/css').send(css));
+  app.get('/api/config', async () => ({ registryUrl: deps.registryUrl, gatewayUrl: deps.gatewayUrl }));
+
+  /** Forwards to a backend, passing its status and error through. */
+  const forward = async (url: string, body?: unknown) => {
+    let res: Response;
+    try {
+      res = await fetch(url, body === undefined ? {} : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    } catch (cause) {
+      throw new TransientError(`${new URL(url).origin} did not answer`, { cause });
+    }
+    return { status: res.status, json: (await res.json()) as unknown };
+  };
+  app.get('/api/models/:name', async (req, reply) => {
+    const name = ModelNameSchema.safeParse((req.params as { name: string }).name);
+    if (!name.success) throw new ValidationError('bad model name');
+    const r = await forward(`${deps.registryUrl}/models/${name.data}`);
+    if (r.status === 404) return { versions: [] };
+    const model = r.json as { versionList: unknown[] };
+    return reply.code(r.status).send(r.status === 200 ? { versions: model.versionList } : r.json);
+  });
+  for (const path of ['predict', 'explain']) {
+    app.post(`/api/${path}`, async (req, reply) => {
+      const r = await forward(`${deps.gatewayUrl}/${path}`, req.body);
+      return reply.code(r.status).send(r.json);
+    });
+  }
+  app.post('/api/feedback', async (req) => {
+    const parsed = FeedbackSchema.safeParse(req.body);
+    if (!parsed.success) throw new ValidationError(parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
+    const batch = `feedback-${new Date().toISOString().slice(0, 10)}-${randomUUID().slice(0, 8)}`;
+    const prefix = `${deps.dataPrefix}${batch}/`;
+    // The same path as any new data: a PNG + labels CSV batch, its batch.json written last.
+    await deps.store.put(`${prefix}drawing.png`, encodeDigitPng(Uint8Array.from(parsed.data.pixels)));
+    await deps.store.put(`${prefix}labels.csv`, new TextEncoder().encode(`file,label\ndrawing.png,${parsed.data.label}\n`));
+    const manifest: IncomingBatchManifest = {
+      schemaVersion: 1,
+      dataset: 'mnist',
+      split: 'train',
+      format: 'png-csv',
+      files: { labels: 'labels.csv' },
+      note: `correction from the web UI${parsed.data.predictionId ? ` for prediction ${parsed.data.predictionId}` : ''}`,
+    };
+    await putJson(deps.store, `${prefix}batch.json`, manifest);
+    return { batch: prefix };
   });
   return app;
 }

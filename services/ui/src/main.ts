@@ -1,14 +1,19 @@
-import { UiConfigSchema, loadConfig } from '@mlpipe/config';
+import { UiConfigSchema, loadConfig, storeSettings } from '@mlpipe/config';
 import { Shutdown, createLogger, createMetricsRegistry, describeError, startTelemetry } from '@mlpipe/common';
+import { createObjectStore } from '@mlpipe/storage';
 
 async function main(): Promise<void> {
   const config = loadConfig(UiConfigSchema);
   const telemetry = startTelemetry('ui', config.OTEL_EXPORTER_OTLP_ENDPOINT);
   const { buildUi } = await import('./app');
   const logger = createLogger('ui', config.LOG_LEVEL);
-  const app = buildUi({
-    gatewayUrl: config.GATEWAY_URL,
-    registryUrl: config.REGISTRY_URL,
+  const store = createObjectStore(storeSettings(config));
+  await store.ensureReady();
+  const app = await buildUi({
+    gatewayUrl: config.GATEWAY_URL.replace(/\/$/, ''),
+    registryUrl: config.REGISTRY_URL.replace(/\/$/, ''),
+    store,
+    dataPrefix: config.DATA_PREFIX,
     metrics: createMetricsRegistry('ui'),
     logger,
   });

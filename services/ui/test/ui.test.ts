@@ -1,19 +1,126 @@
-import { describe, expect, it } from 'vitest';
-import { createLogger, createMetricsRegistry } from '@mlpipe/common';
+import { mkdtemp, mkdir, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium, type Browser } from 'playwright-core';
+import type { FastifyInstance } from 'fastify';
+import { createTestBus, publishEvent } from '@mlpipe/bus';
+import { createPool, createTestDatabase, type Pool } from '@mlpipe/db';
+import { createLogger, createMetricsRegistry, eventually } from '@mlpipe/common';
+import { HyperparamsSchema } from '@mlpipe/contracts';
+import { createObjectStore, type ObjectStore } from '@mlpipe/storage';
+import { readIncomingBatch, parseIdx, readSeedFile, PIXELS } from '@mlpipe/dataset';
+import { createModel, evaluateModel, initBackend, saveModelToBytes, trainModel } from '@mlpipe/ml';
+import { startRegistry, type RunningRegistry } from '../../registry/src/service';
+import { startGateway, type RunningGateway } from '../../gateway/src/service';
 import { buildUi } from '../src/app';
 
-describe('ui skeleton', () => {
-  it('serves a page linking the registry, escaping configured URLs', async () => {
-    const app = buildUi({
-      gatewayUrl: 'http://gw"><script>',
-      registryUrl: 'http://127.0.0.1:8081',
-      metrics: createMetricsRegistry('ui'),
-      logger: createLogger('t', 'silent'),
+const logger = createLogger('ui-test', 'silent');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const artefacts = resolve(import.meta.dirname, '../../../test-artifacts');
+
+describe('web UI in a real browser, against a real gateway and registry', () => {
+  let bus: Awaited<ReturnType<typeof createTestBus>>;
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let pool: Pool;
+  let dir: string;
+  let store: ObjectStore;
+  let registry: RunningRegistry;
+  let gateway: RunningGateway;
+  let ui: FastifyInstance;
+  let uiUrl = '';
+  let browser: Browser;
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`no browser at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`);
+    await initBackend('wasm');
+    bus = await createTestBus();
+    db = await createTestDatabase();
+    pool = await createPool(db.url);
+    dir = await mkdtemp(join(tmpdir(), 'mlpipe-ui-'));
+    store = createObjectStore({ kind: 'fs', root: dir });
+    registry = await startRegistry({ config: { GATE_MARGIN: 0.002, GATE_CLASS_FLOOR: 0.5 }, bus, pool, store, logger, metrics: createMetricsRegistry('r') });
+    const registryUrl = await registry.app.listen({ port: 0, host: '127.0.0.1' });
+    gateway = startGateway({ registryUrl, bus, logger, metrics: createMetricsRegistry('g') });
+    const gatewayUrl = await gateway.app.listen({ port: 0, host: '127.0.0.1' });
+    ui = await buildUi({ gatewayUrl, registryUrl, store, dataPrefix: 'incoming/', metrics: createMetricsRegistry('u'), logger });
+    uiUrl = await ui.listen({ port: 0, host: '127.0.0.1' });
+
+    // A real model, trained here and registered through the registry's event path.
+    const images = parseIdx(readSeedFile('mnist', 'train-images-idx3-ubyte')).data.slice(0, 6000 * PIXELS);
+    const labels = parseIdx(readSeedFile('mnist', 'train-labels-idx1-ubyte')).data.slice(0, 6000);
+    const model = createModel('cnn-small', { seed: 1 });
+    await trainModel(model, { train: { images, labels, count: 6000 } }, { epochs: 2, batchSize: 32, seed: 1 });
+    const ev = evaluateModel(model, { images: images.subarray(0, 500 * PIXELS), labels: labels.subarray(0, 500), count: 500 });
+    const bytes = await saveModelToBytes(model);
+    await store.put('models/mnist/job-ui/model.json', bytes.modelJson);
+    await store.put('models/mnist/job-ui/weights.bin', bytes.weights);
+    await publishEvent(bus, 'train.job.completed', {
+      jobId: 'job-ui', modelName: 'mnist', replicaId: 't', dataset: 'mnist', datasetVersion: 'f'.repeat(64), trainSamples: 6000,
+      hyperparams: HyperparamsSchema.parse({}), backend: 'wasm', codeVersion: 'test',
+      evaluation: { testAccuracy: ev.accuracy, testSamples: 500, perClassAccuracy: ev.perClassAccuracy.map(() => 0.9), confusionMatrix: ev.confusionMatrix },
+      history: [], artefacts: { prefix: 'models/mnist/job-ui/', modelJsonKey: 'models/mnist/job-ui/model.json', weightsKey: 'models/mnist/job-ui/weights.bin' }, durationSec: 1,
+    }, { source: 'test' });
+    await eventually(async () => (await fetch(`${registryUrl}/models/mnist/aliases/champion`)).ok, 20_000);
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     });
-    const res = await app.inject('/');
-    expect(res.headers['content-type']).toMatch(/text\/html/);
-    expect(res.body).toContain('href="http://127.0.0.1:8081/models"');
-    expect(res.body).not.toContain('<script>');
-    expect((await app.inject('/healthz')).statusCode).toBe(200);
+  }, 180_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await ui?.close();
+    await gateway?.app.close();
+    await gateway?.stop();
+    await registry?.stop();
+    await registry?.app.close();
+    await bus?.dispose();
+    await pool?.end();
+    await db?.drop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('draws a digit, shows the prediction and model version, and stores a correction in the bucket', async () => {
+    const page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(uiUrl);
+    await page.waitForSelector('#model option', { state: 'attached' });
+    expect(await page.locator('#model option').first().textContent()).toMatch(/^mnist v1 \(champion\) — \d+\.\d+%$/);
+
+    // A "1": one vertical mouse stroke down the middle of the pad.
+    const box = (await page.locator('#pad').boundingBox())!;
+    await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.15);
+    await page.mouse.down();
+    for (let i = 1; i <= 20; i++) await page.mouse.move(box.x + box.width * (0.5 + i * 0.002), box.y + box.height * (0.15 + i * 0.035));
+    await page.mouse.up();
+    await page.click('#predict');
+    await page.waitForSelector('#result:not([hidden])');
+    expect(await page.textContent('#answer')).toBe('1');
+    expect(await page.textContent('#meta')).toMatch(/^mnist v1 · \d+\.\d ms · prediction [0-9a-f-]{36}$/);
+    expect(await page.locator('#bars .bar').count()).toBe(10);
+
+    await mkdir(artefacts, { recursive: true });
+    await page.screenshot({ path: join(artefacts, 'ui-prediction.png'), fullPage: true });
+
+    await page.selectOption('#truth', '7');
+    await page.click('#feedback button');
+    await page.waitForFunction(() => document.getElementById('feedback-status')?.textContent?.startsWith('Thanks'));
+    const stored = (await store.list('incoming/')).filter((o) => o.key.endsWith('/batch.json'));
+    expect(stored).toHaveLength(1);
+    const batch = await readIncomingBatch(store, stored[0]!.key.replace(/batch\.json$/, ''));
+    expect(batch.ok).toBe(true);
+    if (batch.ok) expect(Array.from(batch.set.labels)).toEqual([7]);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('answers a malformed correction with a reason and stores nothing', async () => {
+    const res = await ui.inject({ method: 'POST', url: '/api/feedback', payload: { pixels: Array(784).fill(0), label: 12 } });
+    expect(res.statusCode).toBe(422);
+    expect(res.json().error).toMatch(/label/);
   });
 });
