@@ -169,7 +169,7 @@ async function main(): Promise<void> {
   say('where to look:');
   say('  registry API  http://127.0.0.1:8081/models/mnist   (OpenAPI: /openapi.json, audit: /audit?model=mnist)');
   say('  jobs          BUS_NAMESPACE=demo npx tsx services/orchestrator/src/cli.ts list');
-  say('  web UI        http://127.0.0.1:8083/');
+  say('  web UI        http://127.0.0.1:8083/   (draw a digit; gateway: http://127.0.0.1:8080/v2/models/mnist)');
   say(`  artefacts     ${join(work, 'store', 'models', 'mnist')}`);
   say(`  logs          ${logs}`);
   say('  metrics       http://127.0.0.1:<port>/metrics on every service (8080-8085)');
