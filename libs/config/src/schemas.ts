@@ -83,6 +83,11 @@ export const RegistryConfigSchema = serviceSchema(8081, {
 
 export const GatewayConfigSchema = serviceSchema(8080, {
   REGISTRY_URL: z.string().default('http://127.0.0.1:8081'),
+  /** Comma-separated model replica URLs: set, the gateway is an edge that balances over them; unset, it serves models itself. */
+  MODEL_REPLICAS: z.string().optional(),
+  REPLICA_TIMEOUT_MS: z.coerce.number().int().min(50).default(5000),
+  BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
+  MODEL_CACHE_SIZE: z.coerce.number().int().min(1).default(4),
 });
 
 export const UiConfigSchema = serviceSchema(8083, {

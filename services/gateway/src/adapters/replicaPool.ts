@@ -1,0 +1,88 @@
+import { TransientError } from '@mlpipe/common';
+
+export interface ReplicaAnswer {
+  status: number;
+  contentType: string;
+  body: Buffer;
+  replica: string;
+}
+
+interface Replica {
+  url: string;
+  healthy: boolean;
+}
+
+/**
+ * Health-aware round robin over model replicas by HTTP. A request goes to the next healthy
+ * replica; if that replica cannot be reached, times out or answers 503, it is marked unhealthy
+ * and the request is retried once on a different one (inference is idempotent). A background
+ * probe of /readyz brings replicas back. With no replica able to answer: TransientError (503).
+ */
+export class ReplicaPool {
+  private readonly replicas: Replica[];
+  private next = 0;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    urls: string[],
+    private readonly timeoutMs = 5000,
+    probeIntervalMs = 2000,
+  ) {
+    if (!urls.length) throw new Error('a replica pool needs at least one replica URL');
+    this.replicas = urls.map((u) => ({ url: u.replace(/\/$/, ''), healthy: true }));
+    this.timer = setInterval(() => void this.probe(), probeIntervalMs);
+    this.timer.unref();
+  }
+
+  healthyCount(): number {
+    return this.replicas.filter((r) => r.healthy).length;
+  }
+
+  async forward(method: string, path: string, body: Buffer | undefined, contentType: string | undefined): Promise<ReplicaAnswer> {
+    const tried = new Set<Replica>();
+    const reasons: string[] = [];
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const replica = this.pick(tried);
+      if (!replica) break;
+      tried.add(replica);
+      try {
+        const res = await fetch(`${replica.url}${path}`, {
+          method,
+          ...(body !== undefined ? { body: new Uint8Array(body) } : {}),
+          headers: contentType ? { 'content-type': contentType } : {},
+          signal: AbortSignal.timeout(this.timeoutMs),
+        });
+        const answer = { status: res.status, contentType: res.headers.get('content-type') ?? 'application/json', body: Buffer.from(await res.arrayBuffer()), replica: replica.url };
+        if (res.status !== 503) return answer; // a draining or not-ready replica says 503: try another
+        replica.healthy = false;
+        reasons.push(`${replica.url} is not ready`);
+      } catch (err) {
+        replica.healthy = false;
+        reasons.push(`${replica.url}: ${(err as Error).name === 'TimeoutError' ? `no answer within ${this.timeoutMs} ms` : 'unreachable'}`);
+      }
+    }
+    throw new TransientError(`no model replica could answer (${reasons.join('; ') || 'none is healthy'})`);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  /** The next healthy replica not yet tried; an unhealthy one only when no healthy one is left. */
+  private pick(tried: Set<Replica>): Replica | undefined {
+    const candidates = this.replicas.filter((r) => !tried.has(r));
+    const healthy = candidates.filter((r) => r.healthy);
+    const pool = healthy.length ? healthy : candidates;
+    if (!pool.length) return undefined;
+    this.next = (this.next + 1) % pool.length;
+    return pool[this.next];
+  }
+
+  private async probe(): Promise<void> {
+    await Promise.all(
+      this.replicas.map(async (r) => {
+        r.healthy = await fetch(`${r.url}/readyz`, { signal: AbortSignal.timeout(1000) }).then((res) => res.ok, () => false);
+      }),
+    );
+  }
+}

@@ -1,0 +1,43 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { MlpipeError, registerOpsRoutes, type Logger } from '@mlpipe/common';
+import { Counter, Histogram, type Registry } from 'prom-client';
+import type { ReplicaPool } from './adapters/replicaPool';
+
+/**
+ * The gateway as an edge in front of model replicas (gateway processes without MODEL_REPLICAS):
+ * the same routes, forwarded by the replica pool. Bodies pass through untouched, so replicas do
+ * all validation and the answers (and error shapes) are the replicas' own.
+ */
+export function buildEdge(deps: { pool: ReplicaPool; metrics: Registry; logger: Logger; isReady: () => boolean; bodyLimitBytes?: number }): FastifyInstance {
+  const app = Fastify({ loggerInstance: deps.logger as FastifyBaseLogger, bodyLimit: deps.bodyLimitBytes ?? 1024 * 1024 });
+  const hop = new Histogram({ name: 'mlpipe_gateway_forward_seconds', help: 'Time to forward a request to a model replica', labelNames: ['status'], buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5], registers: [deps.metrics] });
+  const failures = new Counter({ name: 'mlpipe_gateway_unanswered_total', help: 'Requests no replica could answer', registers: [deps.metrics] });
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  app.setErrorHandler((err, req, reply) => {
+    if (err instanceof MlpipeError) return reply.code(err.code === 'transient' ? 503 : 500).send({ error: err.message });
+    const status = (err as { statusCode?: number }).statusCode;
+    if (status && status < 500) return reply.code(status).send({ error: (err as Error).message });
+    req.log.error({ err }, 'request failed');
+    return reply.code(500).send({ error: 'internal error' });
+  });
+  registerOpsRoutes(app, { metrics: deps.metrics, isReady: () => deps.isReady() && deps.pool.healthyCount() > 0 });
+  app.get('/v2/health/live', async () => ({ live: true }));
+  app.get('/v2/health/ready', async (_req, reply) => {
+    const ready = deps.isReady() && deps.pool.healthyCount() > 0;
+    return reply.code(ready ? 200 : 503).send({ ready });
+  });
+  const forward = async (req: FastifyRequest, reply: FastifyReply) => {
+    const started = performance.now();
+    try {
+      const answer = await deps.pool.forward(req.method, req.url, Buffer.isBuffer(req.body) ? req.body : undefined, req.headers['content-type'] as string | undefined);
+      hop.observe({ status: String(answer.status) }, (performance.now() - started) / 1000);
+      return reply.code(answer.status).header('x-mlpipe-replica', answer.replica).type(answer.contentType).send(answer.body);
+    } catch (err) {
+      failures.inc();
+      throw err;
+    }
+  };
+  for (const path of ['/v2', '/v2/*', '/predict', '/explain', '/models']) app.all(path, forward);
+  return app;
+}
