@@ -9,8 +9,12 @@ import { MlpipeError, TransientError, ValidationError, registerOpsRoutes, type L
 import { putJson, type ObjectStore } from '@mlpipe/storage';
 import { encodeDigitPng } from '@mlpipe/dataset';
 import type { Registry } from 'prom-client';
+import { request, subscribeEvents, type Bus } from '@mlpipe/bus';
+import type { EventType, SubmitJobRequest } from '@mlpipe/contracts';
 
 export interface UiDeps {
+  /** For the jobs page: requests to the orchestrator and live training events. */
+  bus?: Bus;
   gatewayUrl: string;
   registryUrl: string;
   /** Where corrections go: the bucket the dataset watcher watches. */
@@ -32,8 +36,13 @@ const FeedbackSchema = z
  */
 export async function buildUi(deps: UiDeps): Promise<FastifyInstance> {
   const app = Fastify({ loggerInstance: deps.logger as FastifyBaseLogger, bodyLimit: 3 * 1024 * 1024 });
-  const script = (await transform(await readFile(join(WEB, 'app.ts'), 'utf8'), { loader: 'ts', format: 'esm', target: 'es2022' })).code;
-  const page = await readFile(join(WEB, 'index.html'), 'utf8');
+  const compile = async (file: string) => (await transform(await readFile(join(WEB, file), 'utf8'), { loader: 'ts', format: 'esm', target: 'es2022' })).code;
+  const scripts: Record<string, string> = { 'app.js': await compile('app.ts'), 'experiments.js': await compile('experiments.ts'), 'jobs.js': await compile('jobs.ts') };
+  const pages: Record<string, string> = {
+    '/': await readFile(join(WEB, 'index.html'), 'utf8'),
+    '/experiments': await readFile(join(WEB, 'experiments.html'), 'utf8'),
+    '/jobs': await readFile(join(WEB, 'jobs.html'), 'utf8'),
+  };
   const css = await readFile(join(WEB, 'style.css'), 'utf8');
   registerOpsRoutes(app, { metrics: deps.metrics, isReady: () => true });
   app.setErrorHandler((err, req, reply) => {
@@ -44,8 +53,8 @@ export async function buildUi(deps: UiDeps): Promise<FastifyInstance> {
     return reply.code(500).send({ error: 'internal error' });
   });
 
-  app.get('/', async (_req, reply) => reply.type('text/html').send(page));
-  app.get('/app.js', async (_req, reply) => reply.type('text/javascript').send(script));
+  for (const [path, html] of Object.entries(pages)) app.get(path, async (_req, reply) => reply.type('text/html').send(html));
+  for (const [file, js] of Object.entries(scripts)) app.get(`/${file}`, async (_req, reply) => reply.type('text/javascript').send(js));
   app.get('/style.css', async (_req, reply) => reply.type('text/css').send(css));
   app.get('/api/config', async () => ({ registryUrl: deps.registryUrl, gatewayUrl: deps.gatewayUrl }));
 
@@ -73,6 +82,32 @@ export async function buildUi(deps: UiDeps): Promise<FastifyInstance> {
       return reply.code(r.status).send(r.json);
     });
   }
+  // Read-only registry views for the experiments page: a fixed set of path shapes, never arbitrary URLs.
+  app.get('/api/registry/*', async (req, reply) => {
+    const path = (req.params as { '*': string })['*'];
+    if (!/^(experiments\/[a-z0-9-]+\/runs|runs\/[A-Za-z0-9._-]+\/metrics|models\/[a-z0-9-]+)$/.test(path)) throw new ValidationError('not a registry view the UI offers');
+    const query = req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : '';
+    const r = await forward(`${deps.registryUrl}/${path}${query}`);
+    return reply.code(r.status).send(r.json);
+  });
+
+  const bus = (): Bus => {
+    if (!deps.bus) throw new TransientError('the jobs page needs NATS: start the UI with NATS_URL reachable');
+    return deps.bus;
+  };
+  app.get('/api/jobs', async () => request(bus(), 'orchestrator.jobs.list', { limit: 50 }));
+  app.post('/api/jobs', async (req) => request(bus(), 'orchestrator.jobs.submit', (req.body ?? {}) as SubmitJobRequest));
+  app.post('/api/jobs/:id/cancel', async (req) => request(bus(), 'orchestrator.jobs.cancel', { jobId: (req.params as { id: string }).id, reason: 'cancelled from the web UI' }));
+  app.get('/api/jobs/events', (req, reply) => {
+    const b = bus();
+    reply.hijack();
+    reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    reply.raw.write(': connected\n\n');
+    const types: EventType[] = ['train.job.started', 'train.job.progress', 'train.job.completed', 'train.job.failed', 'train.job.cancelled'];
+    const subs = types.map((t) => subscribeEvents(b, t, (e) => reply.raw.write(`data: ${JSON.stringify({ type: e.type, data: e.data })}\n\n`), deps.logger));
+    req.raw.on('close', () => subs.forEach((s) => s.unsubscribe()));
+  });
+
   app.post('/api/feedback', async (req) => {
     const parsed = FeedbackSchema.safeParse(req.body);
     if (!parsed.success) throw new ValidationError(parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));

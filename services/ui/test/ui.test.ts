@@ -14,6 +14,8 @@ import { readIncomingBatch, parseIdx, readSeedFile, PIXELS } from '@mlpipe/datas
 import { createModel, evaluateModel, initBackend, saveModelToBytes, trainModel } from '@mlpipe/ml';
 import { startRegistry, type RunningRegistry } from '../../registry/src/service';
 import { startGateway, type RunningGateway } from '../../gateway/src/service';
+import { startOrchestrator, type RunningOrchestrator } from '../../orchestrator/src/service';
+import { OrchestratorConfigSchema, loadConfig } from '@mlpipe/config';
 import { buildUi } from '../src/app';
 
 const logger = createLogger('ui-test', 'silent');
@@ -31,6 +33,7 @@ describe('web UI in a real browser, against a real gateway and registry', () => 
   let ui: FastifyInstance;
   let uiUrl = '';
   let browser: Browser;
+  let orchestrator: RunningOrchestrator;
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) throw new Error(`no browser at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`);
@@ -44,7 +47,14 @@ describe('web UI in a real browser, against a real gateway and registry', () => 
     const registryUrl = await registry.app.listen({ port: 0, host: '127.0.0.1' });
     gateway = startGateway({ registryUrl, bus, logger, metrics: createMetricsRegistry('g') });
     const gatewayUrl = await gateway.app.listen({ port: 0, host: '127.0.0.1' });
-    ui = await buildUi({ gatewayUrl, registryUrl, store, dataPrefix: 'incoming/', metrics: createMetricsRegistry('u'), logger });
+    orchestrator = await startOrchestrator({
+      config: loadConfig(OrchestratorConfigSchema, { DATABASE_URL: db.url, AUTO_TRAIN_ENABLED: 'false' }),
+      bus,
+      pool,
+      logger,
+      metrics: createMetricsRegistry('o'),
+    });
+    ui = await buildUi({ bus, gatewayUrl, registryUrl, store, dataPrefix: 'incoming/', metrics: createMetricsRegistry('u'), logger });
     uiUrl = await ui.listen({ port: 0, host: '127.0.0.1' });
 
     // A real model, trained here and registered through the registry's event path.
@@ -73,6 +83,7 @@ describe('web UI in a real browser, against a real gateway and registry', () => 
   afterAll(async () => {
     await browser?.close();
     await ui?.close();
+    await orchestrator?.stop();
     await gateway?.app.close();
     await gateway?.stop();
     await registry?.stop();
@@ -115,6 +126,46 @@ describe('web UI in a real browser, against a real gateway and registry', () => 
     expect(batch.ok).toBe(true);
     if (batch.ok) expect(Array.from(batch.set.labels)).toEqual([7]);
     expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('lists runs with their hyperparameters, metric and aliases on the experiments page', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${uiUrl}/experiments`);
+    await page.waitForSelector('#runs tbody tr');
+    const cells = await page.locator('#runs tbody tr').first().locator('td').allTextContents();
+    expect(cells[0]).toBe('job-ui');
+    expect(cells[1]).toBe('finished');
+    expect(cells[2]).toBe('cnn-small');
+    expect(Number(cells[6])).toBeGreaterThan(0.5);
+    expect(await page.textContent('#aliases')).toBe('champion → v1');
+    await page.close();
+  });
+
+  it('submits a job on the jobs page and shows its progress live', async () => {
+    const H = (c: string) => c.repeat(64);
+    await publishEvent(bus, 'data.batch.validated', {
+      batchId: 'b', sourcePrefix: 'incoming/b/', dataset: 'mnist', split: 'test', contentHash: H('a'), samples: 10, classCounts: Array(10).fill(1),
+      normalisedPrefix: 'datasets/mnist/batches/a/', warnings: [],
+      datasetVersion: { id: H('c'), dataset: 'mnist', trainBatches: [H('b')], testBatches: [H('a')], trainSamples: 100, testSamples: 10 },
+    }, { source: 'test' });
+    const page = await browser.newPage();
+    await page.goto(`${uiUrl}/jobs`);
+    await page.waitForFunction(() => document.getElementById('live')?.textContent === '(live)');
+    await expect.poll(async () => {
+      await page.click('#submit button');
+      return page.textContent('#submit-status');
+    }, { timeout: 15_000 }).toMatch(/^Submitted job-/);
+    const jobId = (await page.textContent('#submit-status'))!.replace('Submitted ', '');
+    await page.waitForSelector(`tr[data-job="${jobId}"]`);
+    expect(await page.locator(`tr[data-job="${jobId}"] td`).nth(1).textContent()).toBe('queued');
+    await publishEvent(bus, 'train.job.progress', {
+      jobId, replicaId: 'r', attempt: 1, checkpointKey: 'checkpoints/x/',
+      metrics: { epoch: 1, epochs: 2, loss: 0.5, accuracy: 0.8, valAccuracy: 0.9, samplesPerSec: 100, seconds: 1 },
+    }, { source: 'test' });
+    await page.waitForFunction((id) => document.querySelector(`tr[data-job="${id}"]`)?.textContent?.includes('epoch 1/2, val 90.00%'), jobId);
+    await page.click(`tr[data-job="${jobId}"] button`);
+    await page.waitForFunction((id) => document.querySelector(`tr[data-job="${id}"] td:nth-child(2)`)?.textContent === 'cancelled', jobId);
     await page.close();
   });
 
