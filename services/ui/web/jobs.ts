@@ -1,7 +1,6 @@
 export {}; // a module: its names stay out of the global scope
 
 type Job = { jobId: string; status: string; hyperparams: { arch: string }; lastProgress: { epoch: number; epochs: number; valAccuracy?: number } | null; modelVersion: number | null; statusReason: string | null };
-type TrainEvent = { type: string; data: { jobId: string; metrics?: { epoch: number; epochs: number; valAccuracy?: number } } };
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const rows = new Map<string, HTMLTableRowElement>();
