@@ -103,6 +103,29 @@ describe('gateway edge over model replica processes', () => {
     expect((await edge.inject({ method: 'GET', url: '/v2/models/mnist' })).json()).toMatchObject({ versions: ['1'] });
   });
 
+  it('drains a replica on SIGTERM under load: it exits cleanly and no request fails', async () => {
+    const url = await startReplica();
+    const drained = replicas.at(-1)!;
+    const edgeOver = new ReplicaPool([replicas[0]!.url, url], 3000, 500);
+    const app = buildEdge({ pool: edgeOver, metrics: createMetricsRegistry('e2'), logger, isReady: () => true });
+    const exited = new Promise<number | null>((done) => drained.child.once('exit', (code) => done(code)));
+    const statuses: number[] = [];
+    let sent = 0;
+    const worker = async () => {
+      while (sent < 200) {
+        const i = sent++;
+        if (i === 50) drained.child.kill('SIGTERM');
+        const res = await app.inject({ method: 'POST', url: '/predict', payload: { pixels: Array.from(images.subarray(i * PIXELS, (i + 1) * PIXELS)), range: 'byte' } });
+        statuses.push(res.statusCode);
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, worker));
+    expect(statuses.filter((s) => s !== 200)).toEqual([]);
+    expect(await exited).toBe(0);
+    edgeOver.stop();
+    await app.close();
+  });
+
   it('loses no request when a replica is killed under load', async () => {
     const statuses: number[] = [];
     let sent = 0;
