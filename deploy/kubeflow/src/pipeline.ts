@@ -1,61 +1,91 @@
-import { z } from 'zod';
+import { stringify } from 'yaml';
 
 /**
- * A Kubeflow Pipelines pipeline in the v2 intermediate representation (PipelineSpec, as the KFP
- * SDK compiles it), built from container components that call our service CLIs:
- * seed data → train (submit and wait) → evaluate (list versions) → report the gate's decisions.
- * The registry registers and gates the version itself when training completes.
+ * A Kubeflow Pipelines pipeline in the v2 intermediate representation (a PipelineSpec, as the KFP
+ * SDK compiles it, plus the kfp-kubernetes PlatformSpec that puts Secrets into the environment).
+ * Every step is a container running one of our service CLIs in that service's image:
+ *   seed-data → validate-data → train (submit and wait) → evaluate (versions) → gate-decision (audit)
+ * The registry registers and gates a version by itself when training completes, so the last step
+ * reports its decision rather than registering anything.
  */
 type ParamType = 'STRING' | 'NUMBER_INTEGER';
+
+export interface PipelineOptions {
+  /** Image registry; each step runs `<registry>/<service>:<tag>`. */
+  registry: string;
+  tag: string;
+  name?: string;
+  natsUrl: string;
+  busNamespace: string;
+  s3Endpoint: string;
+  s3Bucket: string;
+  registryUrl: string;
+  /** Secret with keys S3_ACCESS_KEY and S3_SECRET_KEY, as for the chart. */
+  objectStoreSecret: string;
+}
+
 interface Step {
   name: string;
   service: string;
-  command: string[];
+  cli: string;
+  args: string[];
   params: Record<string, { type: ParamType; default: string | number }>;
-  after?: string[];
+  /** Which configuration the CLI reads: the bus, the object store, the registry's URL. */
+  needs: ('bus' | 'store' | 'registry')[];
+  after?: string;
 }
 
-const cli = (service: string) => ['node', '--import', 'tsx', `services/${service}/src/cli.ts`];
 const param = (name: string) => `{{$.inputs.parameters['${name}']}}`;
+const DATASET = { type: 'STRING', default: 'mnist' } as const;
+const BATCH = { type: 'STRING', default: 'kfp' } as const;
+const MODEL = { type: 'STRING', default: 'mnist' } as const;
 
 const STEPS: Step[] = [
-  {
-    name: 'seed-data',
-    service: 'dataset-watcher',
-    command: [...cli('dataset-watcher'), 'seed', param('dataset')],
-    params: { dataset: { type: 'STRING', default: 'mnist' } },
-  },
+  { name: 'seed-data', service: 'dataset-watcher', cli: 'cli.ts', args: ['seed', param('dataset'), '--batch-name', param('batch')], params: { dataset: DATASET, batch: BATCH }, needs: ['store'] },
+  // The same rules the watcher applies, so a bad batch stops the run here with the reasons printed.
+  { name: 'validate-data', service: 'dataset-watcher', cli: 'cli.ts', args: ['validate', `incoming/${param('batch')}-train/`], params: { batch: BATCH }, needs: ['store'], after: 'seed-data' },
   {
     name: 'train',
     service: 'orchestrator',
-    command: [...cli('orchestrator'), 'submit', '--dataset', param('dataset'), '--arch', param('arch'), '--epochs', param('epochs'), '--wait'],
-    params: { dataset: { type: 'STRING', default: 'mnist' }, arch: { type: 'STRING', default: 'cnn-small' }, epochs: { type: 'NUMBER_INTEGER', default: 3 } },
-    after: ['seed-data'],
+    cli: 'cli.ts',
+    args: ['submit', '--model', param('model'), '--dataset', param('dataset'), '--arch', param('arch'), '--epochs', param('epochs'), '--reason', 'kubeflow pipeline run', '--wait'],
+    params: { model: MODEL, dataset: DATASET, arch: { type: 'STRING', default: 'cnn-small' }, epochs: { type: 'NUMBER_INTEGER', default: 3 } },
+    needs: ['bus'],
+    after: 'validate-data',
   },
-  { name: 'evaluate', service: 'registry', command: [...cli('registry'), 'versions', param('model')], params: { model: { type: 'STRING', default: 'mnist' } }, after: ['train'] },
-  { name: 'register', service: 'registry', command: [...cli('registry'), 'audit', param('model')], params: { model: { type: 'STRING', default: 'mnist' } }, after: ['evaluate'] },
+  { name: 'evaluate', service: 'registry', cli: 'cli.ts', args: ['versions', param('model')], params: { model: MODEL }, needs: ['registry'], after: 'train' },
+  { name: 'gate-decision', service: 'registry', cli: 'cli.ts', args: ['audit', param('model')], params: { model: MODEL }, needs: ['registry'], after: 'evaluate' },
 ];
 
-/** Each step runs in its service's image: `<registry>/<service>:<tag>`. */
-export function compilePipeline(opts: { registry: string; tag: string; name?: string }) {
-  const pipelineParams: Record<string, { parameterType: ParamType; defaultValue: string | number }> = {};
-  for (const s of STEPS) for (const [k, p] of Object.entries(s.params)) pipelineParams[k] = { parameterType: p.type, defaultValue: p.default };
-  return {
-    pipelineInfo: { name: opts.name ?? 'mlpipe-train', description: 'Seed data, train, evaluate and register an mlpipe model' },
+export const STEP_NAMES = STEPS.map((s) => s.name);
+
+function env(step: Step, o: PipelineOptions): { name: string; value: string }[] {
+  const out: { name: string; value: string }[] = [];
+  if (step.needs.includes('bus')) out.push({ name: 'NATS_URL', value: o.natsUrl }, { name: 'BUS_NAMESPACE', value: o.busNamespace });
+  if (step.needs.includes('store')) out.push({ name: 'STORE_KIND', value: 's3' }, { name: 'S3_ENDPOINT', value: o.s3Endpoint }, { name: 'S3_BUCKET', value: o.s3Bucket });
+  if (step.needs.includes('registry')) out.push({ name: 'REGISTRY_URL', value: o.registryUrl });
+  return out;
+}
+
+export function compilePipeline(o: PipelineOptions) {
+  const rootParams: Record<string, { parameterType: ParamType; defaultValue: string | number }> = {};
+  for (const s of STEPS) for (const [k, p] of Object.entries(s.params)) rootParams[k] = { parameterType: p.type, defaultValue: p.default };
+  const pipelineSpec = {
+    pipelineInfo: { name: o.name ?? 'mlpipe-train', description: 'Seed and validate data, train, evaluate and report the registry gate for an mlpipe model' },
     sdkVersion: 'mlpipe-0.1.0',
     schemaVersion: '2.1.0',
     components: Object.fromEntries(
       STEPS.map((s) => [
         `comp-${s.name}`,
-        {
-          executorLabel: `exec-${s.name}`,
-          inputDefinitions: { parameters: Object.fromEntries(Object.entries(s.params).map(([k, p]) => [k, { parameterType: p.type }])) },
-        },
+        { executorLabel: `exec-${s.name}`, inputDefinitions: { parameters: Object.fromEntries(Object.entries(s.params).map(([k, p]) => [k, { parameterType: p.type }])) } },
       ]),
     ),
     deploymentSpec: {
       executors: Object.fromEntries(
-        STEPS.map((s) => [`exec-${s.name}`, { container: { image: `${opts.registry}/${s.service}:${opts.tag}`, command: s.command.slice(0, 3), args: s.command.slice(3) } }]),
+        STEPS.map((s) => [
+          `exec-${s.name}`,
+          { container: { image: `${o.registry}/${s.service}:${o.tag}`, command: ['node', '--import', 'tsx', `services/${s.service}/src/${s.cli}`], args: s.args, env: env(s, o) } },
+        ]),
       ),
     },
     root: {
@@ -66,98 +96,29 @@ export function compilePipeline(opts: { registry: string; tag: string; name?: st
             {
               taskInfo: { name: s.name },
               componentRef: { name: `comp-${s.name}` },
-              ...(s.after ? { dependentTasks: s.after } : {}),
+              ...(s.after ? { dependentTasks: [s.after] } : {}),
               inputs: { parameters: Object.fromEntries(Object.keys(s.params).map((k) => [k, { componentInputParameter: k }])) },
             },
           ]),
         ),
       },
-      inputDefinitions: { parameters: pipelineParams },
+      inputDefinitions: { parameters: rootParams },
     },
   };
+  const secretAsEnv = [{ secretName: o.objectStoreSecret, keyToEnv: ['S3_ACCESS_KEY', 'S3_SECRET_KEY'].map((k) => ({ secretKey: k, envVar: k })) }];
+  const platformSpec = {
+    platforms: {
+      kubernetes: {
+        deploymentSpec: { executors: Object.fromEntries(STEPS.filter((s) => s.needs.includes('store')).map((s) => [`exec-${s.name}`, { secretAsEnv }])) },
+      },
+    },
+  };
+  return { pipelineSpec, platformSpec };
 }
 
-const ParameterType = z.enum(['STRING', 'NUMBER_INTEGER', 'NUMBER_DOUBLE', 'BOOLEAN', 'LIST', 'STRUCT']);
-/** The part of KFP's PipelineSpec (pipeline_spec.proto field names) that our pipelines use. */
-export const PipelineSpecSchema = z
-  .object({
-    pipelineInfo: z.object({ name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/), description: z.string().optional() }).strict(),
-    sdkVersion: z.string(),
-    schemaVersion: z.literal('2.1.0'),
-    components: z.record(
-      z.string(),
-      z.object({ executorLabel: z.string(), inputDefinitions: z.object({ parameters: z.record(z.string(), z.object({ parameterType: ParameterType }).strict()) }).strict().optional() }).strict(),
-    ),
-    deploymentSpec: z
-      .object({
-        executors: z.record(z.string(), z.object({ container: z.object({ image: z.string().min(1), command: z.array(z.string()).optional(), args: z.array(z.string()).optional() }).strict() }).strict()),
-      })
-      .strict(),
-    root: z
-      .object({
-        dag: z
-          .object({
-            tasks: z.record(
-              z.string(),
-              z
-                .object({
-                  taskInfo: z.object({ name: z.string() }).strict(),
-                  componentRef: z.object({ name: z.string() }).strict(),
-                  dependentTasks: z.array(z.string()).optional(),
-                  inputs: z.object({ parameters: z.record(z.string(), z.object({ componentInputParameter: z.string() }).strict()) }).strict().optional(),
-                })
-                .strict(),
-            ),
-          })
-          .strict(),
-        inputDefinitions: z
-          .object({ parameters: z.record(z.string(), z.object({ parameterType: ParameterType, defaultValue: z.union([z.string(), z.number(), z.boolean()]).optional() }).strict()) })
-          .strict()
-          .optional(),
-      })
-      .strict(),
-  })
-  .strict();
+export type CompiledPipeline = ReturnType<typeof compilePipeline>;
 
-/** Structure plus the references the KFP backend would resolve: components, executors, tasks, inputs, no cycles. */
-export function validatePipeline(spec: unknown): string[] {
-  const parsed = PipelineSpecSchema.safeParse(spec);
-  if (!parsed.success) return parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-  const p = parsed.data;
-  const errors: string[] = [];
-  const rootParams = p.root.inputDefinitions?.parameters ?? {};
-  for (const [name, task] of Object.entries(p.root.dag.tasks)) {
-    const comp = p.components[task.componentRef.name];
-    if (!comp) {
-      errors.push(`task ${name}: no component ${task.componentRef.name}`);
-      continue;
-    }
-    if (!p.deploymentSpec.executors[comp.executorLabel]) errors.push(`component ${task.componentRef.name}: no executor ${comp.executorLabel}`);
-    for (const dep of task.dependentTasks ?? []) if (!p.root.dag.tasks[dep]) errors.push(`task ${name}: depends on unknown task ${dep}`);
-    for (const [input, ref] of Object.entries(task.inputs?.parameters ?? {})) {
-      if (!comp.inputDefinitions?.parameters[input]) errors.push(`task ${name}: component takes no input ${input}`);
-      if (!rootParams[ref.componentInputParameter]) errors.push(`task ${name}: no pipeline parameter ${ref.componentInputParameter}`);
-    }
-    const executor = p.deploymentSpec.executors[comp.executorLabel];
-    for (const arg of [...(executor?.container.command ?? []), ...(executor?.container.args ?? [])]) {
-      for (const m of arg.matchAll(/\{\{\$\.inputs\.parameters\['([^']+)'\]\}\}/g)) {
-        if (!comp.inputDefinitions?.parameters[m[1] as string]) errors.push(`executor ${comp.executorLabel}: placeholder for undeclared input ${m[1]}`);
-      }
-    }
-  }
-  const visiting = new Set<string>();
-  const done = new Set<string>();
-  const visit = (t: string): void => {
-    if (done.has(t)) return;
-    if (visiting.has(t)) {
-      errors.push(`task ${t} is part of a dependency cycle`);
-      return;
-    }
-    visiting.add(t);
-    for (const d of p.root.dag.tasks[t]?.dependentTasks ?? []) visit(d);
-    visiting.delete(t);
-    done.add(t);
-  };
-  Object.keys(p.root.dag.tasks).forEach(visit);
-  return errors;
+/** The file KFP takes: the PipelineSpec, then the PlatformSpec as a second YAML document. */
+export function pipelineYaml(p: CompiledPipeline): string {
+  return `${stringify(p.pipelineSpec)}---\n${stringify(p.platformSpec)}`;
 }

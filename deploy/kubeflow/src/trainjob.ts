@@ -1,31 +1,56 @@
+import { ValidationError } from '@mlpipe/common';
+
 /**
- * Kubeflow Trainer objects for mlpipe: our ClusterTrainingRuntime (the trainer image, NATS address
- * by env) and a TrainJob that runs one orchestrator job by id. Plain objects; the CLI prints YAML.
+ * Kubeflow Trainer objects for mlpipe: our ClusterTrainingRuntime (the trainer image, the NATS
+ * address and object store by env) and a TrainJob that runs one orchestrator job by id. Plain
+ * objects; the CLI prints them as YAML and the chart renders the same runtime (a test compares).
  */
 export interface RuntimeOptions {
+  name: string;
   image: string;
   natsUrl: string;
   busNamespace: string;
   s3Endpoint: string;
   s3Bucket: string;
-  /** Secret with S3_ACCESS_KEY and S3_SECRET_KEY. */
+  /** Secret with keys S3_ACCESS_KEY and S3_SECRET_KEY. */
   objectStoreSecret: string;
+  logLevel: string;
 }
 
-export const RUNTIME_NAME = 'mlpipe-trainer';
+export const DEFAULT_RUNTIME = 'mlpipe-trainer';
+const LABEL_VALUE = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+/** Kubeflow Trainer overrides the image, command and args of the container of this step. */
+const NODE = 'node';
 
 export function renderTrainingRuntime(o: RuntimeOptions, labels: Record<string, string> = {}) {
+  const container = {
+    name: NODE,
+    image: o.image,
+    env: [
+      { name: 'NATS_URL', value: o.natsUrl },
+      { name: 'BUS_NAMESPACE', value: o.busNamespace },
+      { name: 'STORE_KIND', value: 's3' },
+      { name: 'S3_ENDPOINT', value: o.s3Endpoint },
+      { name: 'S3_BUCKET', value: o.s3Bucket },
+      { name: 'S3_ACCESS_KEY', valueFrom: { secretKeyRef: { name: o.objectStoreSecret, key: 'S3_ACCESS_KEY' } } },
+      { name: 'S3_SECRET_KEY', valueFrom: { secretKeyRef: { name: o.objectStoreSecret, key: 'S3_SECRET_KEY' } } },
+      { name: 'LOG_LEVEL', value: o.logLevel },
+      // The pod name, so progress events and logs name the replica that trained.
+      { name: 'TRAINER_REPLICA_ID', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+    ],
+    securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+  };
   return {
     apiVersion: 'trainer.kubeflow.org/v1alpha1',
     kind: 'ClusterTrainingRuntime',
-    metadata: { name: RUNTIME_NAME, labels },
+    metadata: { name: o.name, labels },
     spec: {
       mlPolicy: { numNodes: 1 },
       template: {
         spec: {
           replicatedJobs: [
             {
-              name: 'node',
+              name: NODE,
               replicas: 1,
               template: {
                 metadata: { labels: { 'trainer.kubeflow.org/trainjob-ancestor-step': 'trainer' } },
@@ -33,21 +58,8 @@ export function renderTrainingRuntime(o: RuntimeOptions, labels: Record<string, 
                   template: {
                     spec: {
                       restartPolicy: 'OnFailure',
-                      containers: [
-                        {
-                          name: 'node',
-                          image: o.image,
-                          env: [
-                            { name: 'NATS_URL', value: o.natsUrl },
-                            { name: 'BUS_NAMESPACE', value: o.busNamespace },
-                            { name: 'STORE_KIND', value: 's3' },
-                            { name: 'S3_ENDPOINT', value: o.s3Endpoint },
-                            { name: 'S3_BUCKET', value: o.s3Bucket },
-                            { name: 'S3_ACCESS_KEY', valueFrom: { secretKeyRef: { name: o.objectStoreSecret, key: 'S3_ACCESS_KEY' } } },
-                            { name: 'S3_SECRET_KEY', valueFrom: { secretKeyRef: { name: o.objectStoreSecret, key: 'S3_SECRET_KEY' } } },
-                          ],
-                        },
-                      ],
+                      securityContext: { runAsNonRoot: true, runAsUser: 1000 },
+                      containers: [container],
                     },
                   },
                 },
@@ -64,26 +76,39 @@ export interface TrainJobOptions {
   jobId: string;
   replicas: number;
   image?: string;
+  runtime?: string;
+  namespace?: string;
 }
 
 /** Kubernetes names: lower-case, digits and "-", ≤ 63 characters, starting with a letter (the TrainJob CEL rule). */
 export function trainJobName(jobId: string): string {
-  const name = `mlpipe-${jobId.toLowerCase().replace(/[^a-z0-9-]+/g, '-')}`.replace(/-+$/, '').slice(0, 63).replace(/-+$/, '');
-  if (!/^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(name)) throw new Error(`job id "${jobId}" cannot be made into a TrainJob name`);
+  const name = `mlpipe-${jobId.toLowerCase().replace(/[^a-z0-9-]+/g, '-')}`.slice(0, 63).replace(/-+$/, '');
+  if (!/^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(name)) throw new ValidationError(`job id "${jobId}" cannot be made into a TrainJob name`);
   return name;
 }
 
+/**
+ * A TrainJob whose pods run `trainer/src/main.ts --job-id ID`: each asks the orchestrator for the
+ * job over NATS and trains it like a queue-fed replica. numNodes is the replica count; the
+ * orchestrator refuses jobs with more than one replica until data-parallel training exists, so
+ * we refuse them here too rather than start N pods that would each train the whole job.
+ */
 export function renderTrainJob(o: TrainJobOptions) {
-  if (!Number.isInteger(o.replicas) || o.replicas < 1) throw new Error('--replicas must be a whole number ≥ 1');
+  if (!Number.isInteger(o.replicas) || o.replicas < 1) throw new ValidationError(`--replicas must be a whole number ≥ 1, got ${o.replicas}`);
   if (o.replicas > 1) {
-    throw new Error('--replicas > 1 needs data-parallel training across trainer pods, which this version does not ship yet');
+    throw new ValidationError('--replicas > 1 needs data-parallel training across trainer pods, which this version does not ship yet (the orchestrator refuses such jobs too)');
   }
+  if (!o.jobId.trim()) throw new ValidationError('--job-id is empty');
   return {
     apiVersion: 'trainer.kubeflow.org/v1alpha1',
     kind: 'TrainJob',
-    metadata: { name: trainJobName(o.jobId), labels: { 'app.kubernetes.io/part-of': 'mlpipe', 'mlpipe.io/job-id': o.jobId } },
+    metadata: {
+      name: trainJobName(o.jobId),
+      ...(o.namespace ? { namespace: o.namespace } : {}),
+      labels: { 'app.kubernetes.io/part-of': 'mlpipe', ...(LABEL_VALUE.test(o.jobId) ? { 'mlpipe.io/job-id': o.jobId } : {}) },
+    },
     spec: {
-      runtimeRef: { apiGroup: 'trainer.kubeflow.org', kind: 'ClusterTrainingRuntime', name: RUNTIME_NAME },
+      runtimeRef: { apiGroup: 'trainer.kubeflow.org', kind: 'ClusterTrainingRuntime', name: o.runtime ?? DEFAULT_RUNTIME },
       trainer: {
         numNodes: o.replicas,
         ...(o.image ? { image: o.image } : {}),

@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { parseAllDocuments } from 'yaml';
@@ -8,13 +8,14 @@ type Schema = Record<string, unknown>;
 /**
  * A JSON-Schema validator for custom resources, built from CRDs' openAPIV3Schema. The API server
  * prunes unknown fields silently; we reject them instead (a misspelt field is a bug we want to
- * see), except where the CRD says `x-kubernetes-preserve-unknown-fields`. CEL rules
- * (`x-kubernetes-validations`) are not evaluated.
+ * see), except where the CRD says `x-kubernetes-preserve-unknown-fields`. `nullable` admits null,
+ * `x-kubernetes-int-or-string` admits both. CEL rules (`x-kubernetes-validations`) are not
+ * evaluated: tests check the ones we depend on by hand.
  */
 export function strictify(schema: Schema): Schema {
   const out: Schema = {};
   for (const [k, v] of Object.entries(schema)) {
-    if (k.startsWith('x-kubernetes-')) continue;
+    if (k.startsWith('x-kubernetes-') || k === 'nullable') continue;
     if (k === 'properties' && v && typeof v === 'object') {
       out.properties = Object.fromEntries(Object.entries(v as Record<string, Schema>).map(([p, s]) => [p, strictify(s)]));
     } else if ((k === 'items' || k === 'additionalProperties' || k === 'not') && v && typeof v === 'object') {
@@ -29,18 +30,31 @@ export function strictify(schema: Schema): Schema {
     delete out.type;
     out.anyOf = [{ type: 'integer' }, { type: 'string' }];
   }
+  if (schema.nullable === true && typeof out.type === 'string') out.type = [out.type, 'null'];
   if (out.properties && !('additionalProperties' in out) && !schema['x-kubernetes-preserve-unknown-fields']) {
     out.additionalProperties = false;
   }
   return out;
 }
 
-export type CrdValidators = Map<string, ValidateFunction>;
+/** Validators keyed "group/version Kind"; each is compiled the first time it is asked for. */
+export interface CrdValidators {
+  get(key: string): ValidateFunction | undefined;
+  keys(): string[];
+}
 
-/** Every CRD (every served version) under a folder, keyed "group/version Kind". */
+interface CrdDoc {
+  kind?: string;
+  spec?: { group: string; names: { kind: string }; versions: { name: string; schema?: { openAPIV3Schema: Schema } }[] };
+}
+
+/** Every CRD (every version with a schema) in the YAML files under a folder. */
 export function loadCrdValidators(dir: string): CrdValidators {
-  const ajv = new Ajv({ strict: false, allErrors: true });
-  const validators: CrdValidators = new Map();
+  if (!existsSync(dir)) throw new Error(`CRD copies not found at ${dir}: the repository expects the shared folder beside it (../shared/crds)`);
+  // The formats controller-gen writes; the API server checks their ranges, the types are checked here.
+  const ajv = new Ajv({ strict: false, allErrors: true, formats: { int32: true, int64: true, 'date-time': true } });
+  const schemas = new Map<string, Schema>();
+  const compiled = new Map<string, ValidateFunction>();
   const walk = (d: string): string[] =>
     readdirSync(d).flatMap((f) => {
       const p = join(d, f);
@@ -48,18 +62,29 @@ export function loadCrdValidators(dir: string): CrdValidators {
     });
   for (const file of walk(dir)) {
     for (const doc of parseAllDocuments(readFileSync(file, 'utf8'))) {
-      const crd = doc.toJS() as { kind?: string; spec?: { group: string; names: { kind: string }; versions: { name: string; schema?: { openAPIV3Schema: Schema } }[] } };
+      const crd = doc.toJS() as CrdDoc | null;
       if (crd?.kind !== 'CustomResourceDefinition' || !crd.spec) continue;
       for (const v of crd.spec.versions) {
-        if (!v.schema) continue;
-        const schema = strictify(v.schema.openAPIV3Schema);
-        // metadata is the API server's business: any ObjectMeta fields.
-        if (schema.properties) (schema.properties as Record<string, Schema>).metadata = { type: 'object' };
-        validators.set(`${crd.spec.group}/${v.name} ${crd.spec.names.kind}`, ajv.compile(schema));
+        if (v.schema) schemas.set(`${crd.spec.group}/${v.name} ${crd.spec.names.kind}`, v.schema.openAPIV3Schema);
       }
     }
   }
-  return validators;
+  return {
+    keys: () => [...schemas.keys()],
+    get(key) {
+      const raw = schemas.get(key);
+      if (!raw) return undefined;
+      let fn = compiled.get(key);
+      if (!fn) {
+        const schema = strictify(raw);
+        // metadata is the API server's business (ObjectMeta); the CRDs leave it open too.
+        if (schema.properties) (schema.properties as Record<string, Schema>).metadata = { type: 'object' };
+        fn = ajv.compile(schema);
+        compiled.set(key, fn);
+      }
+      return fn;
+    },
+  };
 }
 
 export function crdErrors(validate: ValidateFunction, obj: unknown): string[] {
