@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { z } from 'zod';
 
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
@@ -66,7 +67,8 @@ export const OrchestratorConfigSchema = serviceSchema(8082, {
 
 export const TrainerConfigSchema = serviceSchema(8085, {
   TRAINER_BACKEND: z.enum(['auto', 'node', 'wasm', 'cpu']).default('auto'),
-  TRAINER_REPLICA_ID: z.string().min(1).default(`trainer-${process.pid}`),
+  /** Unique per replica: the host name (a pod's name) and the process id. */
+  TRAINER_REPLICA_ID: z.string().min(1).default(`trainer-${hostname()}-${process.pid}`),
   /** A job whose trainer sends no heartbeat for this long is handed to another replica. */
   TRAINER_ACK_WAIT_MS: z.coerce.number().int().min(1000).default(60_000),
   TRAINER_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
@@ -88,6 +90,8 @@ export const GatewayConfigSchema = serviceSchema(8080, {
   REPLICA_TIMEOUT_MS: z.coerce.number().int().min(50).default(5000),
   BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
   MODEL_CACHE_SIZE: z.coerce.number().int().min(1).default(4),
+  /** Pin the served version (set by continuous training via the chart); unset, requests without one get the champion. */
+  MODEL_VERSION: z.coerce.number().int().positive().optional(),
 });
 
 export const UiConfigSchema = serviceSchema(8083, {

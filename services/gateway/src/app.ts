@@ -17,12 +17,14 @@ export interface GatewayDeps {
   logger: Logger;
   isReady: () => boolean;
   bodyLimitBytes?: number;
+  /** A pinned version served when a request names only the model (MODEL_VERSION); else the champion. */
+  pinnedVersion?: number | undefined;
 }
 
 const STATUS: Record<string, number> = { invalid: 422, not_found: 404, conflict: 409, transient: 503 };
 const PredictJsonSchema = z
   .object({
-    model: z.string().max(100).default('mnist@champion'),
+    model: z.string().max(100).default('mnist'),
     image: z.string().max(2_000_000).optional(),
     pixels: z.array(z.union([z.number(), z.array(z.number())])).optional(),
     range: z.enum(['unit', 'byte']).default('unit'),
@@ -91,7 +93,10 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     await deps.models.get(sel);
     return { name: sel.name, ready: true };
   };
-  app.get('/v2/models/:name/ready', async (req) => ready({ name: nameOf(req.params), alias: 'champion' }));
+  /** What "this model" means when no version or alias is named: the pinned version, else the champion. */
+  const byName = (name: string): ModelSelector => (deps.pinnedVersion ? { name, version: deps.pinnedVersion } : { name, alias: 'champion' });
+  const select = (text: string): ModelSelector => (text.includes('@') || text.includes('/') ? parseSelector(text) : byName(parseSelector(text).name));
+  app.get('/v2/models/:name/ready', async (req) => ready(byName(nameOf(req.params))));
   app.get('/v2/models/:name/versions/:version/ready', async (req) => ready({ name: nameOf(req.params), version: versionOf(req.params) }));
 
   const infer = async (sel: ModelSelector, body: unknown) => {
@@ -101,7 +106,7 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     const { loaded, probabilities } = await predict(sel, values.map((v) => digitToBytes({ kind: 'array28', values: v, range })));
     return inferenceResponse(loaded.name, loaded.version, probabilities, parsed.data.id);
   };
-  app.post('/v2/models/:name/infer', async (req) => infer({ name: nameOf(req.params), alias: 'champion' }, req.body));
+  app.post('/v2/models/:name/infer', async (req) => infer(byName(nameOf(req.params)), req.body));
   app.post('/v2/models/:name/versions/:version/infer', async (req) => infer({ name: nameOf(req.params), version: versionOf(req.params) }, req.body));
 
   /** The image and model a /predict or /explain request names, whatever way it was sent. */
@@ -110,7 +115,7 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     let selector: string;
     if (Buffer.isBuffer(req.body)) {
       input = { kind: 'image', bytes: new Uint8Array(req.body) };
-      selector = typeof (req.query as { model?: unknown }).model === 'string' ? (req.query as { model: string }).model : 'mnist@champion';
+      selector = typeof (req.query as { model?: unknown }).model === 'string' ? (req.query as { model: string }).model : 'mnist';
     } else {
       const parsed = PredictJsonSchema.safeParse(req.body ?? {});
       if (!parsed.success) throw new ValidationError(parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
@@ -127,7 +132,7 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
   app.post('/predict', async (req) => {
     const { input, selector } = readDigitRequest(req);
     const seen = digitToBytes(input);
-    const { loaded, probabilities, seconds } = await predict(parseSelector(selector), [seen]);
+    const { loaded, probabilities, seconds } = await predict(select(selector), [seen]);
     const p = probabilities[0] as number[];
     return {
       predictionId: randomUUID(),
@@ -143,7 +148,7 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
   app.post('/explain', async (req) => {
     const { input, selector } = readDigitRequest(req);
     const seen = digitToBytes(input);
-    const { loaded, probabilities } = await predict(parseSelector(selector), [seen]);
+    const { loaded, probabilities } = await predict(select(selector), [seen]);
     const cls = argmax(probabilities[0] as number[]);
     const map = saliencyMap(loaded.model, seen, cls);
     const png = new PNG({ width: 28, height: 28 });

@@ -31,7 +31,7 @@ async function main(): Promise<void> {
     const backend = await initBackend('auto');
     logger.info(backend, `tensorflow.js backend: ${backend.name}`);
     const bus = await connectBus({ url: config.NATS_URL, name: 'gateway', namespace: config.BUS_NAMESPACE });
-    const gateway = startGateway({ registryUrl: config.REGISTRY_URL, bus, logger, metrics, cacheSize: config.MODEL_CACHE_SIZE, bodyLimitBytes: config.BODY_LIMIT_BYTES });
+    const gateway = startGateway({ registryUrl: config.REGISTRY_URL, bus, logger, metrics, cacheSize: config.MODEL_CACHE_SIZE, bodyLimitBytes: config.BODY_LIMIT_BYTES, pinnedVersion: config.MODEL_VERSION });
     shutdown.add('not ready (replica)', () => gateway.setReady(false));
     await gateway.app.listen({ port: config.HTTP_PORT, host: '0.0.0.0' });
     shutdown.add('http (finishes in-flight requests)', () => gateway.app.close());

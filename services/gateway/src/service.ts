@@ -13,13 +13,13 @@ export interface RunningGateway {
 }
 
 /** Wires the gateway: the model cache on the registry, alias moves from NATS, the HTTP app (not yet listening). */
-export function startGateway(deps: { registryUrl: string; bus: Bus; logger: Logger; metrics: Registry; cacheSize?: number; bodyLimitBytes?: number }): RunningGateway {
+export function startGateway(deps: { registryUrl: string; bus: Bus; logger: Logger; metrics: Registry; cacheSize?: number; bodyLimitBytes?: number; pinnedVersion?: number | undefined }): RunningGateway {
   const loadTime = new Histogram({ name: 'mlpipe_model_load_seconds', help: 'Time to load a model version', labelNames: ['model'], registers: [deps.metrics] });
   const models = new ModelCache(deps.registryUrl.replace(/\/$/, ''), deps.cacheSize ?? 4, (name, _v, s) => loadTime.observe({ model: name }, s));
   // An alias move takes effect on the next request, without a restart.
   const aliasSub = subscribeEvents(deps.bus, 'model.alias.changed', (e) => models.invalidate(e.data.modelName), deps.logger);
   let ready = true;
-  const app = buildGateway({ models, metrics: deps.metrics, logger: deps.logger, isReady: () => ready, ...(deps.bodyLimitBytes ? { bodyLimitBytes: deps.bodyLimitBytes } : {}) });
+  const app = buildGateway({ models, metrics: deps.metrics, logger: deps.logger, isReady: () => ready, pinnedVersion: deps.pinnedVersion, ...(deps.bodyLimitBytes ? { bodyLimitBytes: deps.bodyLimitBytes } : {}) });
   return {
     app,
     models,

@@ -154,4 +154,17 @@ describe('gateway against a real registry, NATS and PostgreSQL', () => {
     expect(promoted.statusCode).toBe(200);
     await eventually(async () => (await served()) === other, 10_000, `v${other} to be served after the move`);
   });
+
+  it('serves a pinned version (MODEL_VERSION) to requests that name only the model', async () => {
+    const registryUrl = `http://127.0.0.1:${(registry.app.server.address() as { port: number }).port}`;
+    const pinned = startGateway({ registryUrl, bus, logger, metrics: createMetricsRegistry('p'), pinnedVersion: 1 });
+    const ask = async (model?: string) =>
+      (await pinned.app.inject({ method: 'POST', url: '/predict', payload: { ...(model ? { model } : {}), pixels: Array.from(sample(5)), range: 'byte' } })).json().version;
+    const champion = (await registry.app.inject({ method: 'GET', url: '/models/mnist/aliases/champion' })).json().version;
+    expect(await ask()).toBe(1);
+    expect(await ask('mnist')).toBe(1);
+    expect(await ask('mnist@champion')).toBe(champion);
+    expect(await ask('mnist/2')).toBe(2);
+    await pinned.stop();
+  });
 });

@@ -35,9 +35,9 @@ export async function startTrainer(deps: TrainerDeps): Promise<RunningTrainer> {
   const maxAttempts = deps.maxAttempts ?? 3;
   const running = new Map<string, AbortController>();
   const jobsTotal = new Counter({ name: 'mlpipe_trainer_jobs_total', help: 'Job attempts by outcome', labelNames: ['outcome'], registers: [metrics] });
-  const loss = new Gauge({ name: 'mlpipe_trainer_epoch_loss', help: 'Training loss of the last epoch', labelNames: ['job'], registers: [metrics] });
-  const valAcc = new Gauge({ name: 'mlpipe_trainer_val_accuracy', help: 'Validation accuracy of the last epoch', labelNames: ['job'], registers: [metrics] });
-  const speed = new Gauge({ name: 'mlpipe_trainer_samples_per_second', help: 'Training throughput of the last epoch', labelNames: ['job'], registers: [metrics] });
+  const loss = new Gauge({ name: 'mlpipe_trainer_epoch_loss', help: 'Training loss of the last epoch', labelNames: ['job_id'], registers: [metrics] });
+  const valAcc = new Gauge({ name: 'mlpipe_trainer_val_accuracy', help: 'Validation accuracy of the last epoch', labelNames: ['job_id'], registers: [metrics] });
+  const speed = new Gauge({ name: 'mlpipe_trainer_samples_per_second', help: 'Training throughput of the last epoch', labelNames: ['job_id'], registers: [metrics] });
   const runnerDeps = {
     bus,
     store: deps.store,
@@ -46,9 +46,9 @@ export async function startTrainer(deps: TrainerDeps): Promise<RunningTrainer> {
     backend: deps.backend,
     codeVersion: deps.codeVersion,
     onEpochMetrics: (job: string, m: { loss: number; valAccuracy?: number | undefined; samplesPerSec: number }) => {
-      loss.set({ job }, m.loss);
-      if (m.valAccuracy !== undefined) valAcc.set({ job }, m.valAccuracy);
-      speed.set({ job }, m.samplesPerSec);
+      loss.set({ job_id: job }, m.loss);
+      if (m.valAccuracy !== undefined) valAcc.set({ job_id: job }, m.valAccuracy);
+      speed.set({ job_id: job }, m.samplesPerSec);
     },
   };
 
