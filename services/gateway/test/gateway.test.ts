@@ -76,6 +76,9 @@ describe('gateway against a real registry, NATS and PostgreSQL', () => {
     expect((await call('GET', '/v2/health/live')).json()).toEqual({ live: true });
     expect((await call('GET', '/v2')).json()).toMatchObject({ name: 'mlpipe-gateway' });
     expect((await call('GET', '/v2/models/mnist')).json()).toMatchObject({ name: 'mnist', versions: ['1'], platform: 'tensorflowjs' });
+    expect((await call('GET', '/models')).json()).toEqual({
+      models: [{ name: 'mnist', aliases: { champion: 1 }, versions: [{ version: 1, aliases: ['champion'], testAccuracy: expect.any(Number) }] }],
+    });
     expect((await call('GET', '/v2/models/mnist/versions/1/ready')).json()).toEqual({ name: 'mnist', ready: true });
     const data = [...sample(0), ...sample(1), ...sample(2)].map((v) => v / 255);
     const res = await call('POST', '/v2/models/mnist/infer', { id: 'r1', inputs: [{ name: 'image', shape: [3, 28, 28], datatype: 'FP32', data }] });

@@ -54,8 +54,10 @@ export class ModelCache {
     return model.versionList.map((v) => ({ version: v.version, aliases: v.aliases, testAccuracy: v.testAccuracy }));
   }
 
-  async listModels(): Promise<unknown> {
-    return this.fetchJson('/models');
+  /** Every registered model with its versions, aliases and test accuracy. */
+  async listModels(): Promise<{ models: { name: string; aliases: Record<string, number>; versions: { version: number; aliases: string[]; testAccuracy: number }[] }[] }> {
+    const { models } = (await this.fetchJson('/models')) as { models: { name: string; aliases: Record<string, number> }[] };
+    return { models: await Promise.all(models.map(async (m) => ({ name: m.name, aliases: m.aliases, versions: await this.versions(m.name) }))) };
   }
 
   private async resolveAlias(name: string, alias: string): Promise<number> {
