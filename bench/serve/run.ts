@@ -6,33 +6,19 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { cpus, tmpdir } from 'node:os';
+import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createTestBus, publishEvent } from '@mlpipe/bus';
-import { createPool, createTestDatabase } from '@mlpipe/db';
-import { createLogger, createMetricsRegistry, eventually } from '@mlpipe/common';
-import { HyperparamsSchema } from '@mlpipe/contracts';
-import { createObjectStore } from '@mlpipe/storage';
-import { createModel, initBackend, saveModelToBytes, PIXELS } from '@mlpipe/ml';
+import { eventually, freePort } from '@mlpipe/common';
+import { createModel, initBackend, PIXELS } from '@mlpipe/ml';
 import { parseIdx, readSeedFile } from '@mlpipe/dataset';
-import { startRegistry } from '../../services/registry/src/service';
+import { startLiveRegistry } from '../../services/registry/test/liveRegistry';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' } } });
 const SECONDS = Number(values.seconds);
 const root = resolve(import.meta.dirname, '../..');
 const images = parseIdx(readSeedFile('mnist', 't10k-images-idx3-ubyte')).data;
 const bodies = Array.from({ length: 64 }, (_, i) => JSON.stringify({ pixels: Array.from(images.subarray(i * PIXELS, (i + 1) * PIXELS)), range: 'byte' }));
-
-const freePort = () =>
-  new Promise<number>((done) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => done(port));
-    });
-  });
 
 async function startGatewayProcess(env: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
   const port = await freePort();
@@ -69,26 +55,11 @@ async function load(url: string, concurrency: number) {
 
 async function main(): Promise<void> {
   await initBackend('wasm');
-  const logger = createLogger('bench', 'silent');
-  const bus = await createTestBus();
-  const db = await createTestDatabase();
-  const pool = await createPool(db.url);
-  const dir = await mkdtemp(join(tmpdir(), 'mlpipe-bench-'));
-  const store = createObjectStore({ kind: 'fs', root: dir });
-  const registry = await startRegistry({ config: { GATE_MARGIN: 0, GATE_CLASS_FLOOR: 0 }, bus, pool, store, logger, metrics: createMetricsRegistry('r') });
-  const registryUrl = await registry.app.listen({ port: 0, host: '127.0.0.1' });
-  const bytes = await saveModelToBytes(createModel('cnn-small', { seed: 1 }));
-  await store.put('models/mnist/bench/model.json', bytes.modelJson);
-  await store.put('models/mnist/bench/weights.bin', bytes.weights);
-  await publishEvent(bus, 'train.job.completed', {
-    jobId: 'bench', modelName: 'mnist', replicaId: 'b', dataset: 'mnist', datasetVersion: 'f'.repeat(64), trainSamples: 1,
-    hyperparams: HyperparamsSchema.parse({}), backend: 'wasm', codeVersion: 'bench',
-    evaluation: { testAccuracy: 0.1, testSamples: 1, perClassAccuracy: Array(10).fill(0.1), confusionMatrix: Array.from({ length: 10 }, () => Array(10).fill(0)) },
-    history: [], artefacts: { prefix: 'models/mnist/bench/', modelJsonKey: 'models/mnist/bench/model.json', weightsKey: 'models/mnist/bench/weights.bin' }, durationSec: 0,
-  }, { source: 'bench' });
-  await eventually(async () => (await fetch(`${registryUrl}/models/mnist/aliases/champion`)).ok, 20_000);
+  const live = await startLiveRegistry();
+  await live.publishModel('bench', createModel('cnn-small', { seed: 1 }), { accuracy: 0.1 }); // weights do not change the cost
+  await live.waitForChampion();
 
-  const env = { BUS_NAMESPACE: bus.namespace, REGISTRY_URL: registryUrl };
+  const env = { BUS_NAMESPACE: live.bus.namespace, REGISTRY_URL: live.url };
   const r1 = await startGatewayProcess(env);
   const r2 = await startGatewayProcess(env);
   const edge1 = await startGatewayProcess({ ...env, MODEL_REPLICAS: r1.url });
@@ -108,12 +79,7 @@ async function main(): Promise<void> {
     }
   }
   for (const p of [r1, r2, edge1, edge2]) p.child.kill('SIGTERM');
-  await registry.stop();
-  await registry.app.close();
-  await bus.dispose();
-  await pool.end();
-  await db.drop();
-  await rm(dir, { recursive: true, force: true });
+  await live.close();
 
   const date = new Date().toISOString();
   const file = `serve-${date.slice(0, 10)}.json`;

@@ -1,16 +1,9 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PNG } from 'pngjs';
-import { createTestBus, publishEvent } from '@mlpipe/bus';
-import { createPool, createTestDatabase, type Pool } from '@mlpipe/db';
 import { createLogger, createMetricsRegistry, eventually } from '@mlpipe/common';
-import { HyperparamsSchema } from '@mlpipe/contracts';
-import { createObjectStore, type ObjectStore } from '@mlpipe/storage';
-import { createModel, evaluateModel, initBackend, saveModelToBytes, trainModel, PIXELS } from '@mlpipe/ml';
+import { createModel, evaluateModel, initBackend, trainModel, PIXELS } from '@mlpipe/ml';
 import { parseIdx, readSeedFile } from '@mlpipe/dataset';
-import { startRegistry, type RunningRegistry } from '../../registry/src/service';
+import { startLiveRegistry, type LiveRegistry } from '../../registry/test/liveRegistry';
 import { startGateway, type RunningGateway } from '../src/service';
 
 const logger = createLogger('gateway-test', 'silent');
@@ -19,12 +12,7 @@ const labels = parseIdx(readSeedFile('mnist', 't10k-labels-idx1-ubyte')).data;
 const sample = (i: number) => images.subarray(i * PIXELS, (i + 1) * PIXELS);
 
 describe('gateway against a real registry, NATS and PostgreSQL', () => {
-  let bus: Awaited<ReturnType<typeof createTestBus>>;
-  let db: Awaited<ReturnType<typeof createTestDatabase>>;
-  let pool: Pool;
-  let dir: string;
-  let store: ObjectStore;
-  let registry: RunningRegistry;
+  let live: LiveRegistry;
   let gateway: RunningGateway;
 
   /** Trains a small model on MNIST test images 2000.. and registers it through the registry's event path. */
@@ -33,43 +21,23 @@ describe('gateway against a real registry, NATS and PostgreSQL', () => {
     const model = createModel('cnn-small', { seed });
     await trainModel(model, { train }, { epochs: 2, batchSize: 32, seed });
     const ev = evaluateModel(model, { images: images.subarray(0, 500 * PIXELS), labels: labels.subarray(0, 500), count: 500 });
-    const bytes = await saveModelToBytes(model);
+    await live.publishModel(jobId, model, ev);
     model.dispose();
-    const prefix = `models/mnist/${jobId}/`;
-    await store.put(`${prefix}model.json`, bytes.modelJson);
-    await store.put(`${prefix}weights.bin`, bytes.weights);
-    await publishEvent(bus, 'train.job.completed', {
-      jobId, modelName: 'mnist', replicaId: 't', dataset: 'mnist', datasetVersion: 'f'.repeat(64), trainSamples: 2000,
-      hyperparams: HyperparamsSchema.parse({}), backend: 'wasm', codeVersion: 'test',
-      evaluation: { testAccuracy: ev.accuracy, testSamples: 500, perClassAccuracy: ev.perClassAccuracy.map(() => 0.95), confusionMatrix: ev.confusionMatrix },
-      history: [], artefacts: { prefix, modelJsonKey: `${prefix}model.json`, weightsKey: `${prefix}weights.bin` }, durationSec: 1,
-    }, { source: 'test' });
   };
   const call = (method: 'GET' | 'POST', url: string, payload?: unknown, headers?: Record<string, string>) =>
     gateway.app.inject({ method, url, ...(payload !== undefined ? { payload: payload as string } : {}), ...(headers ? { headers } : {}) });
 
   beforeAll(async () => {
     await initBackend('wasm');
-    bus = await createTestBus();
-    db = await createTestDatabase();
-    pool = await createPool(db.url);
-    dir = await mkdtemp(join(tmpdir(), 'mlpipe-gw-'));
-    store = createObjectStore({ kind: 'fs', root: dir });
-    registry = await startRegistry({ config: { GATE_MARGIN: 0.002, GATE_CLASS_FLOOR: 0.5 }, bus, pool, store, logger, metrics: createMetricsRegistry('r') });
-    const registryUrl = await registry.app.listen({ port: 0, host: '127.0.0.1' });
-    gateway = startGateway({ registryUrl, bus, logger, metrics: createMetricsRegistry('g') });
+    live = await startLiveRegistry({ GATE_MARGIN: 0.002, GATE_CLASS_FLOOR: 0.5 });
+    gateway = startGateway({ registryUrl: live.url, bus: live.bus, logger, metrics: createMetricsRegistry('g') });
     await registerModel('job-a', 1);
-    await eventually(async () => (await fetch(`${registryUrl}/models/mnist/aliases/champion`)).ok, 20_000);
+    await live.waitForChampion();
   }, 120_000);
 
   afterAll(async () => {
     await gateway.stop();
-    await registry.stop();
-    await registry.app.close();
-    await bus.dispose();
-    await pool.end();
-    await db.drop();
-    await rm(dir, { recursive: true, force: true });
+    await live.close();
   });
 
   it('answers Open Inference Protocol v2 requests', async () => {
@@ -150,20 +118,19 @@ describe('gateway against a real registry, NATS and PostgreSQL', () => {
     await registerModel('job-b', 2);
     await eventually(async () => (await call('GET', '/v2/models/mnist')).json().versions?.length === 2, 20_000);
     const served = async () => (await call('POST', '/predict', { pixels: Array.from(sample(3)), range: 'byte' })).json().version as number;
-    const champion = (await registry.app.inject({ method: 'GET', url: '/models/mnist/aliases/champion' })).json().version as number;
+    const champion = (await live.registry.app.inject({ method: 'GET', url: '/models/mnist/aliases/champion' })).json().version as number;
     await eventually(async () => (await served()) === champion, 10_000, `the gate's champion v${champion} to be served`);
     const other = champion === 1 ? 2 : 1;
-    const promoted = await registry.app.inject({ method: 'POST', url: '/models/mnist/aliases/champion', payload: { version: other, reason: 'test the alias move' } });
+    const promoted = await live.registry.app.inject({ method: 'POST', url: '/models/mnist/aliases/champion', payload: { version: other, reason: 'test the alias move' } });
     expect(promoted.statusCode).toBe(200);
     await eventually(async () => (await served()) === other, 10_000, `v${other} to be served after the move`);
   });
 
   it('serves a pinned version (MODEL_VERSION) to requests that name only the model', async () => {
-    const registryUrl = `http://127.0.0.1:${(registry.app.server.address() as { port: number }).port}`;
-    const pinned = startGateway({ registryUrl, bus, logger, metrics: createMetricsRegistry('p'), pinnedVersion: 1 });
+    const pinned = startGateway({ registryUrl: live.url, bus: live.bus, logger, metrics: createMetricsRegistry('p'), pinnedVersion: 1 });
     const ask = async (model?: string) =>
       (await pinned.app.inject({ method: 'POST', url: '/predict', payload: { ...(model ? { model } : {}), pixels: Array.from(sample(5)), range: 'byte' } })).json().version;
-    const champion = (await registry.app.inject({ method: 'GET', url: '/models/mnist/aliases/champion' })).json().version;
+    const champion = (await live.registry.app.inject({ method: 'GET', url: '/models/mnist/aliases/champion' })).json().version;
     expect(await ask()).toBe(1);
     expect(await ask('mnist')).toBe(1);
     expect(await ask('mnist@champion')).toBe(champion);

@@ -1,18 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { createTestBus, publishEvent } from '@mlpipe/bus';
-import { createPool, createTestDatabase, type Pool } from '@mlpipe/db';
-import { createLogger, createMetricsRegistry, eventually } from '@mlpipe/common';
-import { HyperparamsSchema } from '@mlpipe/contracts';
-import { createObjectStore, type ObjectStore } from '@mlpipe/storage';
-import { createModel, initBackend, saveModelToBytes, PIXELS } from '@mlpipe/ml';
+import { createLogger, createMetricsRegistry, eventually, freePort } from '@mlpipe/common';
+import { createModel, initBackend, PIXELS } from '@mlpipe/ml';
 import { parseIdx, readSeedFile } from '@mlpipe/dataset';
-import { startRegistry, type RunningRegistry } from '../../registry/src/service';
+import { startLiveRegistry, type LiveRegistry } from '../../registry/test/liveRegistry';
 import { buildEdge } from '../src/edge';
 import { ReplicaPool } from '../src/adapters/replicaPool';
 
@@ -20,22 +13,8 @@ const logger = createLogger('replicas-test', 'silent');
 const root = resolve(import.meta.dirname, '../../..');
 const images = parseIdx(readSeedFile('mnist', 't10k-images-idx3-ubyte')).data;
 
-const freePort = () =>
-  new Promise<number>((done) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => done(port));
-    });
-  });
-
 describe('gateway edge over model replica processes', () => {
-  let bus: Awaited<ReturnType<typeof createTestBus>>;
-  let db: Awaited<ReturnType<typeof createTestDatabase>>;
-  let pool: Pool;
-  let dir: string;
-  let store: ObjectStore;
-  let registry: RunningRegistry;
-  let registryUrl = '';
+  let live: LiveRegistry;
   const replicas: { url: string; child: ChildProcess }[] = [];
   let edge: FastifyInstance;
   let replicaPool: ReplicaPool;
@@ -44,7 +23,7 @@ describe('gateway edge over model replica processes', () => {
     const port = await freePort();
     const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'services/gateway/src/main.ts')], {
       cwd: root,
-      env: { ...process.env, BUS_NAMESPACE: bus.namespace, REGISTRY_URL: registryUrl, HTTP_PORT: String(port), LOG_LEVEL: 'warn' },
+      env: { ...process.env, BUS_NAMESPACE: live.bus.namespace, REGISTRY_URL: live.url, HTTP_PORT: String(port), LOG_LEVEL: 'warn' },
       stdio: 'ignore',
     });
     const url = `http://127.0.0.1:${port}`;
@@ -55,23 +34,9 @@ describe('gateway edge over model replica processes', () => {
 
   beforeAll(async () => {
     await initBackend('wasm');
-    bus = await createTestBus();
-    db = await createTestDatabase();
-    pool = await createPool(db.url);
-    dir = await mkdtemp(join(tmpdir(), 'mlpipe-rep-'));
-    store = createObjectStore({ kind: 'fs', root: dir });
-    registry = await startRegistry({ config: { GATE_MARGIN: 0.002, GATE_CLASS_FLOOR: 0 }, bus, pool, store, logger, metrics: createMetricsRegistry('r') });
-    registryUrl = await registry.app.listen({ port: 0, host: '127.0.0.1' });
-    const bytes = await saveModelToBytes(createModel('cnn-small', { seed: 3 })); // untrained is enough to serve
-    await store.put('models/mnist/job-r/model.json', bytes.modelJson);
-    await store.put('models/mnist/job-r/weights.bin', bytes.weights);
-    await publishEvent(bus, 'train.job.completed', {
-      jobId: 'job-r', modelName: 'mnist', replicaId: 't', dataset: 'mnist', datasetVersion: 'f'.repeat(64), trainSamples: 1,
-      hyperparams: HyperparamsSchema.parse({}), backend: 'wasm', codeVersion: 'test',
-      evaluation: { testAccuracy: 0.1, testSamples: 1, perClassAccuracy: Array(10).fill(0.1), confusionMatrix: Array.from({ length: 10 }, () => Array(10).fill(0)) },
-      history: [], artefacts: { prefix: 'models/mnist/job-r/', modelJsonKey: 'models/mnist/job-r/model.json', weightsKey: 'models/mnist/job-r/weights.bin' }, durationSec: 1,
-    }, { source: 'test' });
-    await eventually(async () => (await fetch(`${registryUrl}/models/mnist/aliases/champion`)).ok, 20_000);
+    live = await startLiveRegistry();
+    await live.publishModel('job-r', createModel('cnn-small', { seed: 3 }), { accuracy: 0.1 }); // untrained is enough to serve
+    await live.waitForChampion();
     const urls = [await startReplica(), await startReplica()];
     replicaPool = new ReplicaPool(urls, 3000, 500);
     edge = buildEdge({ pool: replicaPool, metrics: createMetricsRegistry('e'), logger, isReady: () => true });
@@ -81,12 +46,7 @@ describe('gateway edge over model replica processes', () => {
     replicaPool?.stop();
     for (const r of replicas) r.child.kill('SIGKILL');
     await edge?.close();
-    await registry?.stop();
-    await registry?.app.close();
-    await bus?.dispose();
-    await pool?.end();
-    await db?.drop();
-    await rm(dir, { recursive: true, force: true });
+    await live?.close();
   });
 
   const predict = (i: number) =>

@@ -1,18 +1,15 @@
-import { mkdtemp, mkdir, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser } from 'playwright-core';
 import type { FastifyInstance } from 'fastify';
-import { createTestBus, publishEvent } from '@mlpipe/bus';
-import { createPool, createTestDatabase, type Pool } from '@mlpipe/db';
-import { createLogger, createMetricsRegistry, eventually } from '@mlpipe/common';
-import { HyperparamsSchema } from '@mlpipe/contracts';
-import { createObjectStore, type ObjectStore } from '@mlpipe/storage';
+import { publishEvent } from '@mlpipe/bus';
+import { createLogger, createMetricsRegistry } from '@mlpipe/common';
+import type { ObjectStore } from '@mlpipe/storage';
 import { readIncomingBatch, parseIdx, readSeedFile, PIXELS } from '@mlpipe/dataset';
-import { createModel, evaluateModel, initBackend, saveModelToBytes, trainModel } from '@mlpipe/ml';
-import { startRegistry, type RunningRegistry } from '../../registry/src/service';
+import { createModel, evaluateModel, initBackend, trainModel } from '@mlpipe/ml';
+import { startLiveRegistry, type LiveRegistry } from '../../registry/test/liveRegistry';
 import { startGateway, type RunningGateway } from '../../gateway/src/service';
 import { startOrchestrator, type RunningOrchestrator } from '../../orchestrator/src/service';
 import { OrchestratorConfigSchema, loadConfig } from '@mlpipe/config';
@@ -23,12 +20,9 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const artefacts = resolve(import.meta.dirname, '../../../test-artifacts');
 
 describe('web UI in a real browser, against a real gateway and registry', () => {
-  let bus: Awaited<ReturnType<typeof createTestBus>>;
-  let db: Awaited<ReturnType<typeof createTestDatabase>>;
-  let pool: Pool;
-  let dir: string;
+  let live: LiveRegistry;
+  let bus: LiveRegistry['bus'];
   let store: ObjectStore;
-  let registry: RunningRegistry;
   let gateway: RunningGateway;
   let ui: FastifyInstance;
   let uiUrl = '';
@@ -38,19 +32,15 @@ describe('web UI in a real browser, against a real gateway and registry', () => 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) throw new Error(`no browser at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`);
     await initBackend('wasm');
-    bus = await createTestBus();
-    db = await createTestDatabase();
-    pool = await createPool(db.url);
-    dir = await mkdtemp(join(tmpdir(), 'mlpipe-ui-'));
-    store = createObjectStore({ kind: 'fs', root: dir });
-    registry = await startRegistry({ config: { GATE_MARGIN: 0.002, GATE_CLASS_FLOOR: 0.5 }, bus, pool, store, logger, metrics: createMetricsRegistry('r') });
-    const registryUrl = await registry.app.listen({ port: 0, host: '127.0.0.1' });
+    live = await startLiveRegistry({ GATE_MARGIN: 0.002, GATE_CLASS_FLOOR: 0.5 });
+    ({ bus, store } = live);
+    const registryUrl = live.url;
     gateway = startGateway({ registryUrl, bus, logger, metrics: createMetricsRegistry('g') });
     const gatewayUrl = await gateway.app.listen({ port: 0, host: '127.0.0.1' });
     orchestrator = await startOrchestrator({
-      config: loadConfig(OrchestratorConfigSchema, { DATABASE_URL: db.url, AUTO_TRAIN_ENABLED: 'false' }),
+      config: loadConfig(OrchestratorConfigSchema, { DATABASE_URL: live.databaseUrl, AUTO_TRAIN_ENABLED: 'false' }),
       bus,
-      pool,
+      pool: live.pool,
       logger,
       metrics: createMetricsRegistry('o'),
     });
@@ -63,16 +53,8 @@ describe('web UI in a real browser, against a real gateway and registry', () => 
     const model = createModel('cnn-small', { seed: 1 });
     await trainModel(model, { train: { images, labels, count: 6000 } }, { epochs: 2, batchSize: 32, seed: 1 });
     const ev = evaluateModel(model, { images: images.subarray(0, 500 * PIXELS), labels: labels.subarray(0, 500), count: 500 });
-    const bytes = await saveModelToBytes(model);
-    await store.put('models/mnist/job-ui/model.json', bytes.modelJson);
-    await store.put('models/mnist/job-ui/weights.bin', bytes.weights);
-    await publishEvent(bus, 'train.job.completed', {
-      jobId: 'job-ui', modelName: 'mnist', replicaId: 't', dataset: 'mnist', datasetVersion: 'f'.repeat(64), trainSamples: 6000,
-      hyperparams: HyperparamsSchema.parse({}), backend: 'wasm', codeVersion: 'test',
-      evaluation: { testAccuracy: ev.accuracy, testSamples: 500, perClassAccuracy: ev.perClassAccuracy.map(() => 0.9), confusionMatrix: ev.confusionMatrix },
-      history: [], artefacts: { prefix: 'models/mnist/job-ui/', modelJsonKey: 'models/mnist/job-ui/model.json', weightsKey: 'models/mnist/job-ui/weights.bin' }, durationSec: 1,
-    }, { source: 'test' });
-    await eventually(async () => (await fetch(`${registryUrl}/models/mnist/aliases/champion`)).ok, 20_000);
+    await live.publishModel('job-ui', model, { ...ev, perClassAccuracy: ev.perClassAccuracy.map(() => 0.9) });
+    await live.waitForChampion();
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
@@ -86,12 +68,7 @@ describe('web UI in a real browser, against a real gateway and registry', () => 
     await orchestrator?.stop();
     await gateway?.app.close();
     await gateway?.stop();
-    await registry?.stop();
-    await registry?.app.close();
-    await bus?.dispose();
-    await pool?.end();
-    await db?.drop();
-    await rm(dir, { recursive: true, force: true });
+    await live?.close();
   });
 
   it('draws a digit, shows the prediction and model version, and stores a correction in the bucket', async () => {

@@ -1,5 +1,6 @@
 export {}; // a module: its names stay out of the global scope
 
+type TrainEvent = { type: string; data: { jobId: string; metrics?: { epoch: number; epochs: number; valAccuracy?: number } } };
 type Job = { jobId: string; status: string; hyperparams: { arch: string }; lastProgress: { epoch: number; epochs: number; valAccuracy?: number } | null; modelVersion: number | null; statusReason: string | null };
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -12,11 +13,13 @@ async function call<T>(path: string, body?: unknown): Promise<T> {
   return data;
 }
 
+const progressText = (p: { epoch: number; epochs: number; valAccuracy?: number } | null) =>
+  p ? `epoch ${p.epoch}/${p.epochs}${p.valAccuracy !== undefined ? `, val ${(p.valAccuracy * 100).toFixed(2)}%` : ''}` : '';
+
 function row(job: Job): HTMLTableRowElement {
   const tr = rows.get(job.jobId) ?? document.createElement('tr');
   tr.dataset.job = job.jobId;
-  const p = job.lastProgress;
-  const cells = [job.jobId, job.status, job.hyperparams.arch, p ? `epoch ${p.epoch}/${p.epochs}${p.valAccuracy !== undefined ? `, val ${(p.valAccuracy * 100).toFixed(2)}%` : ''}` : '', job.modelVersion ? `v${job.modelVersion}` : ''];
+  const cells = [job.jobId, job.status, job.hyperparams.arch, progressText(job.lastProgress), job.modelVersion ? `v${job.modelVersion}` : ''];
   tr.replaceChildren(...cells.map((text) => Object.assign(document.createElement('td'), { textContent: text })));
   const actions = document.createElement('td');
   if (job.status === 'queued' || job.status === 'running') {
@@ -49,5 +52,11 @@ $<HTMLFormElement>('submit').addEventListener('submit', (e) => {
 // Live progress: the server relays the jobs' training events as server-sent events.
 const events = new EventSource('/api/jobs/events');
 events.onopen = () => ($<HTMLElement>('live').textContent = '(live)');
-events.onmessage = () => void refresh();
+events.onmessage = (message: MessageEvent<string>) => {
+  // Show progress at once from the event itself; the job list catches up once the orchestrator has recorded it.
+  const event = JSON.parse(message.data) as TrainEvent;
+  const cell = rows.get(event.data.jobId)?.children[3];
+  if (event.type === 'train.job.progress' && cell && event.data.metrics) cell.textContent = progressText(event.data.metrics);
+  setTimeout(() => void refresh(), 1000);
+};
 void refresh();
