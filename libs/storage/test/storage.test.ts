@@ -64,16 +64,6 @@ describe.each(Object.keys(kinds))('%s object store', (kind) => {
     }
   });
 
-  it('leaves one whole value when the same key is written concurrently', async () => {
-    const a = new Uint8Array(300_000).fill(1);
-    const b = new Uint8Array(300_000).fill(2);
-    await Promise.all([fx.store.put('race/key', a), fx.store.put('race/key', b), fx.store.put('race/key', a)]);
-    const got = await fx.store.get('race/key');
-    expect(got.length).toBe(300_000);
-    expect(new Set(got).size).toBe(1);
-    expect((await fx.store.list('race/')).map((o) => o.key)).toEqual(['race/key']);
-  });
-
   it('validates JSON documents against a schema', async () => {
     await putJson(fx.store, 'json/doc.json', { n: 3 });
     expect(await getJson(fx.store, 'json/doc.json', z.object({ n: z.number() }))).toEqual({ n: 3 });
@@ -98,6 +88,27 @@ describe.each(Object.keys(kinds))('%s object store', (kind) => {
     controller.abort();
     await done;
     expect(seen.map((o) => o.key)).toEqual(['poll/1', 'poll/2']);
+  });
+});
+
+// Our own atomicity claim is the folder store's (temp file + rename). For S3 a PUT is atomic by the
+// service's contract; s3rver, the local stand-in, does not promise it, so it is not tested against it.
+describe('fs object store under concurrent writes', () => {
+  let fx: Fixture;
+  beforeAll(async () => {
+    fx = await kinds.fs!();
+    await fx.store.ensureReady();
+  });
+  afterAll(() => fx.close());
+
+  it('leaves one whole value when the same key is written concurrently', async () => {
+    const a = new Uint8Array(300_000).fill(1);
+    const b = new Uint8Array(300_000).fill(2);
+    await Promise.all([fx.store.put('race/key', a), fx.store.put('race/key', b), fx.store.put('race/key', a)]);
+    const got = await fx.store.get('race/key');
+    expect(got.length).toBe(300_000);
+    expect(new Set(got).size).toBe(1);
+    expect((await fx.store.list('race/')).map((o) => o.key)).toEqual(['race/key']);
   });
 });
 

@@ -1,9 +1,9 @@
 import { consumeEvents, ensureStreams, isPermanent, publishEvent, request, subscribeEvents, type Bus, type RunningConsumer } from '@mlpipe/bus';
-import { describeError, NotFoundError, type Logger } from '@mlpipe/common';
+import { describeError, NotFoundError, TransientError, type Logger } from '@mlpipe/common';
 import type { TrainJobRequested } from '@mlpipe/contracts';
 import type { ObjectStore } from '@mlpipe/storage';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { runJob, type RunOutcome } from './adapters/jobRunner';
+import { ShutdownAbort, runJob, type RunOutcome } from './adapters/jobRunner';
 
 export interface TrainerDeps {
   bus: Bus;
@@ -109,6 +109,8 @@ export async function startTrainer(deps: TrainerDeps): Promise<RunningTrainer> {
         try {
           await runOne(job, ctx.deliveryCount, heartbeat);
         } catch (err) {
+          // Stopping mid-job: no failure to report; the message goes back and the job resumes from its checkpoint.
+          if (err instanceof ShutdownAbort) throw new TransientError(err.message);
           const retryable = !isPermanent(err) && ctx.deliveryCount < maxAttempts;
           jobsTotal.inc({ outcome: retryable ? 'retrying' : 'failed' });
           logger.error({ jobId: job.jobId, attempt: ctx.deliveryCount, err: describeError(err), retryable }, 'job attempt failed');
@@ -129,6 +131,7 @@ export async function startTrainer(deps: TrainerDeps): Promise<RunningTrainer> {
     busy: () => running.size > 0,
     stop: async () => {
       cancelSub.unsubscribe();
+      for (const controller of running.values()) controller.abort(new ShutdownAbort());
       await consumer.stop();
     },
   };

@@ -101,6 +101,24 @@ describe('trainer on real NATS and a folder store', () => {
     expect(of('train.job.completed')).toHaveLength(0);
   });
 
+  it('hands a running job back when the replica stops, and the next attempt resumes from its checkpoint', async () => {
+    const version = await writeMnistVersion(store, 3000, 300);
+    await startInProcess();
+    await publishEvent(bus, 'train.job.requested', job(version.id, 'job-stop', { epochs: 4 }), { source: 't' });
+    await eventually(() => of('train.job.progress')[0], 60_000);
+    const started = Date.now();
+    await trainer!.stop();
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(of('train.job.failed')).toEqual([]);
+    expect(of('train.job.cancelled')).toEqual([]);
+    await startInProcess();
+    const done = await eventually(() => of('train.job.completed')[0], 120_000, 'the handed-back job to complete');
+    const second = of('train.job.started')[1];
+    expect(second?.data.attempt).toBe(2);
+    expect(second?.data.resumedFromEpoch).toBeGreaterThanOrEqual(1);
+    expect(done.data.history.map((h) => h.epoch)).toEqual([1, 2, 3, 4]);
+  });
+
   it('resumes from the last checkpoint after its trainer process is killed', async () => {
     const version = await writeMnistVersion(store, 3000, 300);
     const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'services/trainer/src/main.ts')], {

@@ -21,6 +21,13 @@ export interface RunnerDeps {
 
 export type RunOutcome = 'completed' | 'cancelled';
 
+/** Abort reason when the replica itself stops: the job is handed back (not cancelled) and resumes elsewhere. */
+export class ShutdownAbort extends Error {
+  constructor() {
+    super('the trainer replica is shutting down; the job resumes from its last checkpoint on another attempt');
+  }
+}
+
 /**
  * Runs one attempt of one job: load data, resume from the last checkpoint if any, train with a
  * checkpoint and a progress event per epoch, evaluate on the held-out test split, store the
@@ -141,7 +148,7 @@ export async function runJob(
     log.info({ testAccuracy: evaluation.accuracy }, 'job completed');
     return 'completed';
   } catch (err) {
-    if (!opts.signal.aborted) throw err;
+    if (!opts.signal.aborted || opts.signal.reason instanceof ShutdownAbort) throw err;
     const atEpoch = history.at(-1)?.epoch ?? 0;
     await publishEvent(
       bus,
