@@ -35,5 +35,5 @@ if [ ! -x "$bin/promtool" ]; then
 fi
 
 "$bin/helm" version --short
-"$bin/kubectl" version --client | head -1
-"$bin/promtool" --version | head -1
+"$bin/kubectl" version --client | sed -n 1p   # sed reads everything: no SIGPIPE under pipefail
+"$bin/promtool" --version | sed -n 1p   # sed reads everything: no SIGPIPE under pipefail
