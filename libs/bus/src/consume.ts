@@ -2,8 +2,10 @@ import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JsMsg } from '@na
 import { nanos } from '@nats-io/nats-core';
 import { EVENTS, parseEnvelope, type DeadLetter, type Envelope, type EventType } from '@mlpipe/contracts';
 import { ConflictError, NotFoundError, ValidationError, describeError, type Logger } from '@mlpipe/common';
+import { SpanKind, SpanStatusCode, type Span } from '@opentelemetry/api';
 import type { Bus } from './connection';
 import { deadLetterSubject, streamNameOf, subjectOf, typeOfSubject } from './naming';
+import { MessagingAttr, endAfter, markFailed, messagingAttributes, traceHeaders, withReceiveSpan } from './tracing';
 
 export interface HandlerContext {
   /** 1 on first delivery. */
@@ -83,14 +85,44 @@ export async function consumeEvents(bus: Bus, opts: ConsumeOptions): Promise<Run
       payloadEncoding: isText ? 'utf8' : 'base64',
       occurredAt: new Date().toISOString(),
     };
+    const headers = traceHeaders(); // the dead letter joins the trace of the message that failed
     await bus.js.publish(deadLetterSubject(bus.namespace, type), JSON.stringify(record), {
       msgID: `dlq:${opts.durable}:${msg.info.stream}:${msg.seq}`,
+      ...(headers ? { headers } : {}),
     });
     msg.term(reason);
     opts.onDeadLetter?.(type, reason);
     log.warn({ subject: msg.subject, seq: msg.seq, reason }, 'message dead-lettered');
   };
 
+  const settle = async (msg: JsMsg, type: EventType, handler: EventHandler<EventType>, span: Span): Promise<void> => {
+    let parsed: ReturnType<typeof parseEnvelope>;
+    try {
+      parsed = parseEnvelope(type, JSON.parse(new TextDecoder().decode(msg.data)));
+    } catch (err) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: 'not JSON' });
+      return deadLetter(msg, `not JSON: ${describeError(err)}`);
+    }
+    if (!parsed.ok) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: `invalid ${type}` });
+      return deadLetter(msg, `invalid ${type}: ${parsed.reason}`);
+    }
+    span.setAttribute(MessagingAttr.messageId, parsed.envelope.eventId);
+    const deliveryCount = msg.info.deliveryCount;
+    try {
+      await handler(parsed.envelope, { deliveryCount, working: () => msg.working() });
+      msg.ack();
+    } catch (err) {
+      markFailed(span, err);
+      const reason = describeError(err);
+      if (isPermanent(err)) return deadLetter(msg, `${type} failed permanently: ${reason}`);
+      if (deliveryCount >= maxDeliver) return deadLetter(msg, `${type} still failing after ${deliveryCount} deliveries: ${reason}`);
+      log.warn({ subject: msg.subject, deliveryCount, err: reason }, 'handler failed, will retry');
+      msg.nak(backoff(deliveryCount));
+    }
+  };
+
+  /** Each handled message gets a `<type> process` span, a child of its publisher's span. */
   const handleOne = async (msg: JsMsg): Promise<void> => {
     const type = typeOfSubject(bus.namespace, msg.subject) as EventType;
     const handler = opts.handlers[type] as EventHandler<EventType> | undefined;
@@ -98,24 +130,10 @@ export async function consumeEvents(bus: Bus, opts: ConsumeOptions): Promise<Run
       msg.ack(); // another service's event on a shared stream filter
       return;
     }
-    let parsed: ReturnType<typeof parseEnvelope>;
-    try {
-      parsed = parseEnvelope(type, JSON.parse(new TextDecoder().decode(msg.data)));
-    } catch (err) {
-      return deadLetter(msg, `not JSON: ${describeError(err)}`);
-    }
-    if (!parsed.ok) return deadLetter(msg, `invalid ${type}: ${parsed.reason}`);
-    const deliveryCount = msg.info.deliveryCount;
-    try {
-      await handler(parsed.envelope, { deliveryCount, working: () => msg.working() });
-      msg.ack();
-    } catch (err) {
-      const reason = describeError(err);
-      if (isPermanent(err)) return deadLetter(msg, `${type} failed permanently: ${reason}`);
-      if (deliveryCount >= maxDeliver) return deadLetter(msg, `${type} still failing after ${deliveryCount} deliveries: ${reason}`);
-      log.warn({ subject: msg.subject, deliveryCount, err: reason }, 'handler failed, will retry');
-      msg.nak(backoff(deliveryCount));
-    }
+    const attributes = messagingAttributes(msg.subject, 'process', { [MessagingAttr.consumerGroup]: opts.durable });
+    return withReceiveSpan(`${type} process`, SpanKind.CONSUMER, msg.headers, attributes, (span) =>
+      endAfter(span, () => settle(msg, type, handler, span)),
+    );
   };
 
   const loop = (async () => {

@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { EVENTS, type Envelope, type EventData, type EventType } from '@mlpipe/contracts';
 import { ValidationError } from '@mlpipe/common';
+import { SpanKind } from '@opentelemetry/api';
 import { z } from 'zod';
 import type { Bus } from './connection';
 import { subjectOf } from './naming';
+import { MessagingAttr, messagingAttributes, traceHeaders, withSendSpan } from './tracing';
 
 export interface PublishOptions {
   /** Who publishes (service name, or service/replica). */
@@ -36,7 +38,10 @@ export function buildEnvelope<T extends EventType>(type: T, data: EventData<T>, 
   };
 }
 
-/** Validates against the catalogue, wraps in the envelope and publishes to JetStream with the message id set. */
+/**
+ * Validates against the catalogue, wraps in the envelope and publishes to JetStream with the message
+ * id set, inside a `<type> publish` span whose context travels in the message headers.
+ */
 export async function publishEvent<T extends EventType>(
   bus: Bus,
   type: T,
@@ -44,8 +49,17 @@ export async function publishEvent<T extends EventType>(
   opts: PublishOptions,
 ): Promise<PublishResult> {
   const envelope = buildEnvelope(type, data, opts);
-  const ack = await bus.js.publish(subjectOf(bus.namespace, type), JSON.stringify(envelope), {
-    msgID: envelope.eventId,
+  const subject = subjectOf(bus.namespace, type);
+  const attributes = messagingAttributes(subject, 'send', {
+    [MessagingAttr.operationName]: 'publish',
+    [MessagingAttr.messageId]: envelope.eventId,
   });
-  return { seq: ack.seq, duplicate: ack.duplicate, envelope };
+  return withSendSpan(`${type} publish`, SpanKind.PRODUCER, attributes, async () => {
+    const headers = traceHeaders();
+    const ack = await bus.js.publish(subject, JSON.stringify(envelope), {
+      msgID: envelope.eventId,
+      ...(headers ? { headers } : {}),
+    });
+    return { seq: ack.seq, duplicate: ack.duplicate, envelope };
+  });
 }

@@ -16,13 +16,18 @@ import {
   describeError,
   type Logger,
 } from '@mlpipe/common';
+import { SpanKind } from '@opentelemetry/api';
 import { z } from 'zod';
 import type { Bus } from './connection';
 import { subjectOf } from './naming';
+import { endAfter, markFailed, messagingAttributes, traceHeaders, withReceiveSpan, withSendSpan } from './tracing';
 
 export type RequestHandler<S extends RequestSubject> = (req: ParsedRequestOf<S>) => Promise<ReplyOf<S>>;
 
-/** Serves a request/reply endpoint in a queue group, so several replicas share the load. */
+/**
+ * Serves a request/reply endpoint in a queue group, so several replicas share the load. Each request
+ * is handled in a `<subject> process` SERVER span, a child of the caller's `<subject> request` span.
+ */
 export function serveRequests<S extends RequestSubject>(
   bus: Bus,
   subject: S,
@@ -34,33 +39,53 @@ export function serveRequests<S extends RequestSubject>(
     queue: subject,
     callback: (err, msg) => {
       if (err) return logger.error({ err: describeError(err), subject }, 'request subscription failed');
-      void (async () => {
-        let reply: unknown;
-        try {
-          const parsed = spec.request.safeParse(msg.data.length ? JSON.parse(msg.string()) : {});
-          if (!parsed.success) throw new ValidationError(z.prettifyError(parsed.error).replace(/\n/g, '; '));
-          reply = { ok: true, data: await handler(parsed.data as ParsedRequestOf<S>) };
-        } catch (e) {
-          const code = e instanceof MlpipeError ? e.code : e instanceof SyntaxError ? 'invalid' : 'internal';
-          if (code === 'internal') logger.error({ err: e, subject }, 'request handler crashed');
-          reply = { ok: false, error: { code, message: code === 'internal' ? 'internal error' : describeError(e) } };
-        }
-        msg.respond(JSON.stringify(reply));
-      })();
+      const attributes = messagingAttributes(msg.subject, 'process');
+      void withReceiveSpan(`${subject} process`, SpanKind.SERVER, msg.headers, attributes, (span) =>
+        endAfter(span, async () => {
+          let reply: unknown;
+          try {
+            const parsed = spec.request.safeParse(msg.data.length ? JSON.parse(msg.string()) : {});
+            if (!parsed.success) throw new ValidationError(z.prettifyError(parsed.error).replace(/\n/g, '; '));
+            reply = { ok: true, data: await handler(parsed.data as ParsedRequestOf<S>) };
+          } catch (e) {
+            markFailed(span, e);
+            const code = e instanceof MlpipeError ? e.code : e instanceof SyntaxError ? 'invalid' : 'internal';
+            if (code === 'internal') logger.error({ err: e, subject }, 'request handler crashed');
+            reply = { ok: false, error: { code, message: code === 'internal' ? 'internal error' : describeError(e) } };
+          }
+          msg.respond(JSON.stringify(reply));
+        }),
+      );
     },
   });
 }
 
-/** Sends a request and returns the validated reply, or throws the error class the server named. */
-export async function request<S extends RequestSubject>(
+/**
+ * Sends a request and returns the validated reply, or throws the error class the server named; in a
+ * `<subject> request` CLIENT span whose context travels in the request headers.
+ */
+export function request<S extends RequestSubject>(
   bus: Bus,
   subject: S,
   body: RequestOf<S>,
   timeoutMs = 10_000,
 ): Promise<ReplyOf<S>> {
+  const natsSubject = subjectOf(bus.namespace, subject);
+  const attributes = messagingAttributes(natsSubject, 'send');
+  return withSendSpan(`${subject} request`, SpanKind.CLIENT, attributes, () => sendRequest(bus, natsSubject, subject, body, timeoutMs));
+}
+
+async function sendRequest<S extends RequestSubject>(
+  bus: Bus,
+  natsSubject: string,
+  subject: S,
+  body: RequestOf<S>,
+  timeoutMs: number,
+): Promise<ReplyOf<S>> {
   let text: string;
   try {
-    const msg = await bus.nc.request(subjectOf(bus.namespace, subject), JSON.stringify(body), { timeout: timeoutMs });
+    const headers = traceHeaders();
+    const msg = await bus.nc.request(natsSubject, JSON.stringify(body), { timeout: timeoutMs, ...(headers ? { headers } : {}) });
     text = msg.string();
   } catch (cause) {
     throw new TransientError(`no answer to ${subject} within ${timeoutMs} ms: is its service running?`, { cause });
