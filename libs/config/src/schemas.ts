@@ -72,6 +72,16 @@ export const TrainerConfigSchema = serviceSchema(8085, {
   /** A job whose trainer sends no heartbeat for this long is handed to another replica. */
   TRAINER_ACK_WAIT_MS: z.coerce.number().int().min(1000).default(60_000),
   TRAINER_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
+  /** Data-parallel groups: how often members beat, and when a silent or stalled member is dropped. */
+  TRAINER_HEARTBEAT_MS: z.coerce.number().int().min(50).default(1000),
+  TRAINER_HEARTBEAT_TIMEOUT_MS: z.coerce.number().int().min(200).default(10_000),
+  TRAINER_STEP_TIMEOUT_MS: z.coerce.number().int().min(500).default(60_000),
+  /** How long rank 0 waits for the group to fill before starting with fewer replicas. */
+  TRAINER_JOIN_WINDOW_MS: z.coerce.number().int().min(0).default(20_000),
+  /** How long a worker replica looks for its job's coordinator before giving the task up. */
+  TRAINER_JOIN_TIMEOUT_MS: z.coerce.number().int().min(500).default(60_000),
+  /** Largest NATS message of the gradient exchange (bigger payloads are split); capped by the server's max_payload. */
+  TRAINER_MAX_PART_BYTES: z.coerce.number().int().min(1024).optional(),
   CODE_VERSION: z.string().default('dev'),
 });
 

@@ -9,6 +9,7 @@ import {
   TrainJobProgressSchema,
   TrainJobRequestedSchema,
   TrainJobStartedSchema,
+  TrainGroupChangedSchema,
 } from './train';
 
 /** JetStream streams: name suffix → subjects they capture (both get the deployment namespace). */
@@ -34,6 +35,7 @@ export const EVENTS = {
   'train.job.failed': { stream: 'TRAIN', version: 1, schema: TrainJobFailedSchema },
   'train.job.cancel-requested': { stream: 'TRAIN', version: 1, schema: TrainJobCancelRequestedSchema },
   'train.job.cancelled': { stream: 'TRAIN', version: 1, schema: TrainJobCancelledSchema },
+  'train.group.changed': { stream: 'TRAIN', version: 1, schema: TrainGroupChangedSchema },
   'model.version.registered': { stream: 'MODEL', version: 1, schema: ModelVersionRegisteredSchema },
   'model.alias.changed': { stream: 'MODEL', version: 1, schema: ModelAliasChangedSchema },
 } as const satisfies Record<string, { stream: StreamKey; version: number; schema: z.ZodType }>;

@@ -5,3 +5,4 @@ export * from './model';
 export * from './catalogue';
 export * from './requests';
 export * from './keys';
+export * from './dp';

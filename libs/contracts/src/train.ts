@@ -14,6 +14,10 @@ export const HyperparamsSchema = z
     testSubset: z.number().int().nonnegative().default(0),
     /** Share of the (subset) train split held out for per-epoch validation. */
     validationShare: z.number().min(0).max(0.5).default(0.1),
+    /** Gradient exchange between replicas: float32, half precision, or top-k with error feedback. */
+    compression: z.enum(['none', 'fp16', 'topk']).default('none'),
+    /** Share of gradient entries sent per step with `compression: topk`. */
+    topkRatio: z.number().positive().max(1).default(0.01),
   })
   .strict();
 export type Hyperparams = z.infer<typeof HyperparamsSchema>;
@@ -37,6 +41,8 @@ export const TrainJobRequestedSchema = z
     datasetVersion: Sha256Schema,
     hyperparams: HyperparamsSchema,
     replicas: z.number().int().min(1).max(64),
+    /** 0: the replica that coordinates the group and reports; 1..replicas-1: workers joining it. */
+    rank: z.number().int().nonnegative().default(0),
     trigger: TriggerSchema,
   })
   .strict();
@@ -78,6 +84,8 @@ export const TrainJobProgressSchema = z
     attempt: z.number().int().min(1),
     metrics: EpochMetricsSchema,
     checkpointKey: z.string().min(1),
+    /** Replicas that trained the epoch's last step (data-parallel jobs). */
+    members: z.array(z.string().min(1)).optional(),
   })
   .strict();
 export type TrainJobProgress = z.infer<typeof TrainJobProgressSchema>;
@@ -117,6 +125,16 @@ export const TrainJobCompletedSchema = z
     history: z.array(EpochMetricsSchema),
     artefacts: ModelArtefactsSchema,
     durationSec: z.number().nonnegative(),
+    distributed: z
+      .object({
+        replicasRequested: z.number().int().min(1),
+        finalMembers: z.array(z.string().min(1)),
+        membershipChanges: z.number().int().nonnegative(),
+        bytesPerStep: z.number().nonnegative(),
+        exchangeShare: z.number().min(0).max(1),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 export type TrainJobCompleted = z.infer<typeof TrainJobCompletedSchema>;
@@ -139,3 +157,18 @@ export const TrainJobCancelledSchema = z
   .object({ jobId: IdSchema, replicaId: z.string().min(1), atEpoch: z.number().int().nonnegative() })
   .strict();
 export type TrainJobCancelled = z.infer<typeof TrainJobCancelledSchema>;
+
+/** A data-parallel group changed: formed, a replica joined at a step boundary, or one was dropped. */
+export const TrainGroupChangedSchema = z
+  .object({
+    jobId: IdSchema,
+    group: z.string().min(1),
+    change: z.enum(['formed', 'joined', 'dropped']),
+    replica: z.string().min(1),
+    reason: z.string().min(1),
+    step: z.number().int().nonnegative(),
+    epoch: z.number().int().min(1),
+    members: z.array(z.string().min(1)),
+  })
+  .strict();
+export type TrainGroupChanged = z.infer<typeof TrainGroupChangedSchema>;

@@ -8,3 +8,4 @@ export * from './metrics';
 export * from './random';
 export * from './train';
 export * from './serialize';
+export * from './gradients';

@@ -30,6 +30,11 @@ export interface TrainOptions {
 
 const EVAL_BATCH = 500;
 
+/** The order an epoch visits the train set in: seeded by seed and epoch, shared by every replica. */
+export function epochOrder(count: number, seed: number, epoch: number): Uint32Array {
+  return shuffledIndices(count, seed * 10_007 + epoch);
+}
+
 /**
  * Minibatch training: each epoch visits the train set in a seeded order (seed + epoch, so a
  * resumed run sees the same order as an uninterrupted one), converting one batch at a time to
@@ -44,7 +49,7 @@ export async function trainModel(
   const { train } = data;
   const batches = Math.ceil(train.count / opts.batchSize);
   for (let epoch = (opts.initialEpoch ?? 0) + 1; epoch <= opts.epochs; epoch++) {
-    const order = shuffledIndices(train.count, opts.seed * 10_007 + epoch);
+    const order = epochOrder(train.count, opts.seed, epoch);
     const started = performance.now();
     let lossSum = 0;
     let accSum = 0;
@@ -103,7 +108,8 @@ export function predictClasses(model: tf.LayersModel, data: LabelledImages): Int
   return out;
 }
 
-function evaluateWithLoss(model: tf.LayersModel, data: LabelledImages): { loss: number; accuracy: number } {
+/** Mean loss and accuracy on a held-out set (per-epoch validation). */
+export function evaluateWithLoss(model: tf.LayersModel, data: LabelledImages): { loss: number; accuracy: number } {
   let lossSum = 0;
   let correct = 0;
   for (let start = 0; start < data.count; start += EVAL_BATCH) {

@@ -2,11 +2,12 @@ import { DatasetWatcherConfigSchema, loadConfig, storeSettings } from '@mlpipe/c
 import { connectBus } from '@mlpipe/bus';
 import { createPool, ensureDatabase } from '@mlpipe/db';
 import { createObjectStore } from '@mlpipe/storage';
-import { Shutdown, createLogger, createMetricsRegistry, describeError, startOpsServer } from '@mlpipe/common';
+import { Shutdown, createLogger, createMetricsRegistry, describeError, startOpsServer, startTelemetry } from '@mlpipe/common';
 import { startWatcher } from './service';
 
 async function main(): Promise<void> {
   const config = loadConfig(DatasetWatcherConfigSchema);
+  const telemetry = startTelemetry('dataset-watcher', config.OTEL_EXPORTER_OTLP_ENDPOINT);
   const logger = createLogger('dataset-watcher', config.LOG_LEVEL);
   const shutdown = new Shutdown(logger);
   shutdown.onSignals();
@@ -24,6 +25,7 @@ async function main(): Promise<void> {
   shutdown.add('nats', () => bus.close());
   shutdown.add('postgres', () => pool.end());
   shutdown.add('ops server', () => ops.close());
+  shutdown.add('telemetry', () => telemetry.shutdown());
 }
 
 main().catch((err: unknown) => {

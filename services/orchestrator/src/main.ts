@@ -1,11 +1,12 @@
 import { OrchestratorConfigSchema, loadConfig } from '@mlpipe/config';
 import { connectBus } from '@mlpipe/bus';
 import { createPool, ensureDatabase } from '@mlpipe/db';
-import { Shutdown, createLogger, createMetricsRegistry, describeError, startOpsServer } from '@mlpipe/common';
+import { Shutdown, createLogger, createMetricsRegistry, describeError, startOpsServer, startTelemetry } from '@mlpipe/common';
 import { startOrchestrator } from './service';
 
 async function main(): Promise<void> {
   const config = loadConfig(OrchestratorConfigSchema);
+  const telemetry = startTelemetry('orchestrator', config.OTEL_EXPORTER_OTLP_ENDPOINT);
   const logger = createLogger('orchestrator', config.LOG_LEVEL);
   const shutdown = new Shutdown(logger);
   shutdown.onSignals();
@@ -22,6 +23,7 @@ async function main(): Promise<void> {
   shutdown.add('nats', () => bus.close());
   shutdown.add('postgres', () => pool.end());
   shutdown.add('ops server', () => ops.close());
+  shutdown.add('telemetry', () => telemetry.shutdown());
 }
 
 main().catch((err: unknown) => {

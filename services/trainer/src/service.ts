@@ -2,8 +2,9 @@ import { consumeEvents, ensureStreams, isPermanent, publishEvent, request, subsc
 import { describeError, NotFoundError, TransientError, type Logger } from '@mlpipe/common';
 import type { TrainJobRequested } from '@mlpipe/contracts';
 import type { ObjectStore } from '@mlpipe/storage';
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { ShutdownAbort, runJob, type RunOutcome } from './adapters/jobRunner';
+import type { DpSettings } from './adapters/distributed';
 
 export interface TrainerDeps {
   bus: Bus;
@@ -19,6 +20,8 @@ export interface TrainerDeps {
   ackWaitMs?: number;
   /** false: take nothing from the queue (single-job mode). */
   consume?: boolean;
+  /** Data-parallel group timing (defaults: DEFAULT_DP_SETTINGS). */
+  dp?: DpSettings;
 }
 
 export interface RunningTrainer {
@@ -38,7 +41,25 @@ export async function startTrainer(deps: TrainerDeps): Promise<RunningTrainer> {
   const loss = new Gauge({ name: 'mlpipe_trainer_epoch_loss', help: 'Training loss of the last epoch', labelNames: ['job_id'], registers: [metrics] });
   const valAcc = new Gauge({ name: 'mlpipe_trainer_val_accuracy', help: 'Validation accuracy of the last epoch', labelNames: ['job_id'], registers: [metrics] });
   const speed = new Gauge({ name: 'mlpipe_trainer_samples_per_second', help: 'Training throughput of the last epoch', labelNames: ['job_id'], registers: [metrics] });
+  const stepSeconds = new Histogram({
+    name: 'mlpipe_trainer_step_seconds',
+    help: 'Data-parallel step time on this replica by phase: compute (forward, backward, apply) or exchange (gradient out until the mean is back)',
+    labelNames: ['phase'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [metrics],
+  });
+  const exchangeShare = new Gauge({ name: 'mlpipe_trainer_exchange_share', help: 'Share of step time spent in the gradient exchange (last step)', labelNames: ['job_id'], registers: [metrics] });
+  const exchangeBytes = new Counter({ name: 'mlpipe_trainer_exchange_bytes_total', help: 'Bytes this replica sent in gradient exchanges', registers: [metrics] });
+  const receipts = new Counter({ name: 'mlpipe_trainer_gradients_total', help: 'Gradients received by a coordinator, by receipt (accepted, duplicate, stale, ahead, stranger)', labelNames: ['receipt'], registers: [metrics] });
   const runnerDeps = {
+    ...(deps.dp ? { dp: deps.dp } : {}),
+    onStepTiming: (job: string, t: { computeMs: number; exchangeMs: number; bytesSent: number }) => {
+      stepSeconds.observe({ phase: 'compute' }, t.computeMs / 1000);
+      stepSeconds.observe({ phase: 'exchange' }, t.exchangeMs / 1000);
+      exchangeShare.set({ job_id: job }, t.exchangeMs / Math.max(1e-9, t.computeMs + t.exchangeMs));
+      exchangeBytes.inc(t.bytesSent);
+    },
+    onGradientReceipt: (r: string) => receipts.inc({ receipt: r }),
     bus,
     store: deps.store,
     logger,
@@ -71,10 +92,11 @@ export async function startTrainer(deps: TrainerDeps): Promise<RunningTrainer> {
     }
   };
 
-  /** The orchestrator may have cancelled the job while it waited in the queue. */
-  const cancelledBeforeStart = async (jobId: string): Promise<boolean> => {
+  /** The orchestrator may have cancelled the job while it waited in the queue (or, for a worker's message, finished it). */
+  const endedBeforeStart = async (jobId: string, rank: number): Promise<boolean> => {
     try {
-      return (await request(bus, 'orchestrator.jobs.get', { jobId }, 3000)).status === 'cancelled';
+      const { status } = await request(bus, 'orchestrator.jobs.get', { jobId }, 3000);
+      return status === 'cancelled' || (rank > 0 && (status === 'succeeded' || status === 'failed'));
     } catch (err) {
       if (err instanceof NotFoundError) return false;
       logger.warn({ jobId, err: describeError(err) }, 'could not ask the orchestrator about the job; running it');
@@ -94,8 +116,8 @@ export async function startTrainer(deps: TrainerDeps): Promise<RunningTrainer> {
     handlers: {
       'train.job.requested': async (e, ctx) => {
         const job = e.data;
-        if (await cancelledBeforeStart(job.jobId)) {
-          logger.info({ jobId: job.jobId }, 'job was cancelled before it started');
+        if (await endedBeforeStart(job.jobId, job.rank)) {
+          logger.info({ jobId: job.jobId, rank: job.rank }, 'job ended before this replica started on it');
           return;
         }
         let lastBeat = 0;
@@ -111,6 +133,11 @@ export async function startTrainer(deps: TrainerDeps): Promise<RunningTrainer> {
         } catch (err) {
           // Stopping mid-job: no failure to report; the message goes back and the job resumes from its checkpoint.
           if (err instanceof ShutdownAbort) throw new TransientError(err.message);
+          if (job.rank > 0) {
+            // A worker's failure is not the job's: its group drops it and carries on.
+            logger.error({ jobId: job.jobId, rank: job.rank, err: describeError(err) }, 'worker replica failed; the group continues without it');
+            return;
+          }
           const retryable = !isPermanent(err) && ctx.deliveryCount < maxAttempts;
           jobsTotal.inc({ outcome: retryable ? 'retrying' : 'failed' });
           logger.error({ jobId: job.jobId, attempt: ctx.deliveryCount, err: describeError(err), retryable }, 'job attempt failed');

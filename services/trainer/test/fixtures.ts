@@ -2,7 +2,7 @@ import { computeDatasetVersion, encodeIdx, parseIdx, readSeedFile, writeDatasetV
 import type { DatasetVersion } from '@mlpipe/contracts';
 import type { ObjectStore } from '@mlpipe/storage';
 
-function mnist(split: 'train' | 't10k', count: number): LabelledImages {
+export function mnistSamples(split: 'train' | 't10k', count: number): LabelledImages {
   const images = parseIdx(readSeedFile('mnist', `${split}-images-idx3-ubyte`)).data;
   const labels = parseIdx(readSeedFile('mnist', `${split}-labels-idx1-ubyte`)).data;
   return { images: images.slice(0, count * PIXELS), labels: labels.slice(0, count), count };
@@ -12,8 +12,8 @@ function mnist(split: 'train' | 't10k', count: number): LabelledImages {
 export async function writeMnistVersion(store: ObjectStore, train: number, test: number): Promise<DatasetVersion> {
   await store.ensureReady();
   const counts = Array(10).fill(0);
-  const tr = await writeNormalisedBatch(store, mnist('train', train), { dataset: 'mnist', split: 'train', classCounts: counts, sourcePrefix: 'x/' });
-  const te = await writeNormalisedBatch(store, mnist('t10k', test), { dataset: 'mnist', split: 'test', classCounts: counts, sourcePrefix: 'y/' });
+  const tr = await writeNormalisedBatch(store, mnistSamples('train', train), { dataset: 'mnist', split: 'train', classCounts: counts, sourcePrefix: 'x/' });
+  const te = await writeNormalisedBatch(store, mnistSamples('t10k', test), { dataset: 'mnist', split: 'test', classCounts: counts, sourcePrefix: 'y/' });
   const version = computeDatasetVersion('mnist', [{ hash: tr.manifest.contentHash, samples: train }], [{ hash: te.manifest.contentHash, samples: test }]);
   await writeDatasetVersion(store, version);
   return version;

@@ -32,6 +32,7 @@ describe('trainer on real NATS and a folder store', () => {
     datasetVersion,
     hyperparams: HyperparamsSchema.parse({ arch: 'cnn-small', batchSize: 32, validationShare: 0.1, ...hp }),
     replicas: 1,
+    rank: 0,
     trigger: { kind: 'manual', reason: 'test' },
   });
 

@@ -69,9 +69,6 @@ export class JobService {
   }
 
   async submit(req: ParsedRequestOf<'orchestrator.jobs.submit'>): Promise<Job> {
-    if (req.replicas > 1) {
-      throw new ValidationError('replicas > 1 needs data-parallel training, which this version does not ship yet');
-    }
     const version = req.datasetVersion
       ? await this.findVersion(req.dataset, req.datasetVersion)
       : await this.repo.latestDatasetVersion(req.dataset);
@@ -180,21 +177,25 @@ export class JobService {
     });
     if (job.status === 'queued') {
       // Published even when the row existed: a crash between insert and publish is healed on redelivery,
-      // and the deterministic event id lets JetStream drop the duplicate.
-      await publishEvent(
-        this.bus,
-        'train.job.requested',
-        {
-          jobId: job.jobId,
-          modelName: job.modelName,
-          dataset: job.dataset,
-          datasetVersion: job.datasetVersion,
-          hyperparams: job.hyperparams,
-          replicas: job.replicas,
-          trigger: job.trigger,
-        },
-        { source: SOURCE, eventId: `train.job.requested:${job.jobId}` },
-      );
+      // and the deterministic event ids let JetStream drop the duplicates. One message per replica:
+      // rank 0 coordinates the data-parallel group, ranks 1.. join it (any idle trainer takes one).
+      for (let rank = 0; rank < job.replicas; rank++) {
+        await publishEvent(
+          this.bus,
+          'train.job.requested',
+          {
+            jobId: job.jobId,
+            modelName: job.modelName,
+            dataset: job.dataset,
+            datasetVersion: job.datasetVersion,
+            hyperparams: job.hyperparams,
+            replicas: job.replicas,
+            rank,
+            trigger: job.trigger,
+          },
+          { source: SOURCE, eventId: rank === 0 ? `train.job.requested:${job.jobId}` : `train.job.requested:${job.jobId}:rank${rank}` },
+        );
+      }
     }
     if (created) this.logger.info({ jobId: job.jobId, trigger: job.trigger }, 'job created');
     return job;

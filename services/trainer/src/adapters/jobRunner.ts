@@ -1,13 +1,16 @@
 import { performance } from 'node:perf_hooks';
-import { storeKeys, type EpochMetrics, type TrainJobRequested } from '@mlpipe/contracts';
+import { storeKeys, type EpochMetrics, type TrainJobCompleted, type TrainJobRequested } from '@mlpipe/contracts';
 import { publishEvent, type Bus } from '@mlpipe/bus';
 import { describeError, ValidationError, type Logger } from '@mlpipe/common';
 import type { ObjectStore } from '@mlpipe/storage';
 import { loadDatasetVersion } from '@mlpipe/dataset';
 import { createModel, evaluateModel, loadModelFromBytes, saveModelToBytes, trainModel } from '@mlpipe/ml';
-import { planData } from '../core/dataPlan';
+import { planData, type ImageSet } from '../core/dataPlan';
 import { renderModelCard } from '../core/modelCard';
 import { CheckpointStore } from './checkpoints';
+import { assistJob, DEFAULT_DP_SETTINGS, exchangeSummary, trainAsCoordinator, type DpSettings, type GroupResult } from './distributed';
+import type { StepTiming } from './dpWorker';
+import type { Receipt } from '../core/group';
 
 export interface RunnerDeps {
   bus: Bus;
@@ -17,9 +20,13 @@ export interface RunnerDeps {
   backend: string;
   codeVersion: string;
   onEpochMetrics?: (jobId: string, m: EpochMetrics) => void;
+  onStepTiming?: (jobId: string, t: StepTiming) => void;
+  onGradientReceipt?: (r: Receipt) => void;
+  dp?: DpSettings;
 }
 
-export type RunOutcome = 'completed' | 'cancelled';
+/** `assisted`: a worker replica (rank ≥ 1) helped its group until the group finished. */
+export type RunOutcome = 'completed' | 'cancelled' | 'assisted';
 
 /** Abort reason when the replica itself stops: the job is handed back (not cancelled) and resumes elsewhere. */
 export class ShutdownAbort extends Error {
@@ -51,6 +58,8 @@ export async function runJob(
   });
   const plan = planData(data.train, data.test, hp);
   if (plan.train.count === 0 || plan.test.count === 0) throw new ValidationError('the job selects no train or no test samples');
+  const dp = deps.dp ?? DEFAULT_DP_SETTINGS;
+  if (job.rank > 0) return assist(job, plan.train, deps, dp, opts);
 
   const checkpoints = new CheckpointStore(store);
   const resume = await checkpoints.latest(job.jobId);
@@ -78,36 +87,54 @@ export async function runJob(
     { source, eventId: `train.job.started:${job.jobId}:${attempt}` },
   );
 
+  /** Checkpoint first, then report: a progress event always points at a checkpoint that exists. */
+  const onEpoch = async (m: EpochMetrics, members?: string[]) => {
+    const metrics: EpochMetrics = { ...m };
+    history.push(metrics);
+    const prefix = await checkpoints.save(job.jobId, { epoch: m.epoch, history, model: await saveModelToBytes(model) });
+    deps.onEpochMetrics?.(job.jobId, metrics);
+    log.info({ epoch: m.epoch, loss: m.loss, valAccuracy: m.valAccuracy, samplesPerSec: m.samplesPerSec, members }, 'epoch done');
+    await publishEvent(
+      bus,
+      'train.job.progress',
+      { jobId: job.jobId, replicaId, attempt, metrics, checkpointKey: prefix, ...(members ? { members } : {}) },
+      { source, eventId: `train.job.progress:${job.jobId}:${m.epoch}` },
+    );
+  };
+
   try {
-    if (initialEpoch < hp.epochs) {
+    let group: GroupResult | undefined;
+    if (initialEpoch < hp.epochs && job.replicas > 1) {
+      if (attempt > 1) await recallWorkers(job, attempt, deps);
+      group = await trainAsCoordinator({
+        bus,
+        job,
+        attempt,
+        replicaId,
+        logger: log,
+        model,
+        plan,
+        initialEpoch,
+        settings: dp,
+        signal: opts.signal,
+        onEpoch: (m, members) => onEpoch(m, members),
+        onChange: (c) => {
+          opts.heartbeat();
+          publishEvent(bus, 'train.group.changed', { jobId: job.jobId, ...c }, { source }).catch((err: unknown) =>
+            log.warn({ err: describeError(err) }, 'could not publish a group change'),
+          );
+        },
+        onStep: (t) => {
+          opts.heartbeat();
+          deps.onStepTiming?.(job.jobId, t);
+        },
+        ...(deps.onGradientReceipt ? { onReceipt: deps.onGradientReceipt } : {}),
+      });
+    } else if (initialEpoch < hp.epochs) {
       await trainModel(
         model,
         { train: plan.train, ...(plan.validation ? { validation: plan.validation } : {}) },
-        {
-          epochs: hp.epochs,
-          batchSize: hp.batchSize,
-          seed: hp.seed,
-          initialEpoch,
-          signal: opts.signal,
-          onBatch: () => opts.heartbeat(),
-          onEpoch: async (m) => {
-            const metrics: EpochMetrics = { ...m };
-            history.push(metrics);
-            const prefix = await checkpoints.save(job.jobId, {
-              epoch: m.epoch,
-              history,
-              model: await saveModelToBytes(model),
-            });
-            deps.onEpochMetrics?.(job.jobId, metrics);
-            log.info({ epoch: m.epoch, loss: m.loss, valAccuracy: m.valAccuracy, samplesPerSec: m.samplesPerSec }, 'epoch done');
-            await publishEvent(
-              bus,
-              'train.job.progress',
-              { jobId: job.jobId, replicaId, attempt, metrics, checkpointKey: prefix },
-              { source, eventId: `train.job.progress:${job.jobId}:${m.epoch}` },
-            );
-          },
-        },
+        { epochs: hp.epochs, batchSize: hp.batchSize, seed: hp.seed, initialEpoch, signal: opts.signal, onBatch: () => opts.heartbeat(), onEpoch: (m) => onEpoch(m) },
       );
     }
     if (opts.signal.aborted) throw opts.signal.reason;
@@ -135,7 +162,17 @@ export async function runJob(
       },
       history,
       durationSec: (performance.now() - started) / 1000,
-    };
+      ...(group
+        ? {
+            distributed: {
+              replicasRequested: job.replicas,
+              finalMembers: group.finalMembers,
+              membershipChanges: group.membershipChanges,
+              ...exchangeSummary(group.exchange),
+            },
+          }
+        : {}),
+    } satisfies Omit<TrainJobCompleted, 'artefacts'>;
     await store.put(`${prefix}model-card.md`, new TextEncoder().encode(renderModelCard(completed)), {
       contentType: 'text/markdown',
     });
@@ -161,4 +198,38 @@ export async function runJob(
   } finally {
     model.dispose();
   }
+}
+
+/** A resumed coordinator asks for its workers again: the old worker messages may have been used up. */
+async function recallWorkers(job: TrainJobRequested, attempt: number, deps: RunnerDeps): Promise<void> {
+  for (let rank = 1; rank < job.replicas; rank++) {
+    await publishEvent(deps.bus, 'train.job.requested', { ...job, rank }, { source: `trainer/${deps.replicaId}`, eventId: `train.job.requested:${job.jobId}:rank${rank}:attempt${attempt}` });
+  }
+}
+
+/** Rank ≥ 1: train with the job's group; the coordinating replica reports and stores everything. */
+async function assist(
+  job: TrainJobRequested,
+  train: ImageSet,
+  deps: RunnerDeps,
+  dp: DpSettings,
+  opts: { signal: AbortSignal; heartbeat: () => void },
+): Promise<RunOutcome> {
+  const log = deps.logger.child({ jobId: job.jobId, rank: job.rank });
+  const result = await assistJob({
+    bus: deps.bus,
+    job,
+    replicaId: deps.replicaId,
+    logger: log,
+    train,
+    settings: dp,
+    signal: opts.signal,
+    onStep: (t) => {
+      opts.heartbeat();
+      deps.onStepTiming?.(job.jobId, t);
+    },
+  });
+  if (opts.signal.aborted && opts.signal.reason instanceof ShutdownAbort) throw opts.signal.reason;
+  log.info({ outcome: result.outcome, reason: result.reason }, 'left the training group');
+  return result.outcome === 'aborted' ? 'cancelled' : 'assisted';
 }

@@ -1,0 +1,85 @@
+import { z } from 'zod';
+
+/**
+ * The data-parallel training protocol between trainer replicas (core NATS, binary frames whose
+ * headers are these schemas; gradients and weights travel as the frames' payload).
+ * Bump the version on any incompatible change: members refuse a group speaking another.
+ */
+export const DP_PROTOCOL_VERSION = 1;
+
+const MemberSchema = z.string().min(1).max(128);
+
+export const DpJoinRequestSchema = z.object({ protocol: z.literal(DP_PROTOCOL_VERSION), member: MemberSchema }).strict();
+export type DpJoinRequest = z.infer<typeof DpJoinRequestSchema>;
+
+export const DpJoinReplySchema = z
+  .object({
+    accepted: z.boolean(),
+    group: z.string().min(1).optional(),
+    reason: z.string().optional(),
+    heartbeatMs: z.number().int().positive().optional(),
+  })
+  .strict();
+export type DpJoinReply = z.infer<typeof DpJoinReplySchema>;
+
+export const DpHeartbeatSchema = z.object({ group: z.string().min(1), member: MemberSchema }).strict();
+
+export const EpochSummarySchema = z
+  .object({ epoch: z.number().int().min(1), loss: z.number(), accuracy: z.number().min(0).max(1), samples: z.number().int().nonnegative(), seconds: z.number().nonnegative() })
+  .strict();
+export type EpochSummary = z.infer<typeof EpochSummarySchema>;
+
+/** A committed step: every live member applies its mean gradient (the frame's payload). */
+export const AppliedStepSchema = z
+  .object({
+    step: z.number().int().nonnegative(),
+    encoding: z.enum(['f32', 'f16']),
+    count: z.number().int().nonnegative(),
+    epochEnd: EpochSummarySchema.optional(),
+  })
+  .strict();
+export type AppliedStep = z.infer<typeof AppliedStepSchema>;
+
+export const DpControlSchema = z.discriminatedUnion('kind', [
+  z
+    .object({
+      kind: z.literal('step'),
+      group: z.string().min(1),
+      step: z.number().int().nonnegative(),
+      round: z.number().int().nonnegative(),
+      members: z.array(MemberSchema).min(1),
+      apply: AppliedStepSchema.optional(),
+      /** Joiners get the current weights and optimizer state from a synchronised member first. */
+      transfer: z.object({ from: MemberSchema, to: z.array(MemberSchema).min(1) }).strict().optional(),
+    })
+    .strict(),
+  z.object({ kind: z.literal('done'), group: z.string().min(1), apply: AppliedStepSchema }).strict(),
+  z.object({ kind: z.literal('abort'), group: z.string().min(1), reason: z.string().min(1) }).strict(),
+]);
+export type DpControl = z.infer<typeof DpControlSchema>;
+
+export const DpGradientMetaSchema = z
+  .object({
+    group: z.string().min(1),
+    step: z.number().int().nonnegative(),
+    round: z.number().int().nonnegative(),
+    member: MemberSchema,
+    count: z.number().int().nonnegative(),
+    lossSum: z.number(),
+    correct: z.number().int().nonnegative(),
+    encoding: z.enum(['f32', 'f16', 'topk']),
+  })
+  .strict();
+export type DpGradientMeta = z.infer<typeof DpGradientMetaSchema>;
+
+export const DpStateMetaSchema = z
+  .object({
+    group: z.string().min(1),
+    /** The last step applied to these weights. */
+    appliedThrough: z.number().int().min(-1),
+    from: MemberSchema,
+    to: z.array(MemberSchema).min(1),
+    modelJsonBytes: z.number().int().positive(),
+  })
+  .strict();
+export type DpStateMeta = z.infer<typeof DpStateMetaSchema>;

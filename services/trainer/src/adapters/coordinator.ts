@@ -1,0 +1,297 @@
+import { performance } from 'node:perf_hooks';
+import type { Msg } from '@nats-io/nats-core';
+import type { Bus } from '@mlpipe/bus';
+import { describeError, type Logger } from '@mlpipe/common';
+import {
+  DP_PROTOCOL_VERSION,
+  DpGradientMetaSchema,
+  DpHeartbeatSchema,
+  DpJoinRequestSchema,
+  type AppliedStep,
+  type DpControl,
+  type DpJoinReply,
+  type EpochSummary,
+} from '@mlpipe/contracts';
+import { decodeGradient, encodeDense } from '../core/gradientCodec';
+import { EpochTally, Membership, StepRound, type Receipt, type ReducedStep } from '../core/group';
+import { stepPosition } from '../core/sharding';
+import { DpChannel } from './dpChannel';
+
+export interface GroupChange {
+  change: 'formed' | 'joined' | 'dropped';
+  replica: string;
+  reason: string;
+  step: number;
+  epoch: number;
+  members: string[];
+}
+
+export interface CoordinatorOptions {
+  bus: Bus;
+  jobId: string;
+  group: string;
+  logger: Logger;
+  /** The replica hosting the coordinator: first member, the source of the initial weights. */
+  host: string;
+  maxMembers: number;
+  startStep: number;
+  totalSteps: number;
+  perEpoch: number;
+  gradientLength: number;
+  /** Mean gradients go back in half precision when the job asks for compression. */
+  broadcast: 'f32' | 'f16';
+  /** How long to wait for the group to fill before starting with whoever came. */
+  joinWindowMs: number;
+  stepTimeoutMs: number;
+  heartbeatMs: number;
+  heartbeatTimeoutMs: number;
+  maxPartBytes?: number;
+  onChange?: (c: GroupChange) => void;
+  onReceipt?: (r: Receipt) => void;
+}
+
+/**
+ * The coordinator of a synchronous data-parallel group (coordinator-reduce): it tells the
+ * members which step to compute and who is in it, waits for every member's gradient, and sends
+ * back one mean gradient that every member applies. A member silent past the heartbeat timeout,
+ * or without a gradient within the step timeout, is dropped and the step is restarted with the
+ * rest (new shards): a step is applied by all members of its final round or by none.
+ */
+export class Coordinator {
+  private readonly channel: DpChannel;
+  private readonly membership = new Membership();
+  private readonly tally = new EpochTally();
+  private round: StepRound | undefined;
+  private roundCounter = 0;
+  private wake: (() => void) | undefined;
+  private aborted: string | undefined;
+  private finished = false;
+  private epochStarted = performance.now();
+  private changes = 0;
+  private joinSub: { unsubscribe(): void } | undefined;
+
+  constructor(private readonly opts: CoordinatorOptions) {
+    this.channel = new DpChannel(opts.bus, opts.jobId, `coord-${opts.group}`, opts.logger, opts.maxPartBytes);
+  }
+
+  get membershipChanges(): number {
+    return this.changes;
+  }
+
+  members(): string[] {
+    return this.membership.current();
+  }
+
+  /** Starts answering joins, heartbeats and gradients. */
+  listen(): void {
+    const { bus } = this.opts;
+    const s = this.channel.subjects;
+    this.joinSub = bus.nc.subscribe(s.join, { callback: (_err, msg) => this.onJoin(msg) });
+    bus.nc.subscribe(s.heartbeat, {
+      callback: (_err, msg) => {
+        const hb = DpHeartbeatSchema.safeParse(safeJson(msg.data));
+        if (hb.success && hb.data.group === this.opts.group) this.membership.seen(hb.data.member, Date.now());
+      },
+    });
+    this.channel.listen(s.grad, ({ meta, payload }) => this.onGradient(meta, payload));
+  }
+
+  abort(reason: string): void {
+    if (this.finished) return;
+    this.aborted = reason;
+    this.channel.send(this.channel.subjects.ctl, { kind: 'abort', group: this.opts.group, reason } satisfies DpControl);
+    this.wake?.();
+  }
+
+  /** Runs every remaining step; resolves after the final mean gradient went out. */
+  async run(): Promise<void> {
+    const o = this.opts;
+    try {
+      await this.waitForMembers();
+      let pending: { reduced: ReducedStep; applied: AppliedStep; payload: Uint8Array } | undefined;
+      let transfer: { from: string; to: string[] } | undefined = this.admit(o.startStep, true);
+      for (let step = o.startStep; step < o.totalSteps; step++) {
+        const reduced = await this.runStep(step, pending, transfer);
+        transfer = undefined;
+        const position = stepPosition(step, o.perEpoch);
+        this.tally.add(reduced);
+        const encoded = encodeDense(reduced.mean, o.broadcast);
+        const applied: AppliedStep = { step, encoding: encoded.encoding as 'f32' | 'f16', count: reduced.count };
+        if (position.endsEpoch) applied.epochEnd = this.closeEpoch(position.epoch);
+        pending = { reduced, applied, payload: encoded.bytes };
+        if (step + 1 < o.totalSteps && this.membership.hasWaiting()) transfer = this.admit(step + 1, false);
+      }
+      if (pending) this.channel.send(this.channel.subjects.ctl, { kind: 'done', group: o.group, apply: pending.applied } satisfies DpControl, pending.payload);
+      this.finished = true;
+    } finally {
+      this.close();
+    }
+  }
+
+  close(): void {
+    this.joinSub?.unsubscribe();
+    this.channel.close();
+    this.wake?.();
+  }
+
+  private closeEpoch(epoch: number): EpochSummary {
+    const t = this.tally.close();
+    const now = performance.now();
+    const summary = { epoch, loss: t.loss, accuracy: t.accuracy, samples: t.samples, seconds: (now - this.epochStarted) / 1000 };
+    this.epochStarted = now;
+    return summary;
+  }
+
+  private onJoin(msg: Msg): void {
+    const req = DpJoinRequestSchema.safeParse(safeJson(msg.data));
+    const reply = (r: DpJoinReply) => msg.respond(JSON.stringify(r));
+    if (!req.success) return void reply({ accepted: false, reason: `bad join request (protocol ${DP_PROTOCOL_VERSION} expected)` });
+    const id = req.data.member;
+    if (this.aborted || this.finished) return void reply({ accepted: false, reason: 'the group is finishing' });
+    const isMember = this.membership.isMember(id);
+    if (!isMember && this.membership.size() >= this.opts.maxMembers) {
+      return void reply({ accepted: false, reason: `the group is full (${this.opts.maxMembers} replicas)` });
+    }
+    if (isMember) this.drop(id, 're-joining to re-synchronise', this.round?.step ?? this.opts.startStep);
+    this.membership.requestJoin(id, Date.now());
+    reply({ accepted: true, group: this.opts.group, heartbeatMs: this.opts.heartbeatMs });
+    this.wake?.();
+  }
+
+  private onGradient(meta: Record<string, unknown>, payload: Uint8Array): void {
+    const parsed = DpGradientMetaSchema.safeParse(meta);
+    if (!parsed.success || parsed.data.group !== this.opts.group || !this.round) return;
+    const m = parsed.data;
+    this.membership.seen(m.member, Date.now());
+    let gradSum: Float32Array;
+    try {
+      gradSum = decodeGradient({ encoding: m.encoding, bytes: payload }, this.opts.gradientLength);
+    } catch (err) {
+      this.opts.logger.warn({ member: m.member, step: m.step, err: describeError(err) }, 'ignoring an undecodable gradient');
+      return;
+    }
+    const receipt = this.round.receive({ ...m, gradSum });
+    this.opts.onReceipt?.(receipt);
+    if (receipt !== 'accepted') this.opts.logger.debug({ member: m.member, step: m.step, round: m.round, receipt }, 'gradient ignored');
+    if (this.round.complete()) this.wake?.();
+  }
+
+  private async waitForMembers(): Promise<void> {
+    const deadline = Date.now() + this.opts.joinWindowMs;
+    while (!this.aborted) {
+      const known = this.membership.size();
+      if (known >= this.opts.maxMembers || Date.now() >= deadline) {
+        if (known >= 1) return;
+        throw new Error(`no replica joined the group within ${this.opts.joinWindowMs} ms`);
+      }
+      await this.sleep(Math.min(200, Math.max(1, deadline - Date.now())));
+    }
+    throw new Error(this.aborted);
+  }
+
+  /** Admits waiting joiners; all but the host at the start get the weights from a synced member. */
+  private admit(step: number, initial: boolean): { from: string; to: string[] } | undefined {
+    const before = this.membership.current();
+    const joiners = this.membership.admitWaiting();
+    const members = this.membership.current();
+    const epoch = stepPosition(step, this.opts.perEpoch).epoch;
+    for (const id of joiners) {
+      this.emit({ change: initial ? 'formed' : 'joined', replica: id, reason: initial ? 'member at the start' : 'joined at a step boundary', step, epoch, members });
+    }
+    const source = initial ? this.opts.host : before[0];
+    const to = joiners.filter((id) => id !== source);
+    if (!source || !members.includes(source)) {
+      if (initial) throw new Error(`the coordinating replica ${this.opts.host} is not in its own group`);
+      return undefined;
+    }
+    return to.length ? { from: source, to } : undefined;
+  }
+
+  private async runStep(
+    step: number,
+    pending: { applied: AppliedStep; payload: Uint8Array } | undefined,
+    transfer: { from: string; to: string[] } | undefined,
+  ): Promise<ReducedStep> {
+    const o = this.opts;
+    for (;;) {
+      if (this.aborted) throw new Error(this.aborted);
+      const members = this.membership.current();
+      if (members.length === 0) throw new Error(`every replica left the group at step ${step}; resume from the last checkpoint`);
+      const round = new StepRound(step, ++this.roundCounter, members);
+      this.round = round;
+      const liveTransfer = transfer ? liveTransferOf(transfer, members) : undefined;
+      const ctl: DpControl = {
+        kind: 'step',
+        group: o.group,
+        step,
+        round: round.round,
+        members,
+        ...(pending ? { apply: pending.applied } : {}),
+        ...(liveTransfer ? { transfer: liveTransfer } : {}),
+      };
+      this.channel.send(this.channel.subjects.ctl, ctl, pending?.payload);
+      const deadline = Date.now() + o.stepTimeoutMs + (liveTransfer ? o.stepTimeoutMs : 0);
+      while (!round.complete() && !this.aborted) {
+        if (round.members.some((m) => !this.membership.isMember(m))) break;
+        if (this.overdue(round, deadline)) {
+          // Read what the socket holds first: after a long synchronous step, heartbeats may be queued.
+          await new Promise((r) => setImmediate(r));
+          const now = Date.now();
+          // The host shares this process: if it were gone, so would the coordinator be.
+          const silent = this.membership.silent(now, o.heartbeatTimeoutMs).filter((m) => round.members.includes(m) && m !== o.host);
+          const late = now >= deadline ? round.missing().filter((m) => m !== o.host) : [];
+          for (const m of silent) this.drop(m, `no heartbeat for ${o.heartbeatTimeoutMs} ms`, step);
+          for (const m of late) this.drop(m, `no gradient for step ${step} within ${o.stepTimeoutMs} ms (stalled)`, step);
+          if (silent.length || late.length) break;
+        }
+        await this.sleep(Math.min(o.heartbeatMs, Math.max(1, deadline - Date.now())));
+      }
+      if (round.complete() && !this.aborted) return round.reduce();
+    }
+  }
+
+  private overdue(round: StepRound, deadline: number): boolean {
+    const now = Date.now();
+    if (now >= deadline && !round.complete()) return true;
+    return this.membership.silent(now, this.opts.heartbeatTimeoutMs).some((m) => round.members.includes(m) && m !== this.opts.host);
+  }
+
+  private drop(member: string, reason: string, step: number): void {
+    const change = this.membership.drop(member, reason);
+    if (!change) return;
+    this.opts.logger.warn({ member, step, reason }, 'replica dropped from the group; its shard is redistributed');
+    this.emit({ change: 'dropped', replica: member, reason, step, epoch: stepPosition(step, this.opts.perEpoch).epoch, members: this.membership.current() });
+  }
+
+  private emit(c: GroupChange): void {
+    this.changes++;
+    this.opts.onChange?.(c);
+  }
+
+  /** Sleeps until woken by a gradient, a join or an abort, or for `ms`. */
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+}
+
+/** The transfer still possible with `members`: a surviving source (else another synced member) and the joiners still here. */
+function liveTransferOf(t: { from: string; to: string[] }, members: string[]): { from: string; to: string[] } | undefined {
+  const to = t.to.filter((id) => members.includes(id));
+  const from = members.includes(t.from) ? t.from : members.find((id) => !to.includes(id));
+  return from && to.length ? { from, to } : undefined;
+}
+
+function safeJson(data: Uint8Array): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(data));
+  } catch {
+    return undefined;
+  }
+}

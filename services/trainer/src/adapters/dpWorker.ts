@@ -1,0 +1,256 @@
+import { performance } from 'node:perf_hooks';
+import type * as tf from '@tensorflow/tfjs';
+import type { Bus } from '@mlpipe/bus';
+import { describeError, type Logger } from '@mlpipe/common';
+import {
+  DP_PROTOCOL_VERSION,
+  DpControlSchema,
+  DpJoinReplySchema,
+  DpStateMetaSchema,
+  type AppliedStep,
+  type DpControl,
+  type DpStateMeta,
+  type Hyperparams,
+} from '@mlpipe/contracts';
+import { applyFlatGradients, computeShardGradients, epochOrder, gradientLength, loadModelFromBytes, saveModelToBytes } from '@mlpipe/ml';
+import type { ImageSet } from '../core/dataPlan';
+import { decodeGradient, encodeDense, TopKCompressor, type EncodedGradient } from '../core/gradientCodec';
+import { batchRange, shardRange, stepPosition } from '../core/sharding';
+import { DpChannel } from './dpChannel';
+
+export type WorkerOutcome = 'done' | 'aborted' | 'lost' | 'refused';
+
+export interface StepTiming {
+  step: number;
+  /** Forward, backward and applying the update. */
+  computeMs: number;
+  /** From sending this replica's gradient to receiving the mean: exchange plus waiting for slower members. */
+  exchangeMs: number;
+  bytesSent: number;
+}
+
+export interface DpWorkerOptions {
+  bus: Bus;
+  jobId: string;
+  member: string;
+  logger: Logger;
+  train: ImageSet;
+  hyperparams: Hyperparams;
+  perEpoch: number;
+  /** The coordinating replica starts with its model (fresh or from a checkpoint); others receive one. */
+  model?: tf.LayersModel;
+  appliedThrough?: number;
+  /** How long to keep looking for a coordinator before giving up. */
+  joinTimeoutMs: number;
+  /** Silence from the coordinator after which the group is considered lost. */
+  coordinatorTimeoutMs: number;
+  maxPartBytes?: number;
+  signal?: AbortSignal;
+  /** Awaited after every applied step (the coordinating replica validates and checkpoints at epoch ends). */
+  onApplied?: (applied: AppliedStep, model: tf.LayersModel, members: string[]) => Promise<void> | void;
+  onStep?: (t: StepTiming) => void;
+}
+
+/**
+ * One member of a data-parallel group: joins the job's coordinator, computes its shard of each
+ * step's global batch, sends the gradient sum, applies the mean it gets back, and sends its
+ * state to joiners when asked. Out of step for any reason, it asks to re-join and is
+ * re-synchronised at the next step boundary instead of guessing.
+ */
+export class DpWorker {
+  private readonly channel: DpChannel;
+  private model: tf.LayersModel | undefined;
+  private appliedThrough: number;
+  private group: string | undefined;
+  private role: 'outside' | 'waiting' | 'member' = 'outside';
+  private members: string[] = [];
+  private queue: Promise<void> = Promise.resolve();
+  private lastControlAt = Date.now();
+  private gradientSentAt: number | undefined;
+  private lastTiming: Omit<StepTiming, 'exchangeMs'> | undefined;
+  private readonly states = new Map<number, { meta: DpStateMeta; payload: Uint8Array }>();
+  private stateArrived: (() => void) | undefined;
+  private readonly topk: TopKCompressor | undefined;
+  private finish: ((o: WorkerOutcome) => void) | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+
+  constructor(private readonly opts: DpWorkerOptions) {
+    this.channel = new DpChannel(opts.bus, opts.jobId, opts.member, opts.logger, opts.maxPartBytes);
+    this.model = opts.model;
+    this.appliedThrough = opts.appliedThrough ?? -1;
+    this.topk = opts.hyperparams.compression === 'topk' ? new TopKCompressor(opts.hyperparams.topkRatio) : undefined;
+  }
+
+  /** The model as trained so far (owned by the caller after run()). */
+  currentModel(): tf.LayersModel | undefined {
+    return this.model;
+  }
+
+  get bytesSent(): number {
+    return this.channel.bytesSent;
+  }
+
+  async run(): Promise<{ outcome: WorkerOutcome; reason?: string }> {
+    const s = this.channel.subjects;
+    let reason: string | undefined;
+    const outcome = new Promise<WorkerOutcome>((resolve) => (this.finish = resolve));
+    // Control messages may overtake the join reply: they wait until the group is known.
+    let joinedGroup: () => void = () => undefined;
+    this.queue = new Promise<void>((resolve) => (joinedGroup = resolve));
+    this.channel.listen(s.ctl, ({ meta, payload }) => {
+      const ctl = DpControlSchema.safeParse(meta);
+      if (!ctl.success) return;
+      this.lastControlAt = Date.now();
+      this.queue = this.queue.then(() => this.onControl(ctl.data, payload)).catch((err: unknown) => {
+        reason = describeError(err);
+        this.opts.logger.error({ err: reason }, 'data-parallel step failed on this replica');
+        this.finish?.('lost');
+      });
+    });
+    this.channel.listen(s.state, ({ meta, payload }) => {
+      const m = DpStateMetaSchema.safeParse(meta);
+      if (!m.success || !m.data.to.includes(this.opts.member)) return;
+      this.states.set(m.data.appliedThrough, { meta: m.data, payload });
+      this.stateArrived?.();
+    });
+    const onAbort = () => this.finish?.('aborted');
+    this.opts.signal?.addEventListener('abort', onAbort, { once: true });
+    const watchdog = setInterval(() => {
+      if (this.role !== 'outside' && Date.now() - this.lastControlAt > this.opts.coordinatorTimeoutMs) {
+        reason = `no word from the coordinator for ${this.opts.coordinatorTimeoutMs} ms`;
+        this.finish?.('lost');
+      }
+    }, 500);
+    try {
+      const joined = await this.join();
+      if (joined !== true) return { outcome: joined.outcome, reason: joined.reason };
+      joinedGroup();
+      const result = await outcome;
+      await this.queue.catch(() => undefined);
+      return reason === undefined ? { outcome: result } : { outcome: result, reason };
+    } finally {
+      clearInterval(watchdog);
+      clearInterval(this.heartbeat);
+      this.opts.signal?.removeEventListener('abort', onAbort);
+      this.channel.close();
+    }
+  }
+
+  private async join(): Promise<true | { outcome: WorkerOutcome; reason: string }> {
+    const deadline = Date.now() + this.opts.joinTimeoutMs;
+    const request = JSON.stringify({ protocol: DP_PROTOCOL_VERSION, member: this.opts.member });
+    for (;;) {
+      if (this.opts.signal?.aborted) return { outcome: 'aborted', reason: 'aborted before joining' };
+      try {
+        const msg = await this.opts.bus.nc.request(this.channel.subjects.join, request, { timeout: 2000 });
+        const reply = DpJoinReplySchema.parse(JSON.parse(new TextDecoder().decode(msg.data)));
+        if (!reply.accepted || !reply.group) return { outcome: 'refused', reason: reply.reason ?? 'refused' };
+        this.group = reply.group;
+        this.role = 'waiting';
+        this.lastControlAt = Date.now();
+        const beatEvery = reply.heartbeatMs ?? 1000;
+        clearInterval(this.heartbeat);
+        const beat = () => this.channel.publishJson(this.channel.subjects.heartbeat, { group: this.group, member: this.opts.member });
+        beat();
+        this.heartbeat = setInterval(beat, beatEvery);
+        return true;
+      } catch (err) {
+        if (Date.now() >= deadline) return { outcome: 'lost', reason: `no coordinator answered within ${this.opts.joinTimeoutMs} ms (${describeError(err)})` };
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  }
+
+  /** Asks to be re-synchronised: the coordinator drops this replica and re-admits it with fresh state. */
+  private async rejoin(why: string): Promise<void> {
+    this.opts.logger.warn({ why }, 're-joining the group');
+    this.role = 'outside';
+    const joined = await this.join();
+    if (joined !== true) this.finish?.(joined.outcome);
+  }
+
+  private async onControl(ctl: DpControl, payload: Uint8Array): Promise<void> {
+    if (ctl.group !== this.group) return;
+    if (ctl.kind === 'abort') return void this.finish?.('aborted');
+    if (this.gradientSentAt !== undefined && this.lastTiming) {
+      this.opts.onStep?.({ ...this.lastTiming, exchangeMs: performance.now() - this.gradientSentAt });
+      this.gradientSentAt = undefined;
+    }
+    if (ctl.kind === 'step') this.members = ctl.members;
+    const applyStarted = performance.now();
+    if (ctl.apply && this.model && ctl.apply.step > this.appliedThrough) {
+      if (ctl.apply.step !== this.appliedThrough + 1) return this.rejoin(`missed step ${this.appliedThrough + 1}`);
+      applyFlatGradients(this.model, decodeGradient({ encoding: ctl.apply.encoding, bytes: payload }, gradientLength(this.model)));
+      this.appliedThrough = ctl.apply.step;
+      await this.opts.onApplied?.(ctl.apply, this.model, this.members);
+    }
+    const applyMs = performance.now() - applyStarted;
+    if (ctl.kind === 'done') return void this.finish?.('done');
+
+    if (ctl.transfer?.from === this.opts.member && this.model) await this.sendState(ctl.transfer.to);
+    const rank = ctl.members.indexOf(this.opts.member);
+    if (rank < 0) {
+      if (this.role === 'member') return this.rejoin(`dropped from the group at step ${ctl.step}`);
+      return;
+    }
+    this.role = 'member';
+    if (!this.model || this.appliedThrough !== ctl.step - 1) {
+      if (!ctl.transfer?.to.includes(this.opts.member)) return this.rejoin(`not synchronised for step ${ctl.step}`);
+      await this.receiveState(ctl.step - 1);
+    }
+    this.sendGradient(ctl.step, ctl.round, rank, ctl.members.length, applyMs);
+  }
+
+  private sendGradient(step: number, round: number, rank: number, size: number, applyMs: number): void {
+    const model = this.model as tf.LayersModel;
+    const started = performance.now();
+    const hp = this.opts.hyperparams;
+    const position = stepPosition(step, this.opts.perEpoch);
+    const global = batchRange(position.batch, hp.batchSize, this.opts.train.count);
+    const shard = shardRange(global, rank, size);
+    const order = epochOrder(this.opts.train.count, hp.seed, position.epoch);
+    const g = computeShardGradients(model, this.opts.train, order, shard.start, shard.count);
+    const encoded: EncodedGradient = this.topk ? this.topk.encode(g.gradSum) : encodeDense(g.gradSum, hp.compression === 'fp16' ? 'f16' : 'f32');
+    const before = this.channel.bytesSent;
+    this.channel.send(
+      this.channel.subjects.grad,
+      { group: this.group, step, round, member: this.opts.member, count: g.count, lossSum: g.lossSum, correct: g.correct, encoding: encoded.encoding },
+      encoded.bytes,
+    );
+    this.gradientSentAt = performance.now();
+    this.lastTiming = { step, computeMs: this.gradientSentAt - started + applyMs, bytesSent: this.channel.bytesSent - before };
+  }
+
+  private async sendState(to: string[]): Promise<void> {
+    const bytes = await saveModelToBytes(this.model as tf.LayersModel);
+    const payload = new Uint8Array(bytes.modelJson.byteLength + bytes.weights.byteLength);
+    payload.set(bytes.modelJson, 0);
+    payload.set(bytes.weights, bytes.modelJson.byteLength);
+    const meta: DpStateMeta = { group: this.group as string, appliedThrough: this.appliedThrough, from: this.opts.member, to, modelJsonBytes: bytes.modelJson.byteLength };
+    this.channel.send(this.channel.subjects.state, meta, payload);
+  }
+
+  private async receiveState(appliedThrough: number): Promise<void> {
+    const deadline = Date.now() + this.opts.coordinatorTimeoutMs;
+    while (!this.states.has(appliedThrough)) {
+      if (Date.now() > deadline) throw new Error(`no weights arrived for step ${appliedThrough + 1}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 200);
+        this.stateArrived = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    const { meta, payload } = this.states.get(appliedThrough) as { meta: DpStateMeta; payload: Uint8Array };
+    this.states.clear();
+    const model = await loadModelFromBytes(
+      { modelJson: payload.subarray(0, meta.modelJsonBytes), weights: payload.subarray(meta.modelJsonBytes) },
+      { learningRate: this.opts.hyperparams.learningRate },
+    );
+    this.model?.dispose();
+    this.model = model;
+    this.appliedThrough = appliedThrough;
+    this.opts.logger.info({ from: meta.from, appliedThrough }, 'received the group weights');
+  }
+}

@@ -1,0 +1,157 @@
+import { meanOfSums } from './gradientCodec';
+
+/** One member's contribution to one step. */
+export interface GradientReport {
+  step: number;
+  /** Which attempt at the step: a step restarted after a drop is a new round with new shards. */
+  round: number;
+  member: string;
+  count: number;
+  lossSum: number;
+  correct: number;
+  gradSum: Float32Array;
+}
+
+/** Why a report was or was not counted: only `accepted` ever reaches the reduction. */
+export type Receipt = 'accepted' | 'duplicate' | 'stale' | 'ahead' | 'stranger';
+
+export interface ReducedStep {
+  step: number;
+  members: string[];
+  mean: Float32Array;
+  count: number;
+  lossSum: number;
+  correct: number;
+}
+
+/**
+ * One synchronous step: the members it waits for and what each sent. A report counts once, for
+ * this step, from a member of this round; anything else (a retransmission, a late answer to an
+ * abandoned round, a stranger) is ignored and named.
+ */
+export class StepRound {
+  private readonly received = new Map<string, GradientReport>();
+
+  constructor(
+    readonly step: number,
+    readonly round: number,
+    readonly members: readonly string[],
+  ) {
+    if (members.length === 0) throw new Error('a step needs at least one member');
+  }
+
+  receive(r: GradientReport): Receipt {
+    if (r.step < this.step || (r.step === this.step && r.round < this.round)) return 'stale';
+    if (r.step > this.step || r.round > this.round) return 'ahead';
+    if (!this.members.includes(r.member)) return 'stranger';
+    if (this.received.has(r.member)) return 'duplicate';
+    this.received.set(r.member, r);
+    return 'accepted';
+  }
+
+  missing(): string[] {
+    return this.members.filter((m) => !this.received.has(m));
+  }
+
+  complete(): boolean {
+    return this.received.size === this.members.length;
+  }
+
+  /** The mean gradient over every sample of the step, summed in member order (deterministic). */
+  reduce(): ReducedStep {
+    if (!this.complete()) throw new Error(`step ${this.step} still waits for ${this.missing().join(', ')}`);
+    const reports = this.members.map((m) => this.received.get(m) as GradientReport);
+    const count = reports.reduce((n, r) => n + r.count, 0);
+    return {
+      step: this.step,
+      members: [...this.members],
+      mean: meanOfSums(reports.map((r) => r.gradSum), count),
+      count,
+      lossSum: reports.reduce((n, r) => n + r.lossSum, 0),
+      correct: reports.reduce((n, r) => n + r.correct, 0),
+    };
+  }
+}
+
+export type MembershipChange =
+  | { change: 'joined'; member: string }
+  | { change: 'dropped'; member: string; reason: string };
+
+/**
+ * Who trains: members in join order (their order fixes shards and the reduction order), joiners
+ * waiting for the next step boundary, and when each was last heard from.
+ */
+export class Membership {
+  private members: string[] = [];
+  private readonly waiting = new Set<string>();
+  private readonly lastSeen = new Map<string, number>();
+
+  current(): string[] {
+    return [...this.members];
+  }
+
+  /** Members and joiners together. */
+  size(): number {
+    return this.members.length + [...this.waiting].filter((id) => !this.members.includes(id)).length;
+  }
+
+  isMember(id: string): boolean {
+    return this.members.includes(id);
+  }
+
+  /** A join (or a member asking to be re-synchronised) waits for the next step boundary. */
+  requestJoin(id: string, now: number): void {
+    this.lastSeen.set(id, now);
+    this.waiting.add(id);
+  }
+
+  seen(id: string, now: number): void {
+    if (this.members.includes(id) || this.waiting.has(id)) this.lastSeen.set(id, now);
+  }
+
+  /** Members and joiners silent for longer than `timeoutMs`. */
+  silent(now: number, timeoutMs: number): string[] {
+    return [...this.members, ...this.waiting].filter((id) => now - (this.lastSeen.get(id) ?? 0) > timeoutMs);
+  }
+
+  drop(id: string, reason: string): MembershipChange | undefined {
+    this.waiting.delete(id);
+    if (!this.members.includes(id)) return undefined;
+    this.members = this.members.filter((m) => m !== id);
+    this.lastSeen.delete(id);
+    return { change: 'dropped', member: id, reason };
+  }
+
+  /** At a step boundary: joiners become members (a re-joining member moves to the end). */
+  admitWaiting(): string[] {
+    const joiners = [...this.waiting];
+    this.waiting.clear();
+    for (const id of joiners) this.members = [...this.members.filter((m) => m !== id), id];
+    return joiners;
+  }
+
+  hasWaiting(): boolean {
+    return this.waiting.size > 0;
+  }
+}
+
+/** Loss and accuracy of an epoch from the steps committed in it. */
+export class EpochTally {
+  private samples = 0;
+  private lossSum = 0;
+  private correct = 0;
+
+  add(step: ReducedStep): void {
+    this.samples += step.count;
+    this.lossSum += step.lossSum;
+    this.correct += step.correct;
+  }
+
+  close(): { samples: number; loss: number; accuracy: number } {
+    const out = { samples: this.samples, loss: this.samples ? this.lossSum / this.samples : 0, accuracy: this.samples ? this.correct / this.samples : 0 };
+    this.samples = 0;
+    this.lossSum = 0;
+    this.correct = 0;
+    return out;
+  }
+}

@@ -1,0 +1,177 @@
+import type * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectBus, createTestBus, type Bus } from '@mlpipe/bus';
+import { createLogger } from '@mlpipe/common';
+import { DP_PROTOCOL_VERSION, HyperparamsSchema, type EpochMetrics, type Hyperparams, type TrainJobRequested } from '@mlpipe/contracts';
+import { createModel, initBackend, trainModel } from '@mlpipe/ml';
+import { decodeFrame } from '../src/core/frames';
+import { stepsPerEpoch } from '../src/core/sharding';
+import type { Receipt } from '../src/core/group';
+import type { GroupChange } from '../src/adapters/coordinator';
+import { dpSubjects } from '../src/adapters/dpChannel';
+import { DpWorker } from '../src/adapters/dpWorker';
+import { trainAsCoordinator, type DpSettings } from '../src/adapters/distributed';
+import { mnistSamples } from './fixtures';
+
+const logger = createLogger('dp-test', (process.env.DP_LOG as 'silent') ?? 'silent');
+const train = mnistSamples('train', 1024);
+const settings: DpSettings = { heartbeatMs: 200, heartbeatTimeoutMs: 2000, stepTimeoutMs: 2500, joinWindowMs: 2000, joinTimeoutMs: 4000 };
+const baseHp = HyperparamsSchema.parse({ arch: 'cnn-small', epochs: 2, batchSize: 64, seed: 7, validationShare: 0 });
+const flat = (m: tf.LayersModel) => Float32Array.from(m.getWeights().flatMap((w) => Array.from(w.dataSync())));
+const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((d, v, i) => Math.max(d, Math.abs(v - (b[i] as number))), 0);
+
+interface GroupRun {
+  epochs: EpochMetrics[];
+  host: Float32Array;
+  workers: Float32Array[];
+  changes: GroupChange[];
+  receipts: Receipt[];
+  bytesPerStep: number;
+}
+
+describe('data-parallel training over real NATS (replicas in one process, each with its own connection)', () => {
+  let bus: Bus & { dispose(): Promise<void> };
+  const extraBuses: Bus[] = [];
+  const timers: NodeJS.Timeout[] = [];
+  const member = async (name: string) => {
+    const b = await connectBus({ url: process.env.NATS_URL ?? 'nats://127.0.0.1:4222', name, namespace: bus.namespace });
+    extraBuses.push(b);
+    return b;
+  };
+  beforeAll(async () => {
+    await initBackend('wasm');
+    bus = await createTestBus();
+  });
+  afterAll(async () => {
+    timers.forEach(clearInterval);
+    for (const b of extraBuses) await b.close();
+    await bus.dispose();
+  });
+
+  let jobCounter = 0;
+  /** Runs a group: the coordinating replica plus `workers` real members joining after `joinDelayMs`. */
+  async function runGroup(o: { replicas: number; workers: number; hp?: Hyperparams; joinDelayMs?: number; meddle?: (jobId: string) => Promise<void> }): Promise<GroupRun> {
+    const hp = o.hp ?? baseHp;
+    const jobId = `dp.job-${++jobCounter}`;
+    const job: TrainJobRequested = { jobId, modelName: 'mnist', dataset: 'mnist', datasetVersion: 'a'.repeat(64), hyperparams: hp, replicas: o.replicas, rank: 0, trigger: { kind: 'manual', reason: 'test' } };
+    await o.meddle?.(jobId);
+    const epochs: EpochMetrics[] = [];
+    const changes: GroupChange[] = [];
+    const receipts: Receipt[] = [];
+    const model = createModel(hp.arch, { seed: hp.seed, learningRate: hp.learningRate });
+    const workers = await Promise.all(
+      Array.from({ length: o.workers }, async (_, i) => new DpWorker({ bus: await member(`w${i}`), jobId, member: `worker-${i}`, logger, train, hyperparams: hp, perEpoch: stepsPerEpoch(train.count, hp.batchSize), joinTimeoutMs: settings.joinTimeoutMs, coordinatorTimeoutMs: 8000 })),
+    );
+    const controller = new AbortController();
+    const hosting = trainAsCoordinator({
+      bus, job, attempt: 1, replicaId: 'host', logger, model, plan: { train, validation: undefined, test: train }, initialEpoch: 0, settings, signal: controller.signal,
+      onEpoch: async (m) => void epochs.push(m),
+      onChange: (c) => void changes.push(c),
+      onReceipt: (r) => void receipts.push(r),
+    });
+    const working = workers.map(async (w) => {
+      await new Promise((r) => setTimeout(r, o.joinDelayMs ?? 0));
+      return w.run();
+    });
+    const [result, ...outcomes] = await Promise.all([hosting, ...working]);
+    outcomes.forEach((r) => expect(r.outcome).toBe('done'));
+    const run = { epochs, host: flat(model), workers: workers.map((w) => flat(w.currentModel()!)), changes, receipts, bytesPerStep: result.exchange.bytesSent / Math.max(1, result.exchange.steps) };
+    model.dispose();
+    workers.forEach((w) => w.currentModel()?.dispose());
+    return run;
+  }
+
+  let single: GroupRun;
+  let pair: GroupRun;
+
+  it('two replicas hold identical weights and match one replica with the same global batch', async () => {
+    single = await runGroup({ replicas: 1, workers: 0 });
+    pair = await runGroup({ replicas: 2, workers: 1 });
+    expect(pair.workers[0]).toEqual(pair.host); // identical after every step, so bit for bit at the end
+    expect(pair.epochs.map((e) => e.epoch)).toEqual([1, 2]);
+    pair.epochs.forEach((e, i) => expect(Math.abs(e.loss - single.epochs[i]!.loss)).toBeLessThan(1e-4));
+    expect(pair.epochs[1]!.loss).toBeLessThan(pair.epochs[0]!.loss);
+    // Adam divides by sqrt(v): float rounding in near-zero gradients moves weights a little, never far.
+    expect(maxDiff(pair.host, single.host)).toBeLessThan(1e-2);
+    expect(pair.changes.filter((c) => c.change === 'formed').map((c) => c.replica)).toEqual(['host', 'worker-0']);
+    expect(pair.bytesPerStep).toBeGreaterThan(4 * 5000); // float32 gradients of ~6k parameters
+  }, 60_000);
+
+  it('matches ordinary single-process training (trainOnBatch) on the loss curve', async () => {
+    const model = createModel(baseHp.arch, { seed: baseHp.seed, learningRate: baseHp.learningRate });
+    const history = await trainModel(model, { train }, { epochs: 2, batchSize: 64, seed: baseHp.seed });
+    history.forEach((h, i) => expect(Math.abs(h.loss - pair.epochs[i]!.loss)).toBeLessThan(1e-3));
+    expect(maxDiff(flat(model), pair.host)).toBeLessThan(1e-2);
+    model.dispose();
+  }, 60_000);
+
+  it('is reproducible: the same seed and group give the same weights bit for bit', async () => {
+    const again = await runGroup({ replicas: 2, workers: 1 });
+    expect(again.host).toEqual(pair.host);
+  }, 60_000);
+
+  it('ignores duplicated and late gradient messages instead of counting them twice', async () => {
+    const spy = await member('spy');
+    const run = await runGroup({
+      replicas: 2,
+      workers: 1,
+      meddle: async (jobId) => {
+        const subject = dpSubjects(bus.namespace, jobId).grad;
+        const seen = new Set<string>();
+        spy.nc.subscribe(subject, {
+          callback: (_e, msg) => {
+            const { header } = decodeFrame(msg.data);
+            const key = `${header.msg}/${header.part}`;
+            if (seen.has(key)) return;
+            seen.add(key);
+            const copy = msg.data.slice();
+            spy.nc.publish(subject, copy);
+            setTimeout(() => spy.nc.isClosed() || spy.nc.publish(subject, copy), 30);
+          },
+        });
+        await spy.nc.flush();
+      },
+    });
+    const steps = 2 * stepsPerEpoch(train.count, 64);
+    expect(run.receipts.filter((r) => r === 'accepted')).toHaveLength(steps * 2);
+    expect(run.receipts.filter((r) => r === 'duplicate' || r === 'stale').length).toBeGreaterThanOrEqual(steps);
+    expect(run.host).toEqual(pair.host);
+  }, 60_000);
+
+  it('drops a stalled member and a silent one, re-shards, and applies no step twice or half', async () => {
+    const fakes = await member('fakes');
+    const run = await runGroup({
+      replicas: 4,
+      workers: 1,
+      meddle: async (jobId) => {
+        const s = dpSubjects(bus.namespace, jobId);
+        // Both join as the group forms; "staller" keeps its heartbeat but never sends a gradient, "ghost" goes quiet.
+        setTimeout(() => {
+          for (const id of ['staller', 'ghost']) {
+            void fakes.nc.request(s.join, JSON.stringify({ protocol: DP_PROTOCOL_VERSION, member: id }), { timeout: 2000 }).then((m) => {
+              const { group } = JSON.parse(new TextDecoder().decode(m.data)) as { group: string };
+              if (id === 'staller') timers.push(setInterval(() => fakes.nc.publish(s.heartbeat, JSON.stringify({ group, member: id })), 200));
+            });
+          }
+        }, 100);
+      },
+    });
+    const dropped = run.changes.filter((c) => c.change === 'dropped');
+    expect(dropped.map((c) => c.replica).sort()).toEqual(['ghost', 'staller']);
+    expect(dropped.find((c) => c.replica === 'ghost')?.reason).toMatch(/no heartbeat/);
+    expect(dropped.find((c) => c.replica === 'staller')?.reason).toMatch(/stalled/);
+    expect(dropped.every((c) => c.step === 0)).toBe(true);
+    // The abandoned rounds were never applied: the result is exactly the undisturbed pair's.
+    expect(run.host).toEqual(pair.host);
+    expect(run.workers[0]).toEqual(pair.host);
+  }, 60_000);
+
+  it('admits a late joiner at a step boundary with the current weights and optimizer state', async () => {
+    const run = await runGroup({ replicas: 2, workers: 1, joinDelayMs: 2600 });
+    const joined = run.changes.find((c) => c.change === 'joined');
+    expect(joined?.replica).toBe('worker-0');
+    expect(joined!.step).toBeGreaterThan(0);
+    expect(run.workers[0]).toEqual(run.host);
+    expect(run.epochs).toHaveLength(2);
+  }, 60_000);
+});
