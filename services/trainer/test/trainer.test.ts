@@ -7,7 +7,8 @@ import { consumeEvents, createTestBus, publishEvent } from '@mlpipe/bus';
 import { createLogger, createMetricsRegistry, eventually } from '@mlpipe/common';
 import { HyperparamsSchema, type Envelope, type EventType, type TrainJobRequested } from '@mlpipe/contracts';
 import { createObjectStore, type ObjectStore } from '@mlpipe/storage';
-import { evaluateModel, initBackend, loadModelFromBytes } from '@mlpipe/ml';
+import { createModel, evaluateModel, initBackend, loadModelFromBytes, trainModel } from '@mlpipe/ml';
+import { planData } from '../src/core/dataPlan';
 import { loadDatasetVersion } from '@mlpipe/dataset';
 import { startTrainer, type RunningTrainer } from '../src/service';
 import { writeMnistVersion } from './fixtures';
@@ -45,7 +46,7 @@ describe('trainer on real NATS and a folder store', () => {
       durable: 'test-train-events',
       logger,
       handlers: Object.fromEntries(
-        (['train.job.started', 'train.job.progress', 'train.job.completed', 'train.job.failed', 'train.job.cancelled'] as const).map((t) => [
+        (['train.job.started', 'train.job.progress', 'train.job.completed', 'train.job.failed', 'train.job.cancelled', 'train.group.changed'] as const).map((t) => [
           t,
           async (e: Envelope) => void events.push(e),
         ]),
@@ -142,5 +143,60 @@ describe('trainer on real NATS and a folder store', () => {
     expect(resumed?.data.resumedFromEpoch).toBeLessThanOrEqual(doneBeforeKill);
     expect(done.data.history.map((h) => h.epoch)).toEqual([1, 2, 3, 4]);
     expect(done.data.evaluation.testAccuracy).toBeGreaterThan(0.85);
+  });
+  it('finishes a data-parallel job when a worker replica is SIGKILLed mid-epoch: dropped, re-sharded, recorded', async () => {
+    const version = await writeMnistVersion(store, 4000, 1000);
+    const replica = (id: string) =>
+      spawn(process.execPath, ['--import', 'tsx', join(root, 'services/trainer/src/main.ts')], {
+        cwd: root,
+        env: {
+          ...process.env,
+          BUS_NAMESPACE: bus.namespace,
+          STORE_KIND: 'fs',
+          STORE_ROOT: dir,
+          TRAINER_BACKEND: 'wasm',
+          TRAINER_REPLICA_ID: id,
+          TRAINER_HEARTBEAT_MS: '200',
+          TRAINER_HEARTBEAT_TIMEOUT_MS: '2000',
+          TRAINER_JOIN_TIMEOUT_MS: '5000',
+          HTTP_PORT: '0',
+          LOG_LEVEL: 'warn',
+        },
+        stdio: 'ignore',
+      });
+    const replicas = { a: replica('replica-a'), b: replica('replica-b') };
+    const hp = { epochs: 3, batchSize: 64 };
+    try {
+      for (const rank of [0, 1]) {
+        await publishEvent(bus, 'train.job.requested', { ...job(version.id, 'job-dp', hp), replicas: 2, rank }, { source: 't', eventId: `dp-${rank}` });
+      }
+      await eventually(() => of('train.group.changed').filter((e) => e.data.change === 'formed').length === 2 || undefined, 60_000, 'both replicas in the group');
+      const coordinator = of('train.job.started')[0]!.data.replicaId;
+      const worker = coordinator === 'replica-a' ? 'replica-b' : 'replica-a';
+      await new Promise((r) => setTimeout(r, 1500)); // well inside epoch 1
+      expect(of('train.job.progress')).toHaveLength(0);
+      replicas[worker === 'replica-a' ? 'a' : 'b'].kill('SIGKILL');
+
+      const done = await eventually(() => of('train.job.completed')[0], 120_000, 'the job to complete');
+      const dropped = of('train.group.changed').find((e) => e.data.change === 'dropped');
+      expect(dropped?.data).toMatchObject({ replica: worker, epoch: 1, members: [coordinator] });
+      expect(dropped?.data.reason).toMatch(/no heartbeat/);
+      expect(done.data.distributed).toMatchObject({ replicasRequested: 2, finalMembers: [coordinator] });
+      expect(done.data.history.map((h) => h.epoch)).toEqual([1, 2, 3]);
+      expect(of('train.job.progress').map((e) => e.data.members)).toEqual([[coordinator], [coordinator], [coordinator]]);
+
+      // The undisturbed reference: the same job trained in one process.
+      await initBackend('wasm');
+      const data = await loadDatasetVersion(store, 'mnist', version.id);
+      const plan = planData(data.train, data.test, done.data.hyperparams);
+      const reference = createModel('cnn-small', { seed: done.data.hyperparams.seed, learningRate: done.data.hyperparams.learningRate });
+      await trainModel(reference, { train: plan.train }, { epochs: 3, batchSize: 64, seed: done.data.hyperparams.seed });
+      const referenceAccuracy = evaluateModel(reference, plan.test).accuracy;
+      reference.dispose();
+      expect(Math.abs(done.data.evaluation.testAccuracy - referenceAccuracy)).toBeLessThan(0.02);
+    } finally {
+      replicas.a.kill('SIGKILL');
+      replicas.b.kill('SIGKILL');
+    }
   });
 });
