@@ -5,3 +5,4 @@ export * from './metrics';
 export * from './ops';
 export * from './telemetry';
 export * from './eventually';
+export * from './random';

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { BatchRejectedSchema, BatchValidatedSchema } from './data';
 import { ModelAliasChangedSchema, ModelVersionRegisteredSchema } from './model';
+import { SweepCompletedSchema } from './sweep';
 import {
   TrainJobCancelledSchema,
   TrainJobCancelRequestedSchema,
@@ -36,6 +37,7 @@ export const EVENTS = {
   'train.job.cancel-requested': { stream: 'TRAIN', version: 1, schema: TrainJobCancelRequestedSchema },
   'train.job.cancelled': { stream: 'TRAIN', version: 1, schema: TrainJobCancelledSchema },
   'train.group.changed': { stream: 'TRAIN', version: 1, schema: TrainGroupChangedSchema },
+  'train.sweep.completed': { stream: 'TRAIN', version: 1, schema: SweepCompletedSchema },
   'model.version.registered': { stream: 'MODEL', version: 1, schema: ModelVersionRegisteredSchema },
   'model.alias.changed': { stream: 'MODEL', version: 1, schema: ModelAliasChangedSchema },
 } as const satisfies Record<string, { stream: StreamKey; version: number; schema: z.ZodType }>;

@@ -6,3 +6,4 @@ export * from './catalogue';
 export * from './requests';
 export * from './keys';
 export * from './dp';
+export * from './sweep';

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DatasetNameSchema, IdSchema, ModelNameSchema, Sha256Schema, TimestampSchema } from './common';
-import { EpochMetricsSchema, HyperparamsSchema, JobStatusSchema, TriggerSchema } from './train';
+import { EpochMetricsSchema, HyperparamsSchema, JobStatusSchema, TrialRefSchema, TriggerSchema } from './train';
+import { SubmitSweepRequestSchema, SweepSchema } from './sweep';
 
 /** Request/reply endpoints on core NATS (namespaced like events); each has a request and a reply schema. */
 
@@ -18,6 +19,7 @@ export const JobSchema = z
     attempts: z.number().int().nonnegative(),
     lastProgress: EpochMetricsSchema.nullable(),
     modelVersion: z.number().int().positive().nullable(),
+    sweep: TrialRefSchema.nullable(),
     createdAt: TimestampSchema,
     updatedAt: TimestampSchema,
   })
@@ -50,6 +52,8 @@ export const REQUESTS = {
   'orchestrator.jobs.list': { request: ListJobsRequestSchema, reply: z.object({ jobs: z.array(JobSchema) }).strict() },
   'orchestrator.jobs.get': { request: GetJobRequestSchema, reply: JobSchema },
   'orchestrator.jobs.cancel': { request: CancelJobRequestSchema, reply: JobSchema },
+  'orchestrator.sweeps.submit': { request: SubmitSweepRequestSchema, reply: SweepSchema },
+  'orchestrator.sweeps.get': { request: z.object({ sweepId: IdSchema }).strict(), reply: SweepSchema },
 } as const satisfies Record<string, { request: z.ZodType; reply: z.ZodType }>;
 
 export type RequestSubject = keyof typeof REQUESTS;

@@ -22,6 +22,10 @@ export const HyperparamsSchema = z
   .strict();
 export type Hyperparams = z.infer<typeof HyperparamsSchema>;
 
+/** Marks a job as one trial of a sweep (travels with the job's events so the registry can file it). */
+export const TrialRefSchema = z.object({ sweepId: IdSchema, trial: z.number().int().nonnegative() }).strict();
+export type TrialRef = z.infer<typeof TrialRefSchema>;
+
 export const TriggerSchema = z
   .object({
     kind: z.enum(['manual', 'new-data', 'drift', 'initial']),
@@ -44,6 +48,7 @@ export const TrainJobRequestedSchema = z
     /** 0: the replica that coordinates the group and reports; 1..replicas-1: workers joining it. */
     rank: z.number().int().nonnegative().default(0),
     trigger: TriggerSchema,
+    sweep: TrialRefSchema.optional(),
   })
   .strict();
 export type TrainJobRequested = z.infer<typeof TrainJobRequestedSchema>;
@@ -59,6 +64,7 @@ export const TrainJobStartedSchema = z
     hyperparams: HyperparamsSchema,
     datasetVersion: Sha256Schema,
     codeVersion: z.string().min(1),
+    sweep: TrialRefSchema.optional(),
   })
   .strict();
 export type TrainJobStarted = z.infer<typeof TrainJobStartedSchema>;
@@ -125,6 +131,7 @@ export const TrainJobCompletedSchema = z
     history: z.array(EpochMetricsSchema),
     artefacts: ModelArtefactsSchema,
     durationSec: z.number().nonnegative(),
+    sweep: TrialRefSchema.optional(),
     distributed: z
       .object({
         replicasRequested: z.number().int().min(1),

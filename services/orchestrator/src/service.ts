@@ -7,6 +7,7 @@ import type { Subscription } from '@nats-io/nats-core';
 import { Counter, type Registry } from 'prom-client';
 import { JobRepository } from './adapters/jobRepository';
 import { JobService } from './adapters/jobService';
+import { SweepService } from './adapters/sweepService';
 import { ORCHESTRATOR_SCHEMA, migrations } from './adapters/migrations';
 
 export interface OrchestratorDeps {
@@ -19,6 +20,7 @@ export interface OrchestratorDeps {
 
 export interface RunningOrchestrator {
   jobs: JobService;
+  sweeps: SweepService;
   repo: JobRepository;
   stop(): Promise<void>;
 }
@@ -48,6 +50,7 @@ export async function startOrchestrator(deps: OrchestratorDeps): Promise<Running
     },
     logger,
   );
+  const sweeps = new SweepService(repo, jobs, bus, logger);
   const handled = new Counter({
     name: 'mlpipe_orchestrator_events_total',
     help: 'Events handled by the orchestrator, by type',
@@ -79,6 +82,7 @@ export async function startOrchestrator(deps: OrchestratorDeps): Promise<Running
   const onTrain = async (e: Parameters<JobService['onTrainEvent']>[0]) => {
     count(e.type);
     await jobs.onTrainEvent(e);
+    if (e.type !== 'train.job.started') await sweeps.onTrainEvent(e as Parameters<SweepService['onTrainEvent']>[0]);
   };
   consumers.push(
     await consumeEvents(bus, {
@@ -120,10 +124,13 @@ export async function startOrchestrator(deps: OrchestratorDeps): Promise<Running
     ),
     serveRequests(bus, 'orchestrator.jobs.get', (req) => repo.get(req.jobId), logger),
     serveRequests(bus, 'orchestrator.jobs.cancel', (req) => jobs.cancel(req.jobId, req.reason), logger),
+    serveRequests(bus, 'orchestrator.sweeps.submit', (req) => sweeps.submit(req), logger),
+    serveRequests(bus, 'orchestrator.sweeps.get', (req) => sweeps.get(req.sweepId), logger),
   ];
   logger.info('orchestrator started');
   return {
     jobs,
+    sweeps,
     repo,
     stop: async () => {
       for (const s of subscriptions) s.unsubscribe();

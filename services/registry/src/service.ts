@@ -43,6 +43,9 @@ export async function startRegistry(deps: RegistryDeps): Promise<RunningRegistry
 
   const announce = async (r: Registration): Promise<void> => {
     const v = r.registered;
+    versions.inc({ model: v.modelName });
+    decisions.inc({ model: v.modelName, outcome: v.decision.outcome });
+    logger.info({ model: v.modelName, version: v.version, decision: v.decision }, 'version registered');
     await publishEvent(bus, 'model.version.registered', v, { source: SOURCE, eventId: `model.version.registered:${v.modelName}:${v.version}` });
     for (const change of r.aliasChanges) await announceAlias(change, `model.alias.changed:${change.modelName}:${change.alias}:${change.version}:gate`);
   };
@@ -59,12 +62,16 @@ export async function startRegistry(deps: RegistryDeps): Promise<RunningRegistry
       'train.job.started': (e) => registrar.runStarted(e.data),
       'train.job.progress': (e) => registrar.epochMetrics(e.data),
       'train.job.failed': (e) => registrar.runFailed(e.data),
+      'train.job.cancelled': (e) => registrar.runCancelled(e.data),
       'train.job.completed': async (e) => {
         const r = await registrar.register(e.data);
-        versions.inc({ model: r.registered.modelName });
-        decisions.inc({ model: r.registered.modelName, outcome: r.registered.decision.outcome });
-        logger.info({ model: r.registered.modelName, version: r.registered.version, decision: r.registered.decision }, 'version registered');
-        await announce(r);
+        if (r) await announce(r);
+        else logger.info({ runId: e.data.jobId, sweep: e.data.sweep }, 'sweep trial recorded; the sweep registers its best');
+      },
+      'train.sweep.completed': async (e) => {
+        const r = await registrar.sweepCompleted(e.data);
+        logger.info({ sweepId: e.data.sweepId, best: e.data.bestJobId, reason: e.data.reason }, 'sweep finished');
+        if (r) await announce(r);
       },
     },
   });

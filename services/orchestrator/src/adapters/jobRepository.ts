@@ -7,6 +7,8 @@ import {
   type Hyperparams,
   type Job,
   type JobStatus,
+  type SweepSpec,
+  type TrialRef,
   type Trigger,
 } from '@mlpipe/contracts';
 import type { ChampionSnapshot } from '../core/policy';
@@ -21,6 +23,7 @@ export interface NewJob {
   hyperparams: Hyperparams;
   replicas: number;
   trigger: Trigger;
+  sweep?: TrialRef;
 }
 
 type JobRow = {
@@ -36,9 +39,33 @@ type JobRow = {
   attempts: number;
   last_progress: unknown;
   model_version: number | null;
+  sweep_id: string | null;
+  trial: number | null;
+  history: EpochMetrics[];
+  pruned_reason: string | null;
   created_at: Date;
   updated_at: Date;
 };
+
+export interface SweepRow {
+  sweepId: string;
+  modelName: string;
+  dataset: string;
+  datasetVersion: string;
+  spec: SweepSpec;
+  status: 'running' | 'succeeded' | 'failed';
+  statusReason: string | null;
+  bestJobId: string | null;
+  createdAt: Date;
+}
+
+/** A sweep's trial as stored: the job plus its per-epoch history and whether it was pruned. */
+export interface TrialRow {
+  job: Job;
+  trial: number;
+  history: EpochMetrics[];
+  prunedReason: string | null;
+}
 
 const toJob = (r: JobRow): Job =>
   JobSchema.parse({
@@ -54,6 +81,7 @@ const toJob = (r: JobRow): Job =>
     attempts: r.attempts,
     lastProgress: r.last_progress ?? null,
     modelVersion: r.model_version,
+    sweep: r.sweep_id === null ? null : { sweepId: r.sweep_id, trial: r.trial ?? 0 },
     createdAt: r.created_at.toISOString(),
     updatedAt: r.updated_at.toISOString(),
   });
@@ -65,8 +93,8 @@ export class JobRepository {
   /** Inserts the job unless its idempotency key exists; returns the job under that key either way. */
   async createOnce(job: NewJob): Promise<{ job: Job; created: boolean }> {
     const inserted = await this.pool.query<JobRow>(
-      `insert into orchestrator.jobs (job_id, idempotency_key, model_name, dataset, dataset_version, hyperparams, replicas, trigger, status, status_reason)
-       values ($1,$2,$3,$4,$5,$6,$7,$8,'queued',$9)
+      `insert into orchestrator.jobs (job_id, idempotency_key, model_name, dataset, dataset_version, hyperparams, replicas, trigger, status, status_reason, sweep_id, trial)
+       values ($1,$2,$3,$4,$5,$6,$7,$8,'queued',$9,$10,$11)
        on conflict (idempotency_key) do nothing returning *`,
       [
         job.jobId,
@@ -78,17 +106,22 @@ export class JobRepository {
         job.replicas,
         job.trigger,
         job.trigger.reason,
+        job.sweep?.sweepId ?? null,
+        job.sweep?.trial ?? null,
       ],
     );
     if (inserted.rows[0]) return { job: toJob(inserted.rows[0]), created: true };
-    const existing = await this.pool.query<JobRow>('select * from orchestrator.jobs where idempotency_key = $1', [
-      job.idempotencyKey,
-    ]);
+    const existing = await this.pool.query<JobRow>(
+      'select * from orchestrator.jobs where idempotency_key = $1',
+      [job.idempotencyKey],
+    );
     return { job: toJob(existing.rows[0] as JobRow), created: false };
   }
 
   async get(jobId: string): Promise<Job> {
-    const { rows } = await this.pool.query<JobRow>('select * from orchestrator.jobs where job_id = $1', [jobId]);
+    const { rows } = await this.pool.query<JobRow>('select * from orchestrator.jobs where job_id = $1', [
+      jobId,
+    ]);
     if (!rows[0]) throw new NotFoundError(`no job ${jobId}`);
     return toJob(rows[0]);
   }
@@ -110,7 +143,10 @@ export class JobRepository {
     const client = await this.pool.connect();
     try {
       await client.query('begin');
-      const { rows } = await client.query<JobRow>('select * from orchestrator.jobs where job_id = $1 for update', [jobId]);
+      const { rows } = await client.query<JobRow>(
+        'select * from orchestrator.jobs where job_id = $1 for update',
+        [jobId],
+      );
       const row = rows[0];
       if (!row) {
         await client.query('rollback');
@@ -121,6 +157,7 @@ export class JobRepository {
         `update orchestrator.jobs set status = $2,
            status_reason = coalesce($3, status_reason),
            last_progress = coalesce($4, last_progress),
+           history = case when $4::jsonb is null then history else history || jsonb_build_array($4::jsonb) end,
            model_version = coalesce($5, model_version),
            attempts = attempts + $6,
            updated_at = now()
@@ -186,7 +223,13 @@ export class JobRepository {
     return rows[0]?.body;
   }
 
-  async recordModelVersion(v: { modelName: string; version: number; jobId: string; trainSamples: number; datasetVersion: string }): Promise<void> {
+  async recordModelVersion(v: {
+    modelName: string;
+    version: number;
+    jobId: string;
+    trainSamples: number;
+    datasetVersion: string;
+  }): Promise<void> {
     await this.pool.query(
       `insert into orchestrator.model_versions (model_name, version, job_id, train_samples, dataset_version)
        values ($1,$2,$3,$4,$5) on conflict do nothing`,
@@ -203,7 +246,11 @@ export class JobRepository {
   }
 
   async champion(modelName: string): Promise<ChampionSnapshot | null> {
-    const { rows } = await this.pool.query<{ version: number; train_samples: number; dataset_version: string }>(
+    const { rows } = await this.pool.query<{
+      version: number;
+      train_samples: number;
+      dataset_version: string;
+    }>(
       // Compare datasets, not subsets: the champion "has seen" its whole dataset version.
       `select c.version, coalesce(d.train_samples, v.train_samples) as train_samples, v.dataset_version
        from orchestrator.champions c
@@ -213,6 +260,76 @@ export class JobRepository {
       [modelName],
     );
     const r = rows[0];
-    return r ? { version: r.version, trainSamples: r.train_samples, datasetVersion: r.dataset_version } : null;
+    return r
+      ? { version: r.version, trainSamples: r.train_samples, datasetVersion: r.dataset_version }
+      : null;
+  }
+
+  async createSweep(s: Omit<SweepRow, 'status' | 'statusReason' | 'bestJobId' | 'createdAt'>): Promise<void> {
+    await this.pool.query(
+      `insert into orchestrator.sweeps (sweep_id, model_name, dataset, dataset_version, spec, status) values ($1,$2,$3,$4,$5,'running')`,
+      [s.sweepId, s.modelName, s.dataset, s.datasetVersion, s.spec],
+    );
+  }
+
+  async sweep(sweepId: string): Promise<SweepRow> {
+    const { rows } = await this.pool.query<{
+      sweep_id: string;
+      model_name: string;
+      dataset: string;
+      dataset_version: string;
+      spec: SweepSpec;
+      status: SweepRow['status'];
+      status_reason: string | null;
+      best_job_id: string | null;
+      created_at: Date;
+    }>('select * from orchestrator.sweeps where sweep_id = $1', [sweepId]);
+    const r = rows[0];
+    if (!r) throw new NotFoundError(`no sweep ${sweepId}`);
+    return {
+      sweepId: r.sweep_id,
+      modelName: r.model_name,
+      dataset: r.dataset,
+      datasetVersion: r.dataset_version,
+      spec: r.spec,
+      status: r.status,
+      statusReason: r.status_reason,
+      bestJobId: r.best_job_id,
+      createdAt: r.created_at,
+    };
+  }
+
+  async trials(sweepId: string): Promise<TrialRow[]> {
+    const { rows } = await this.pool.query<JobRow>(
+      'select * from orchestrator.jobs where sweep_id = $1 order by trial',
+      [sweepId],
+    );
+    return rows.map((r) => ({
+      job: toJob(r),
+      trial: r.trial ?? 0,
+      history: r.history,
+      prunedReason: r.pruned_reason,
+    }));
+  }
+
+  async markPruned(jobId: string, reason: string): Promise<void> {
+    await this.pool.query(
+      'update orchestrator.jobs set pruned_reason = $2 where job_id = $1 and pruned_reason is null',
+      [jobId, reason],
+    );
+  }
+
+  /** Closes a running sweep; false when it was closed already. */
+  async finishSweep(
+    sweepId: string,
+    status: 'succeeded' | 'failed',
+    reason: string,
+    bestJobId: string | null,
+  ): Promise<boolean> {
+    const { rowCount } = await this.pool.query(
+      `update orchestrator.sweeps set status = $2, status_reason = $3, best_job_id = $4, updated_at = now() where sweep_id = $1 and status = 'running'`,
+      [sweepId, status, reason, bestJobId],
+    );
+    return (rowCount ?? 0) > 0;
   }
 }

@@ -6,6 +6,7 @@ import {
   type Hyperparams,
   type Job,
   type ParsedRequestOf,
+  type TrialRef,
   type Trigger,
 } from '@mlpipe/contracts';
 import { publishEvent, type Bus } from '@mlpipe/bus';
@@ -69,13 +70,7 @@ export class JobService {
   }
 
   async submit(req: ParsedRequestOf<'orchestrator.jobs.submit'>): Promise<Job> {
-    const version = req.datasetVersion
-      ? await this.findVersion(req.dataset, req.datasetVersion)
-      : await this.repo.latestDatasetVersion(req.dataset);
-    if (!version) throw new ValidationError(`no validated ${req.dataset} data yet: seed it with "mlpipe-data seed ${req.dataset}"`);
-    if (!version.trainSamples || !version.testSamples) {
-      throw new ValidationError(`dataset version ${version.id.slice(0, 12)} lacks a train or test split`);
-    }
+    const version = await this.trainableVersion(req.dataset, req.datasetVersion);
     return this.startJob({
       idempotencyKey: `manual:${randomBytes(8).toString('hex')}`,
       modelName: req.modelName,
@@ -113,7 +108,8 @@ export class JobService {
       case 'train.job.completed': {
         const d = e.data as Envelope<'train.job.completed'>['data'];
         const acc = d.evaluation.testAccuracy.toFixed(4);
-        await this.repo.signal(d.jobId, 'succeeded', { reason: `test accuracy ${acc}; awaiting registration` });
+        const next = d.sweep ? `trial ${d.sweep.trial} of sweep ${d.sweep.sweepId}; only the sweep's best is registered` : 'awaiting registration';
+        await this.repo.signal(d.jobId, 'succeeded', { reason: `test accuracy ${acc}; ${next}` });
         return;
       }
       case 'train.job.failed': {
@@ -151,19 +147,31 @@ export class JobService {
     await this.maybeRetrain(job.dataset);
   }
 
+  /** The dataset version a submitted job or sweep trains on: the given one, else the newest; it needs both splits. */
+  async trainableVersion(dataset: DatasetVersion['dataset'], id: string | undefined): Promise<DatasetVersion> {
+    const version = id ? await this.findVersion(dataset, id) : await this.repo.latestDatasetVersion(dataset);
+    if (!version) throw new ValidationError(`no validated ${dataset} data yet: seed it with "mlpipe-data seed ${dataset}"`);
+    if (!version.trainSamples || !version.testSamples) {
+      throw new ValidationError(`dataset version ${version.id.slice(0, 12)} lacks a train or test split`);
+    }
+    return version;
+  }
+
   private async findVersion(dataset: DatasetVersion['dataset'], id: string): Promise<DatasetVersion> {
     const version = await this.repo.datasetVersion(id);
     if (version?.dataset === dataset) return version;
     throw new ValidationError(`dataset version ${id} of ${dataset} is not known to the orchestrator`);
   }
 
-  private async startJob(args: {
+  /** Creates the job once per idempotency key and queues one message per replica. */
+  async startJob(args: {
     idempotencyKey: string;
     modelName: string;
     version: DatasetVersion;
     hyperparams: Hyperparams;
     replicas: number;
     trigger: Trigger;
+    sweep?: TrialRef;
   }): Promise<Job> {
     const { job, created } = await this.repo.createOnce({
       jobId: newJobId(),
@@ -174,6 +182,7 @@ export class JobService {
       hyperparams: args.hyperparams,
       replicas: args.replicas,
       trigger: args.trigger,
+      ...(args.sweep ? { sweep: args.sweep } : {}),
     });
     if (job.status === 'queued') {
       // Published even when the row existed: a crash between insert and publish is healed on redelivery,
@@ -192,6 +201,7 @@ export class JobService {
             replicas: job.replicas,
             rank,
             trigger: job.trigger,
+            ...(job.sweep ? { sweep: job.sweep } : {}),
           },
           { source: SOURCE, eventId: rank === 0 ? `train.job.requested:${job.jobId}` : `train.job.requested:${job.jobId}:rank${rank}` },
         );

@@ -47,4 +47,24 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    id: '002_sweeps',
+    sql: `
+      alter table jobs add column sweep_id text, add column trial int,
+        add column history jsonb not null default '[]'::jsonb, add column pruned_reason text;
+      create index jobs_sweep on jobs (sweep_id);
+      create table sweeps (
+        sweep_id text primary key,
+        model_name text not null,
+        dataset text not null,
+        dataset_version text not null,
+        spec jsonb not null,
+        status text not null,
+        status_reason text,
+        best_job_id text,
+        created_at timestamptz not null default now(),
+        updated_at timestamptz not null default now()
+      );
+    `,
+  },
 ];

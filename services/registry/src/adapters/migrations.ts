@@ -78,4 +78,13 @@ export const migrations: Migration[] = [
         for each statement execute function audit_log_is_append_only();
     `,
   },
+  {
+    id: '002_sweeps',
+    sql: `
+      alter table runs add column parent_run_id text references runs(run_id), add column completion jsonb;
+      create index runs_parent on runs (parent_run_id);
+      alter table runs drop constraint runs_status_check;
+      alter table runs add constraint runs_status_check check (status in ('running', 'finished', 'failed', 'killed'));
+    `,
+  },
 ];

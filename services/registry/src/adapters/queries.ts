@@ -137,6 +137,8 @@ export class RegistryQueries {
       backend: (r.backend as string | null) ?? null,
       replica: (r.replica as string | null) ?? null,
       error: (r.error as string | null) ?? null,
+      /** The sweep a trial belongs to (its parent run), or null. */
+      parentRunId: (r.parent_run_id as string | null) ?? null,
       startedAt: iso(r.started_at as Date),
       endedAt: iso((r.ended_at as Date | null) ?? null),
     };

@@ -1,6 +1,6 @@
 import { withTransaction, type Pool, type PoolClient } from '@mlpipe/db';
 import { NotFoundError, ValidationError } from '@mlpipe/common';
-import type { Alias, EventData, GateDecision, ModelAliasChanged, ModelVersionRegistered } from '@mlpipe/contracts';
+import type { Alias, EventData, GateDecision, ModelAliasChanged, ModelVersionRegistered, SweepCompleted, TrialRef } from '@mlpipe/contracts';
 import type { ObjectStore } from '@mlpipe/storage';
 import { putJson } from '@mlpipe/storage';
 import { decideGate, type GatePolicy } from '../core/gate';
@@ -23,6 +23,7 @@ export class Registrar {
   async runStarted(d: EventData<'train.job.started'>): Promise<void> {
     await withTransaction(this.pool, async (c) => {
       await c.query('insert into registry.experiments (name) values ($1) on conflict do nothing', [d.modelName]);
+      if (d.sweep) await this.ensureParent(c, d.sweep, d);
       await c.query(
         `insert into registry.runs (run_id, experiment, status, params, tags, dataset_version, code_version, backend, replica)
          values ($1,$2,'running',$3,$4,$5,$6,$7,$8)
@@ -31,7 +32,49 @@ export class Registrar {
          where registry.runs.status = 'running'`,
         [d.jobId, d.modelName, d.hyperparams, { attempt: String(d.attempt) }, d.datasetVersion, d.codeVersion, d.backend, d.replicaId],
       );
+      if (d.sweep) await this.linkTrial(c, d.jobId, d.sweep);
     });
+  }
+
+  /** A cancelled job's run (a pruned trial, or a job stopped by hand) ends as killed. */
+  async runCancelled(d: EventData<'train.job.cancelled'>): Promise<void> {
+    await this.pool.query(`update registry.runs set status = 'killed', ended_at = now() where run_id = $1 and status = 'running'`, [d.jobId]);
+  }
+
+  /**
+   * A sweep ended: its parent run is closed with the best trial's score, pruned trials are
+   * tagged, and the best trial's model is registered through the gate like any job's.
+   */
+  async sweepCompleted(d: SweepCompleted): Promise<Registration | null> {
+    const best = d.trials.find((t) => t.jobId === d.bestJobId);
+    await withTransaction(this.pool, async (c) => {
+      await c.query(
+        `update registry.runs set status = $2, params = $3, ended_at = coalesce(ended_at, now()),
+           tags = tags || $4 where run_id = $1`,
+        [d.sweepId, d.bestJobId ? 'finished' : 'failed', d.spec, { best_run: d.bestJobId ?? '', reason: d.reason, trials: String(d.trials.length) }],
+      );
+      for (const t of d.trials.filter((x) => x.pruned)) {
+        await c.query(`update registry.runs set tags = tags || '{"pruned":"true"}' where run_id = $1`, [t.jobId]);
+      }
+      if (best?.valAccuracy != null) await this.writeMetrics(c, d.sweepId, 0, [['best_val_accuracy', best.valAccuracy]]);
+    });
+    if (!d.bestJobId) return null;
+    const { rows } = await this.pool.query<{ completion: EventData<'train.job.completed'> | null }>('select completion from registry.runs where run_id = $1', [d.bestJobId]);
+    const completion = rows[0]?.completion;
+    if (!completion) throw new ValidationError(`sweep ${d.sweepId}'s best trial ${d.bestJobId} has no recorded completion`);
+    return this.registerVersion(completion);
+  }
+
+  private async ensureParent(c: PoolClient, sweep: TrialRef, d: { modelName: string; datasetVersion: string; codeVersion: string }): Promise<void> {
+    await c.query(
+      `insert into registry.runs (run_id, experiment, status, params, tags, dataset_version, code_version)
+       values ($1,$2,'running','{}',$3,$4,$5) on conflict (run_id) do nothing`,
+      [sweep.sweepId, d.modelName, { kind: 'sweep' }, d.datasetVersion, d.codeVersion],
+    );
+  }
+
+  private async linkTrial(c: PoolClient, runId: string, sweep: TrialRef): Promise<void> {
+    await c.query(`update registry.runs set parent_run_id = $2, tags = tags || $3 where run_id = $1`, [runId, sweep.sweepId, { trial: String(sweep.trial) }]);
   }
 
   async epochMetrics(d: EventData<'train.job.progress'>): Promise<void> {
@@ -55,34 +98,31 @@ export class Registrar {
     ]);
   }
 
+  /**
+   * Records a completed job. A plain job's model is registered at once, through the gate; a sweep
+   * trial's run is kept, with its completion, until the sweep names its best (null meanwhile).
+   */
+  async register(d: EventData<'train.job.completed'>): Promise<Registration | null> {
+    if (!d.sweep) return this.registerVersion(d);
+    const sweep = d.sweep;
+    await withTransaction(this.pool, async (c) => {
+      await c.query('insert into registry.experiments (name) values ($1) on conflict do nothing', [d.modelName]);
+      await this.ensureParent(c, sweep, d);
+      await this.recordCompletedRun(c, d);
+      await this.linkTrial(c, d.jobId, sweep);
+      await c.query('update registry.runs set completion = $2 where run_id = $1', [d.jobId, d]);
+    });
+    return null;
+  }
+
   /** Registers the version a completed job produced, once per run, and moves the aliases the gate says. */
-  async register(d: EventData<'train.job.completed'>): Promise<Registration> {
+  private async registerVersion(d: EventData<'train.job.completed'>): Promise<Registration> {
     for (const key of [d.artefacts.modelJsonKey, d.artefacts.weightsKey]) {
       if (!(await this.store.head(key))) throw new ValidationError(`job ${d.jobId} completed but its artefact ${key} is missing from the store`);
     }
     const result = await withTransaction(this.pool, async (c) => {
       await c.query('insert into registry.experiments (name) values ($1) on conflict do nothing', [d.modelName]);
-      await c.query(
-        `insert into registry.runs (run_id, experiment, status, params, dataset_version, code_version, backend, replica)
-         values ($1,$2,'running',$3,$4,$5,$6,$7) on conflict (run_id) do nothing`,
-        [d.jobId, d.modelName, d.hyperparams, d.datasetVersion, d.codeVersion, d.backend, d.replicaId],
-      );
-      await c.query(`update registry.runs set status = 'finished', ended_at = coalesce(ended_at, now()) where run_id = $1`, [d.jobId]);
-      for (const m of d.history) {
-        await this.writeMetrics(c, d.jobId, m.epoch, [
-          ['loss', m.loss],
-          ['accuracy', m.accuracy],
-          ['val_loss', m.valLoss],
-          ['val_accuracy', m.valAccuracy],
-          ['samples_per_sec', m.samplesPerSec],
-        ]);
-      }
-      const finalStep = d.history.at(-1)?.epoch ?? 0;
-      await this.writeMetrics(c, d.jobId, finalStep, [
-        ['test_accuracy', d.evaluation.testAccuracy],
-        ['duration_seconds', d.durationSec],
-        ...d.evaluation.perClassAccuracy.map((a, i): [string, number] => [`test_accuracy_class_${i}`, a]),
-      ]);
+      await this.recordCompletedRun(c, d);
 
       await c.query('insert into registry.registered_models (name) values ($1) on conflict do nothing', [d.modelName]);
       await c.query('select name from registry.registered_models where name = $1 for update', [d.modelName]);
@@ -126,6 +166,31 @@ export class Registrar {
       perClassAccuracy: d.evaluation.perClassAccuracy,
     });
     return result;
+  }
+
+  /** The run of a completed job, finished, with every epoch's and the final evaluation's metrics. */
+  private async recordCompletedRun(c: PoolClient, d: EventData<'train.job.completed'>): Promise<void> {
+    await c.query(
+      `insert into registry.runs (run_id, experiment, status, params, dataset_version, code_version, backend, replica)
+       values ($1,$2,'running',$3,$4,$5,$6,$7) on conflict (run_id) do nothing`,
+      [d.jobId, d.modelName, d.hyperparams, d.datasetVersion, d.codeVersion, d.backend, d.replicaId],
+    );
+    await c.query(`update registry.runs set status = 'finished', ended_at = coalesce(ended_at, now()) where run_id = $1`, [d.jobId]);
+    for (const m of d.history) {
+      await this.writeMetrics(c, d.jobId, m.epoch, [
+        ['loss', m.loss],
+        ['accuracy', m.accuracy],
+        ['val_loss', m.valLoss],
+        ['val_accuracy', m.valAccuracy],
+        ['samples_per_sec', m.samplesPerSec],
+      ]);
+    }
+    const finalStep = d.history.at(-1)?.epoch ?? 0;
+    await this.writeMetrics(c, d.jobId, finalStep, [
+      ['test_accuracy', d.evaluation.testAccuracy],
+      ['duration_seconds', d.durationSec],
+      ...d.evaluation.perClassAccuracy.map((a, i): [string, number] => [`test_accuracy_class_${i}`, a]),
+    ]);
   }
 
   /** Points an alias at a version by hand; audited like the gate's moves. */

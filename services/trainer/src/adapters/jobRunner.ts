@@ -83,6 +83,7 @@ export async function runJob(
       hyperparams: hp,
       datasetVersion: job.datasetVersion,
       codeVersion: deps.codeVersion,
+      ...(job.sweep ? { sweep: job.sweep } : {}),
     },
     { source, eventId: `train.job.started:${job.jobId}:${attempt}` },
   );
@@ -162,6 +163,7 @@ export async function runJob(
       },
       history,
       durationSec: (performance.now() - started) / 1000,
+      ...(job.sweep ? { sweep: job.sweep } : {}),
       ...(group
         ? {
             distributed: {

@@ -1,0 +1,141 @@
+import { randomBytes } from 'node:crypto';
+import { HyperparamsSchema, type Envelope, type ParsedRequestOf, type Sweep, type SweepTrial } from '@mlpipe/contracts';
+import { publishEvent, type Bus } from '@mlpipe/bus';
+import { ConflictError, describeError, type Logger } from '@mlpipe/common';
+import { isTerminal } from '../core/jobState';
+import { expandTrials, judgeTrial, pickBest, type TrialCurve } from '../core/sweep';
+import type { JobRepository, TrialRow } from './jobRepository';
+import type { JobService } from './jobService';
+
+const SOURCE = 'orchestrator';
+
+const newSweepId = () => `sweep-${new Date().toISOString().slice(0, 10).replace(/-/g, '')}-${randomBytes(4).toString('hex')}`;
+
+function curveOf(t: TrialRow): TrialCurve {
+  // Progress may be delivered twice: the last report of an epoch counts.
+  const byEpoch = new Map(t.history.map((m) => [m.epoch, m.valAccuracy ?? m.accuracy]));
+  return {
+    jobId: t.job.jobId,
+    trial: t.trial,
+    status: t.job.status,
+    epochs: t.job.hyperparams.epochs,
+    history: [...byEpoch].sort((a, b) => a[0] - b[0]).map(([epoch, score]) => ({ epoch, score })),
+    pruned: t.prunedReason !== null,
+  };
+}
+
+/**
+ * Hyperparameter sweeps: one job per trial (spread over the trainer replicas by the shared
+ * queue), early stopping of trials that fall behind, and at the end one `train.sweep.completed`
+ * naming the best trial, which the registry sends through its gate.
+ */
+export class SweepService {
+  constructor(
+    private readonly repo: JobRepository,
+    private readonly jobs: JobService,
+    private readonly bus: Bus,
+    private readonly logger: Logger,
+  ) {}
+
+  async submit(req: ParsedRequestOf<'orchestrator.sweeps.submit'>): Promise<Sweep> {
+    const version = await this.jobs.trainableVersion(req.dataset, req.datasetVersion);
+    const trials = expandTrials(req.sweep, HyperparamsSchema.parse(req.hyperparams));
+    const sweepId = newSweepId();
+    await this.repo.createSweep({ sweepId, modelName: req.modelName, dataset: version.dataset, datasetVersion: version.id, spec: req.sweep });
+    for (const [trial, hyperparams] of trials.entries()) {
+      await this.jobs.startJob({
+        idempotencyKey: `sweep:${sweepId}:${trial}`,
+        modelName: req.modelName,
+        version,
+        hyperparams,
+        replicas: 1,
+        trigger: { kind: 'manual', reason: `${req.reason} (sweep ${sweepId}, trial ${trial})` },
+        sweep: { sweepId, trial },
+      });
+    }
+    this.logger.info({ sweepId, trials: trials.length, strategy: req.sweep.strategy }, 'sweep started');
+    return this.get(sweepId);
+  }
+
+  async get(sweepId: string): Promise<Sweep> {
+    const sweep = await this.repo.sweep(sweepId);
+    const trials = await this.repo.trials(sweepId);
+    return {
+      sweepId,
+      modelName: sweep.modelName,
+      dataset: sweep.dataset as Sweep['dataset'],
+      datasetVersion: sweep.datasetVersion,
+      spec: sweep.spec,
+      status: sweep.status,
+      statusReason: sweep.statusReason,
+      bestJobId: sweep.bestJobId,
+      createdAt: sweep.createdAt.toISOString(),
+      trials: trials.map((t): SweepTrial => {
+        const curve = curveOf(t);
+        return {
+          trial: t.trial,
+          jobId: t.job.jobId,
+          hyperparams: t.job.hyperparams,
+          status: t.job.status,
+          statusReason: t.prunedReason ?? t.job.statusReason,
+          valAccuracy: curve.history.at(-1)?.score ?? null,
+          epochs: curve.history.length,
+          pruned: curve.pruned,
+        };
+      }),
+    };
+  }
+
+  /** Called after the job service recorded a training event. */
+  async onTrainEvent(e: Envelope<'train.job.progress' | 'train.job.completed' | 'train.job.failed' | 'train.job.cancelled'>): Promise<void> {
+    const job = await this.repo.get(e.data.jobId).catch(() => undefined);
+    if (!job?.sweep) return;
+    if (e.type === 'train.job.progress') {
+      const epoch = (e as Envelope<'train.job.progress'>).data.metrics.epoch;
+      if (job.status === 'running') await this.judge(job.sweep.sweepId, job.jobId, epoch);
+      return;
+    }
+    if (isTerminal(job.status)) await this.finishIfDone(job.sweep.sweepId);
+  }
+
+  private async judge(sweepId: string, jobId: string, epoch: number): Promise<void> {
+    const sweep = await this.repo.sweep(sweepId);
+    const curves = (await this.repo.trials(sweepId)).map(curveOf);
+    const judged = curves.find((c) => c.jobId === jobId);
+    if (!judged || judged.pruned) return;
+    const verdict = judgeTrial(sweep.spec.earlyStopping, judged, curves, epoch);
+    if (!verdict.prune) return;
+    await this.repo.markPruned(jobId, verdict.reason);
+    this.logger.info({ sweepId, jobId, reason: verdict.reason }, 'trial pruned');
+    try {
+      await this.jobs.cancel(jobId, verdict.reason);
+    } catch (err) {
+      if (!(err instanceof ConflictError)) throw err;
+    }
+    await this.finishIfDone(sweepId);
+  }
+
+  private async finishIfDone(sweepId: string): Promise<void> {
+    const trials = await this.repo.trials(sweepId);
+    if (!trials.every((t) => isTerminal(t.job.status))) return;
+    const sweep = await this.repo.sweep(sweepId);
+    const curves = trials.map(curveOf);
+    const best = pickBest(curves);
+    const reason = best?.reason ?? 'no trial finished unpruned';
+    await this.repo.finishSweep(sweepId, best ? 'succeeded' : 'failed', reason, best?.jobId ?? null);
+    // Published on every look once all trials ended; the event id lets JetStream keep one.
+    await publishEvent(
+      this.bus,
+      'train.sweep.completed',
+      {
+        sweepId,
+        modelName: sweep.modelName,
+        bestJobId: best?.jobId ?? null,
+        reason,
+        spec: sweep.spec,
+        trials: curves.map((c) => ({ jobId: c.jobId, trial: c.trial, status: c.status, valAccuracy: c.history.at(-1)?.score ?? null, pruned: c.pruned })),
+      },
+      { source: SOURCE, eventId: `train.sweep.completed:${sweepId}` },
+    ).catch((err: unknown) => this.logger.error({ sweepId, err: describeError(err) }, 'could not announce the finished sweep'));
+  }
+}
