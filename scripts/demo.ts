@@ -17,8 +17,15 @@ const { values } = parseArgs({
     'timeout-min': { type: 'string', default: '20' },
     epochs: { type: 'string', default: '3' },
     'train-subset': { type: 'string', default: '30000' },
+    /** Trainer replicas started, and the data-parallel replicas of the automatic job. */
+    replicas: { type: 'string', default: '2' },
   },
 });
+const replicas = Number(values.replicas);
+if (!Number.isInteger(replicas) || replicas < 1 || replicas > 8) {
+  console.error(`demo: --replicas must be a whole number from 1 to 8, got "${values.replicas}"`);
+  process.exit(1);
+}
 const root = resolve(import.meta.dirname, '..');
 const work = join(root, '.mlpipe', 'demo');
 const logs = join(work, 'logs');
@@ -49,16 +56,18 @@ const env: NodeJS.ProcessEnv = {
     trainSubset: Number(values['train-subset']),
     testSubset: 0,
   }),
+  AUTO_REPLICAS: String(replicas),
 };
 
-const SERVICES = [
+/** One process each; trainer replicas get ports 8085, 8090, 8091, … and ids trainer-1, trainer-2, … */
+const SERVICES: { name: string; port: number; instance?: string }[] = [
   { name: 'registry', port: 8081 },
   { name: 'orchestrator', port: 8082 },
   { name: 'dataset-watcher', port: 8084 },
-  { name: 'trainer', port: 8085 },
+  ...Array.from({ length: replicas }, (_, i) => ({ name: 'trainer', port: i === 0 ? 8085 : 8089 + i, instance: `trainer-${i + 1}` })),
   { name: 'gateway', port: 8080 },
   { name: 'ui', port: 8083 },
-] as const;
+];
 
 const children: ChildProcess[] = [];
 const say = (line: string) => console.log(`[demo] ${line}`);
@@ -76,11 +85,11 @@ async function reset(): Promise<void> {
   await bus.close();
 }
 
-function start(name: string, port: number, args: string[] = [], file = 'main.ts'): ChildProcess {
-  const out = createWriteStream(join(logs, `${name}.log`));
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'services', name, 'src', file), ...args], {
+function start(name: string, port: number, instance?: string): ChildProcess {
+  const out = createWriteStream(join(logs, `${instance ?? name}.log`));
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'services', name, 'src', 'main.ts')], {
     cwd: root,
-    env: { ...env, HTTP_PORT: String(port) },
+    env: { ...env, HTTP_PORT: String(port), ...(instance ? { TRAINER_REPLICA_ID: instance } : {}) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout?.pipe(out);
@@ -157,9 +166,9 @@ async function main(): Promise<void> {
   say('resetting namespace "demo", database mlpipe_demo and .mlpipe/demo/');
   await reset();
   for (const s of SERVICES) {
-    const child = start(s.name, s.port);
-    await waitReady(s.name, s.port, child);
-    say(`${s.name} ready on :${s.port}`);
+    const child = start(s.name, s.port, s.instance);
+    await waitReady(s.instance ?? s.name, s.port, child);
+    say(`${s.instance ?? s.name} ready on :${s.port}`);
   }
   say('seeding MNIST into the store (incoming/)');
   await runToEnd('dataset-watcher', 'cli.ts', ['seed', 'mnist']);
@@ -172,7 +181,7 @@ async function main(): Promise<void> {
   say('  web UI        http://127.0.0.1:8083/   (draw a digit; gateway: http://127.0.0.1:8080/v2/models/mnist)');
   say(`  artefacts     ${join(work, 'store', 'models', 'mnist')}`);
   say(`  logs          ${logs}`);
-  say('  metrics       http://127.0.0.1:<port>/metrics on every service (8080-8085)');
+  say(`  metrics       http://127.0.0.1:<port>/metrics on every service (8080-8085${replicas > 1 ? `, trainers also 8090-${8088 + replicas}` : ''})`);
   if (!values.keep) return;
   say('services keep running; Ctrl-C stops them');
   await new Promise<void>((done) => process.once('SIGINT', () => done()));

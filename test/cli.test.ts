@@ -37,6 +37,10 @@ describe('command-line tools fail with one readable line and a non-zero code', (
     expect(r.stderr).toEqual(['mlpipe-jobs: no answer to orchestrator.jobs.get within 10000 ms: is its service running?']);
     const bad = cli('services/orchestrator/src/cli.ts', ['submit', '--epochs', 'ten']);
     expect(bad.stderr).toEqual(['mlpipe-jobs: --epochs must be a number, got "ten"']);
+    const spec = cli('services/orchestrator/src/cli.ts', ['sweep', '--spec', '{grid']);
+    expect(spec.code).toBe(1);
+    expect(spec.stderr).toHaveLength(1);
+    expect(spec.stderr[0]).toMatch(/^mlpipe-jobs: --spec is not JSON: /);
   });
 
   it('mlpipe-registry says when the registry does not answer', () => {

@@ -32,7 +32,7 @@ describe('Kubeflow Trainer: TrainJob and ClusterTrainingRuntime', () => {
     expect(r.status).toBe(0);
     const job = parse(r.stdout) as K8sObject & { spec: { trainer: { numNodes: number; image: string; args: string[] }; runtimeRef: { name: string } } };
     expect(await validate([job])).toEqual([]);
-    expect(job.spec.trainer).toMatchObject({ numNodes: 1, image: 'ghcr.io/mlpipe/trainer:0.2.0', args: ['--job-id', 'job-20261122-abcd1234'] });
+    expect(job.spec.trainer).toMatchObject({ numNodes: 1, image: 'ghcr.io/mlpipe/trainer:0.2.0', args: ['--job-id', 'job-20261122-abcd1234', '--rank', '0'] });
     expect(job.spec.runtimeRef.name).toBe('mlpipe-trainer');
     expect(existsSync(join(repoRoot, (job.spec.trainer as unknown as { command: string[] }).command[3]!))).toBe(true);
   });
@@ -47,10 +47,13 @@ describe('Kubeflow Trainer: TrainJob and ClusterTrainingRuntime', () => {
     expect(r.stderr.trim().split('\n')).toEqual(['mlpipe-kubeflow: no Kubernetes cluster is configured (kubectl has no current context): set KUBECONFIG or a context, or use --dry-run to print the manifest']);
   });
 
-  it('refuses replicas it cannot honour, with the reason', () => {
-    const r = cli(['render-trainjob', '--job-id', 'job-1', '--replicas', '2', '--dry-run']);
+  it('gives each node of a multi-replica job its rank, and refuses replica counts it cannot honour', () => {
+    const two = renderTrainJob({ jobId: 'job-1', replicas: 2 });
+    expect(two.spec.trainer).toMatchObject({ numNodes: 2, args: ['--job-id', 'job-1', '--rank', '$(JOB_COMPLETION_INDEX)'] });
+    expect(renderTrainJob({ jobId: 'job-1', replicas: 1 }).spec.trainer.args).toEqual(['--job-id', 'job-1', '--rank', '0']);
+    const r = cli(['render-trainjob', '--job-id', 'job-1', '--replicas', '65', '--dry-run']);
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/data-parallel/);
+    expect(r.stderr).toMatch(/from 1 to 64/);
     expect(cli(['render-trainjob', '--job-id', 'job-1', '--replicas', 'two', '--dry-run']).stderr).toMatch(/whole number/);
     expect(cli(['render-trainjob', '--dry-run']).stderr).toMatch(/needs --job-id/);
   });
@@ -78,7 +81,7 @@ describe('Kubeflow Trainer: TrainJob and ClusterTrainingRuntime', () => {
 
   it('the committed example TrainJob is what the CLI renders', async () => {
     const committed = parse(readFileSync(join(repoRoot, 'deploy/kubeflow/generated/trainjob-example.yaml'), 'utf8')) as K8sObject;
-    expect(committed).toEqual(renderTrainJob({ jobId: 'job-20261122-abcd1234', replicas: 1, image: 'ghcr.io/mlpipe/trainer:0.1.0' }));
+    expect(committed).toEqual(renderTrainJob({ jobId: 'job-20261122-abcd1234', replicas: 2, image: 'ghcr.io/mlpipe/trainer:0.1.0' }));
     expect(await validate([committed])).toEqual([]);
   });
 });

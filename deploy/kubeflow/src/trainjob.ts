@@ -88,16 +88,13 @@ export function trainJobName(jobId: string): string {
 }
 
 /**
- * A TrainJob whose pods run `trainer/src/main.ts --job-id ID`: each asks the orchestrator for the
- * job over NATS and trains it like a queue-fed replica. numNodes is the replica count; the
- * orchestrator refuses jobs with more than one replica until data-parallel training exists, so
- * we refuse them here too rather than start N pods that would each train the whole job.
+ * A TrainJob whose pods run `trainer/src/main.ts --job-id ID --rank R`: each asks the orchestrator
+ * for the job over NATS and trains it as rank R of its data-parallel group (rank 0 coordinates and
+ * reports). numNodes is the replica count; each node's rank is its index in the indexed Job that
+ * Kubeflow's JobSet creates (JOB_COMPLETION_INDEX, expanded by Kubernetes in the args).
  */
 export function renderTrainJob(o: TrainJobOptions) {
-  if (!Number.isInteger(o.replicas) || o.replicas < 1) throw new ValidationError(`--replicas must be a whole number ≥ 1, got ${o.replicas}`);
-  if (o.replicas > 1) {
-    throw new ValidationError('--replicas > 1 needs data-parallel training across trainer pods, which this version does not ship yet (the orchestrator refuses such jobs too)');
-  }
+  if (!Number.isInteger(o.replicas) || o.replicas < 1 || o.replicas > 64) throw new ValidationError(`--replicas must be a whole number from 1 to 64, got ${o.replicas}`);
   if (!o.jobId.trim()) throw new ValidationError('--job-id is empty');
   return {
     apiVersion: 'trainer.kubeflow.org/v1alpha1',
@@ -113,7 +110,7 @@ export function renderTrainJob(o: TrainJobOptions) {
         numNodes: o.replicas,
         ...(o.image ? { image: o.image } : {}),
         command: ['node', '--import', 'tsx', 'services/trainer/src/main.ts'],
-        args: ['--job-id', o.jobId],
+        args: ['--job-id', o.jobId, '--rank', o.replicas > 1 ? '$(JOB_COMPLETION_INDEX)' : '0'],
       },
     },
   };

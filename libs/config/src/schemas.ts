@@ -63,6 +63,8 @@ export const OrchestratorConfigSchema = serviceSchema(8082, {
   AUTO_HYPERPARAMS: z.string().default('{"arch":"cnn-small","trainSubset":30000,"epochs":3}'),
   AUTO_MODEL_NAME: z.string().default('mnist'),
   AUTO_TRAIN_ENABLED: bool(true),
+  /** Data-parallel replicas of automatically triggered jobs. */
+  AUTO_REPLICAS: z.coerce.number().int().min(1).max(64).default(1),
 });
 
 export const TrainerConfigSchema = serviceSchema(8085, {

@@ -2,14 +2,21 @@ import { parseArgs } from 'node:util';
 import { BaseConfigSchema, loadConfig } from '@mlpipe/config';
 import { connectBus, request, type Bus } from '@mlpipe/bus';
 import { describeError, ValidationError } from '@mlpipe/common';
-import type { Job } from '@mlpipe/contracts';
+import { readFileSync } from 'node:fs';
+import type { Job, Sweep } from '@mlpipe/contracts';
 
 const USAGE = `usage: mlpipe-jobs submit [--model mnist] [--dataset mnist] [--arch cnn-small|cnn-deep] [--epochs N]
-                          [--batch-size N] [--lr X] [--seed N] [--train-subset N] [--test-subset N] [--reason TEXT] [--wait]
+                          [--batch-size N] [--lr X] [--seed N] [--train-subset N] [--test-subset N]
+                          [--replicas N] [--compression none|fp16|topk] [--reason TEXT] [--wait]
+       mlpipe-jobs sweep --spec JSON|@FILE [same hyperparameter flags as submit, shared by every trial] [--wait]
+       mlpipe-jobs sweep-get SWEEP_ID
        mlpipe-jobs list [--status queued|running|succeeded|failed|cancelled] [--limit N]
        mlpipe-jobs get JOB_ID
        mlpipe-jobs wait JOB_ID
-       mlpipe-jobs cancel JOB_ID [--reason TEXT]`;
+       mlpipe-jobs cancel JOB_ID [--reason TEXT]
+
+a sweep spec, e.g. '{"strategy":"grid","space":{"learningRate":[0.003,0.001],"arch":["cnn-small","cnn-deep"]},
+                    "earlyStopping":{"rule":"median","minTrials":3}}'`;
 
 const num = (v: string | undefined, name: string): number | undefined => {
   if (v === undefined) return undefined;
@@ -25,6 +32,26 @@ function describeJob(j: Job): string {
   return `${j.jobId}  ${j.status.padEnd(9)} ${j.hyperparams.arch} ${j.trigger.kind}${progress}${version}  ${j.statusReason ?? ''}`;
 }
 
+function describeSweep(s: Sweep): string {
+  const lines = [`${s.sweepId}  ${s.status.padEnd(9)} ${s.spec.strategy} ${s.trials.length} trials  ${s.statusReason ?? ''}`];
+  for (const t of s.trials) {
+    const acc = t.valAccuracy === null ? '-' : t.valAccuracy.toFixed(4);
+    const mark = t.jobId === s.bestJobId ? ' ← best' : t.pruned ? ' (pruned)' : '';
+    lines.push(`  #${t.trial} ${t.jobId} ${t.status.padEnd(9)} ${t.hyperparams.arch} lr=${t.hyperparams.learningRate} bs=${t.hyperparams.batchSize} epochs ${t.epochs}/${t.hyperparams.epochs} val_acc ${acc}${mark}`);
+  }
+  return lines.join('\n');
+}
+
+function readSpec(v: string | undefined): unknown {
+  if (!v) throw new ValidationError('sweep needs --spec with a JSON sweep spec (or @file)');
+  const text = v.startsWith('@') ? readFileSync(v.slice(1), 'utf8') : v;
+  try {
+    return JSON.parse(text);
+  } catch (cause) {
+    throw new ValidationError(`--spec is not JSON: ${(cause as Error).message}`, { cause });
+  }
+}
+
 /** Follows a job until it ends, printing each change; exits non-zero unless it succeeded. */
 async function waitForJob(bus: Bus, jobId: string): Promise<number> {
   let last = '';
@@ -35,6 +62,18 @@ async function waitForJob(bus: Bus, jobId: string): Promise<number> {
     last = line;
     if (job.status === 'succeeded' && job.modelVersion) return 0;
     if (job.status === 'failed' || job.status === 'cancelled') return 1;
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}
+
+async function waitForSweep(bus: Bus, sweepId: string): Promise<number> {
+  let last = '';
+  for (;;) {
+    const sweep = await request(bus, 'orchestrator.sweeps.get', { sweepId });
+    const text = describeSweep(sweep);
+    if (text !== last) console.log(text);
+    last = text;
+    if (sweep.status !== 'running') return sweep.status === 'succeeded' ? 0 : 1;
     await new Promise((r) => setTimeout(r, 2000));
   }
 }
@@ -56,6 +95,9 @@ async function run(argv: string[]): Promise<number> {
       reason: { type: 'string' },
       status: { type: 'string' },
       limit: { type: 'string' },
+      replicas: { type: 'string' },
+      compression: { type: 'string' },
+      spec: { type: 'string' },
       wait: { type: 'boolean' },
       help: { type: 'boolean' },
     },
@@ -69,7 +111,8 @@ async function run(argv: string[]): Promise<number> {
   const bus = await connectBus({ url: config.NATS_URL, name: 'mlpipe-jobs', namespace: config.BUS_NAMESPACE });
   try {
     switch (command) {
-      case 'submit': {
+      case 'submit':
+      case 'sweep': {
         const hyperparams = Object.fromEntries(
           Object.entries({
             arch: values.arch,
@@ -79,16 +122,34 @@ async function run(argv: string[]): Promise<number> {
             seed: num(values.seed, 'seed'),
             trainSubset: num(values['train-subset'], 'train-subset'),
             testSubset: num(values['test-subset'], 'test-subset'),
+            compression: values.compression,
           }).filter(([, v]) => v !== undefined),
         );
+        if (command === 'sweep') {
+          const sweep = await request(bus, 'orchestrator.sweeps.submit', {
+            ...(values.model ? { modelName: values.model } : {}),
+            ...(values.dataset ? { dataset: values.dataset as 'mnist' } : {}),
+            ...(values.reason ? { reason: values.reason } : {}),
+            hyperparams,
+            sweep: readSpec(values.spec) as never,
+          });
+          console.log(describeSweep(sweep));
+          return values.wait ? await waitForSweep(bus, sweep.sweepId) : 0;
+        }
         const job = await request(bus, 'orchestrator.jobs.submit', {
           ...(values.model ? { modelName: values.model } : {}),
           ...(values.dataset ? { dataset: values.dataset as 'mnist' } : {}),
           ...(values.reason ? { reason: values.reason } : {}),
+          ...(values.replicas ? { replicas: num(values.replicas, 'replicas') ?? 1 } : {}),
           hyperparams,
         });
         console.log(describeJob(job));
         return values.wait ? await waitForJob(bus, job.jobId) : 0;
+      }
+      case 'sweep-get': {
+        if (!jobId) throw new ValidationError('sweep-get needs a SWEEP_ID');
+        console.log(describeSweep(await request(bus, 'orchestrator.sweeps.get', { sweepId: jobId })));
+        return 0;
       }
       case 'list': {
         const { jobs } = await request(bus, 'orchestrator.jobs.list', {

@@ -47,6 +47,7 @@ export async function startOrchestrator(deps: OrchestratorDeps): Promise<Running
       autoEnabled: config.AUTO_TRAIN_ENABLED,
       autoModelName: config.AUTO_MODEL_NAME,
       autoHyperparams: autoHyperparams(config.AUTO_HYPERPARAMS),
+      autoReplicas: config.AUTO_REPLICAS,
     },
     logger,
   );

@@ -20,6 +20,7 @@ export interface JobServiceSettings {
   autoEnabled: boolean;
   autoModelName: string;
   autoHyperparams: Hyperparams;
+  autoReplicas: number;
 }
 
 const SOURCE = 'orchestrator';
@@ -64,7 +65,7 @@ export class JobService {
       modelName,
       version: latest,
       hyperparams: this.settings.autoHyperparams,
-      replicas: 1,
+      replicas: this.settings.autoReplicas,
       trigger: decision.trigger,
     });
   }
