@@ -181,7 +181,8 @@ async function main(): Promise<void> {
   say('  web UI        http://127.0.0.1:8083/   (draw a digit; gateway: http://127.0.0.1:8080/v2/models/mnist)');
   say(`  artefacts     ${join(work, 'store', 'models', 'mnist')}`);
   say(`  logs          ${logs}`);
-  say(`  metrics       http://127.0.0.1:<port>/metrics on every service (8080-8085${replicas > 1 ? `, trainers also 8090-${8088 + replicas}` : ''})`);
+  const extraTrainers = SERVICES.filter((x) => x.instance && x.port !== 8085).map((x) => x.port);
+  say(`  metrics       http://127.0.0.1:<port>/metrics on every service (8080-8085${extraTrainers.length ? `, more trainers on ${extraTrainers.join(', ')}` : ''})`);
   if (!values.keep) return;
   say('services keep running; Ctrl-C stops them');
   await new Promise<void>((done) => process.once('SIGINT', () => done()));
