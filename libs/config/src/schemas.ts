@@ -104,6 +104,13 @@ export const GatewayConfigSchema = serviceSchema(8080, {
   MODEL_CACHE_SIZE: z.coerce.number().int().min(1).default(4),
   /** Pin the served version (set by continuous training via the chart); unset, requests without one get the champion. */
   MODEL_VERSION: z.coerce.number().int().positive().optional(),
+  /** Share of requests naming only the model that the challenger answers (canary), 0..1. */
+  CANARY_SHARE: z.coerce.number().min(0).max(1).default(0),
+  /** The challenger also scores champion-answered requests; its answers are logged and counted, not returned. */
+  SHADOW_CHALLENGER: bool(false),
+  /** Share of predictions sampled (inputs and outputs) into the store for drift monitoring and lineage; 0 turns it off. */
+  PREDICTION_SAMPLE_SHARE: z.coerce.number().min(0).max(1).default(1),
+  PREDICTION_FLUSH_MS: z.coerce.number().int().min(100).default(5000),
 });
 
 export const UiConfigSchema = serviceSchema(8083, {

@@ -14,7 +14,27 @@ export const storeKeys = {
   /** Written last, after the checkpoint files: a checkpoint exists only once this points at it. */
   checkpointPointer: (jobId: string) => `checkpoints/${jobId}/latest.json`,
   modelArtefacts: (modelName: string, jobId: string) => `models/${modelName}/${jobId}/`,
+  /** Sampled predictions, JSON lines, one object per flush of one gateway replica. */
+  predictionLogDir: (modelName: string) => `predictions/${modelName}/`,
+  predictionLog: (modelName: string, day: string, name: string) => `predictions/${modelName}/${day}/${name}.jsonl`,
 } as const;
+
+/** One sampled prediction (a line of a prediction log): enough to trace it and to test inputs for drift. */
+export const PredictionRecordSchema = z
+  .object({
+    predictionId: z.string().min(1).max(64),
+    at: z.iso.datetime({ offset: true }),
+    model: z.string().min(1),
+    version: z.number().int().positive(),
+    /** champion or challenger served it; shadow: the challenger scored it, unseen by the caller. */
+    variant: z.enum(['champion', 'challenger', 'pinned', 'named', 'shadow']),
+    class: z.number().int().min(0).max(9),
+    confidence: z.number().min(0).max(1),
+    /** The 28×28 input the model saw, base64 bytes. */
+    input28: z.string().min(1),
+  })
+  .strict();
+export type PredictionRecord = z.infer<typeof PredictionRecordSchema>;
 
 /** Normalised batch files, inside storeKeys.normalisedBatch(). */
 export const NORMALISED_FILES = { images: 'images.idx', labels: 'labels.idx', manifest: 'manifest.json' } as const;

@@ -9,7 +9,9 @@ import { digitToBytes, imagesToTensor, saliencyMap, PIXELS, type DigitInput } fr
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { InferenceRequestSchema, argmax, inferenceResponse, modelMetadata, requestImages } from './core/oip';
 import { parseSelector, type ModelSelector } from './core/modelSelector';
+import { NO_CANARY, routeRequest, type TrafficPolicy } from './core/traffic';
 import type { ModelCache } from './adapters/modelCache';
+import type { PredictionLog } from './adapters/predictionLog';
 
 export interface GatewayDeps {
   models: ModelCache;
@@ -19,6 +21,21 @@ export interface GatewayDeps {
   bodyLimitBytes?: number;
   /** A pinned version served when a request names only the model (MODEL_VERSION); else the champion. */
   pinnedVersion?: number | undefined;
+  /** Champion/challenger split for requests that name only the model (ignored when a version is pinned). */
+  traffic?: TrafficPolicy;
+  /** Where sampled predictions go (drift monitoring, lineage); none: nothing is kept. */
+  predictionLog?: PredictionLog | undefined;
+  /** Uniform [0,1) draws for the canary split (tests pass a seeded one). */
+  random?: () => number;
+}
+
+type ServedVariant = 'champion' | 'challenger' | 'pinned' | 'named';
+
+/** How a request is answered: the selector, what kind of choice it was, and who shadows it. */
+interface Route {
+  selector: ModelSelector;
+  variant: ServedVariant;
+  shadow: ModelSelector | null;
 }
 
 const STATUS: Record<string, number> = { invalid: 422, not_found: 404, conflict: 409, transient: 503 };
@@ -40,6 +57,10 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
   const app = Fastify({ loggerInstance: deps.logger as FastifyBaseLogger, bodyLimit: deps.bodyLimitBytes ?? 1024 * 1024 });
   const latency = new Histogram({ name: 'mlpipe_inference_seconds', help: 'Inference latency by model version', labelNames: ['model', 'version'], buckets: [0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1], registers: [deps.metrics] });
   const predicted = new Counter({ name: 'mlpipe_predicted_class_total', help: 'Predictions by class', labelNames: ['model', 'version', 'class'], registers: [deps.metrics] });
+  const variants = new Counter({ name: 'mlpipe_variant_requests_total', help: 'Requests by the variant that answered (champion, challenger, pinned, named)', labelNames: ['model', 'variant'], registers: [deps.metrics] });
+  const shadowed = new Counter({ name: 'mlpipe_shadow_predictions_total', help: 'Shadow predictions of the challenger, by agreement with the answer returned', labelNames: ['model', 'agree'], registers: [deps.metrics] });
+  const traffic = deps.traffic ?? NO_CANARY;
+  const draw = deps.random ?? Math.random;
 
   app.addContentTypeParser(['image/png', 'image/jpeg'], { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   app.setErrorHandler((err, req, reply) => {
@@ -66,6 +87,52 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     latency.observe({ model: loaded.name, version: String(loaded.version) }, seconds);
     for (const p of probabilities) predicted.inc({ model: loaded.name, version: String(loaded.version), class: String(argmax(p)) });
     return { loaded, probabilities, seconds };
+  };
+
+  /** Samples what a model saw and said, for drift monitoring and lineage. */
+  const record = (predictionId: string, loaded: { name: string; version: number }, variant: ServedVariant | 'shadow', seen: Uint8Array, p: number[]) =>
+    deps.predictionLog?.offer({
+      predictionId,
+      at: new Date().toISOString(),
+      model: loaded.name,
+      version: loaded.version,
+      variant,
+      class: argmax(p),
+      confidence: Math.max(...p),
+      input28: Buffer.from(seen).toString('base64'),
+    });
+
+  /** Answers by the route; a canary draw with no challenger registered falls back to the champion. */
+  const predictRouted = async (route: Route, images: Uint8Array[]) => {
+    try {
+      const out = await predict(route.selector, images);
+      variants.inc({ model: out.loaded.name, variant: route.variant });
+      return { ...out, variant: route.variant };
+    } catch (err) {
+      if (!(err instanceof NotFoundError) || route.variant !== 'challenger') throw err;
+      return predictRouted({ selector: { name: route.selector.name, alias: 'champion' }, variant: 'champion', shadow: null }, images);
+    }
+  };
+
+  /** The challenger scores the same inputs after the answer went out; logged and counted, never returned. */
+  const shadow = (route: Route, images: Uint8Array[], answered: number[][], ids: string[]) => {
+    if (!route.shadow) return;
+    const selector = route.shadow;
+    setImmediate(() => {
+      predict(selector, images).then(
+        ({ loaded, probabilities }) => {
+          probabilities.forEach((p, i) => {
+            const agree = argmax(p) === argmax(answered[i] as number[]);
+            shadowed.inc({ model: loaded.name, agree: String(agree) });
+            record(ids[i] as string, loaded, 'shadow', images[i] as Uint8Array, p);
+          });
+          deps.logger.info({ predictionIds: ids, shadowVersion: loaded.version, shadowClasses: probabilities.map(argmax), answered: answered.map(argmax) }, 'shadow prediction');
+        },
+        (err: unknown) => {
+          if (!(err instanceof NotFoundError)) deps.logger.warn({ err }, 'shadow prediction failed');
+        },
+      );
+    });
   };
 
   app.get('/v2/health/live', async () => ({ live: true }));
@@ -95,19 +162,32 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
   };
   /** What "this model" means when no version or alias is named: the pinned version, else the champion. */
   const byName = (name: string): ModelSelector => (deps.pinnedVersion ? { name, version: deps.pinnedVersion } : { name, alias: 'champion' });
-  const select = (text: string): ModelSelector => (text.includes('@') || text.includes('/') ? parseSelector(text) : byName(parseSelector(text).name));
+  /** A request naming only the model: the pinned version, else champion or challenger by the traffic policy. */
+  const routeByName = (name: string): Route => {
+    if (deps.pinnedVersion) return { selector: { name, version: deps.pinnedVersion }, variant: 'pinned', shadow: null };
+    const r = routeRequest(traffic, draw());
+    return { selector: { name, alias: r.serve }, variant: r.serve, shadow: r.shadow ? { name, alias: r.shadow } : null };
+  };
+  const route = (text: string): Route =>
+    text.includes('@') || text.includes('/') ? { selector: parseSelector(text), variant: 'named', shadow: null } : routeByName(parseSelector(text).name);
   app.get('/v2/models/:name/ready', async (req) => ready(byName(nameOf(req.params))));
   app.get('/v2/models/:name/versions/:version/ready', async (req) => ready({ name: nameOf(req.params), version: versionOf(req.params) }));
 
-  const infer = async (sel: ModelSelector, body: unknown) => {
+  const infer = async (r: Route, body: unknown) => {
     const parsed = InferenceRequestSchema.safeParse(body);
     if (!parsed.success) throw new ValidationError(`not an inference request: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`);
     const { values, range } = requestImages(parsed.data);
-    const { loaded, probabilities } = await predict(sel, values.map((v) => digitToBytes({ kind: 'array28', values: v, range })));
-    return inferenceResponse(loaded.name, loaded.version, probabilities, parsed.data.id);
+    const images = values.map((v) => digitToBytes({ kind: 'array28', values: v, range }));
+    const { loaded, probabilities, variant } = await predictRouted(r, images);
+    const ids = images.map(() => randomUUID());
+    images.forEach((img, i) => record(ids[i] as string, loaded, variant, img, probabilities[i] as number[]));
+    shadow(r, images, probabilities, ids);
+    return { ...inferenceResponse(loaded.name, loaded.version, probabilities, parsed.data.id), parameters: { variant, prediction_ids: ids.join(',') } };
   };
-  app.post('/v2/models/:name/infer', async (req) => infer(byName(nameOf(req.params)), req.body));
-  app.post('/v2/models/:name/versions/:version/infer', async (req) => infer({ name: nameOf(req.params), version: versionOf(req.params) }, req.body));
+  app.post('/v2/models/:name/infer', async (req) => infer(routeByName(nameOf(req.params)), req.body));
+  app.post('/v2/models/:name/versions/:version/infer', async (req) =>
+    infer({ selector: { name: nameOf(req.params), version: versionOf(req.params) }, variant: 'named', shadow: null }, req.body),
+  );
 
   /** The image and model a /predict or /explain request names, whatever way it was sent. */
   const readDigitRequest = (req: { body: unknown; query: unknown }): { input: DigitInput; selector: string } => {
@@ -132,12 +212,17 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
   app.post('/predict', async (req) => {
     const { input, selector } = readDigitRequest(req);
     const seen = digitToBytes(input);
-    const { loaded, probabilities, seconds } = await predict(select(selector), [seen]);
+    const r = route(selector);
+    const { loaded, probabilities, seconds, variant } = await predictRouted(r, [seen]);
     const p = probabilities[0] as number[];
+    const predictionId = randomUUID();
+    record(predictionId, loaded, variant, seen, p);
+    shadow(r, [seen], probabilities, [predictionId]);
     return {
-      predictionId: randomUUID(),
+      predictionId,
       model: loaded.name,
       version: loaded.version,
+      variant,
       class: argmax(p),
       probabilities: p,
       input28: Array.from(seen),
@@ -148,7 +233,7 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
   app.post('/explain', async (req) => {
     const { input, selector } = readDigitRequest(req);
     const seen = digitToBytes(input);
-    const { loaded, probabilities } = await predict(select(selector), [seen]);
+    const { loaded, probabilities } = await predictRouted(route(selector), [seen]);
     const cls = argmax(probabilities[0] as number[]);
     const map = saliencyMap(loaded.model, seen, cls);
     const png = new PNG({ width: 28, height: 28 });

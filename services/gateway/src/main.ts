@@ -1,4 +1,5 @@
-import { GatewayConfigSchema, loadConfig } from '@mlpipe/config';
+import { GatewayConfigSchema, loadConfig, storeSettings } from '@mlpipe/config';
+import { createObjectStore } from '@mlpipe/storage';
 import { connectBus } from '@mlpipe/bus';
 import { Shutdown, createLogger, createMetricsRegistry, describeError, startTelemetry } from '@mlpipe/common';
 import { initBackend } from '@mlpipe/ml';
@@ -31,11 +32,23 @@ async function main(): Promise<void> {
     const backend = await initBackend('auto');
     logger.info(backend, `tensorflow.js backend: ${backend.name}`);
     const bus = await connectBus({ url: config.NATS_URL, name: 'gateway', namespace: config.BUS_NAMESPACE });
-    const gateway = startGateway({ registryUrl: config.REGISTRY_URL, bus, logger, metrics, cacheSize: config.MODEL_CACHE_SIZE, bodyLimitBytes: config.BODY_LIMIT_BYTES, pinnedVersion: config.MODEL_VERSION });
+    const store = createObjectStore(storeSettings(config));
+    await store.ensureReady();
+    const gateway = startGateway({
+      registryUrl: config.REGISTRY_URL,
+      bus,
+      logger,
+      metrics,
+      cacheSize: config.MODEL_CACHE_SIZE,
+      bodyLimitBytes: config.BODY_LIMIT_BYTES,
+      pinnedVersion: config.MODEL_VERSION,
+      traffic: { canaryShare: config.CANARY_SHARE, shadow: config.SHADOW_CHALLENGER },
+      sampling: { store, share: config.PREDICTION_SAMPLE_SHARE, flushMs: config.PREDICTION_FLUSH_MS },
+    });
     shutdown.add('not ready (replica)', () => gateway.setReady(false));
     await gateway.app.listen({ port: config.HTTP_PORT, host: '0.0.0.0' });
     shutdown.add('http (finishes in-flight requests)', () => gateway.app.close());
-    shutdown.add('alias events', () => gateway.stop());
+    shutdown.add('alias events, sampled predictions', () => gateway.stop());
     shutdown.add('nats', () => bus.close());
   }
   shutdown.add('telemetry', () => telemetry.shutdown());
