@@ -54,11 +54,18 @@ export const DatasetWatcherConfigSchema = serviceSchema(8084, {
   DATA_MIN_CLASS_SHARE: z.coerce.number().min(0).max(1).default(0.2),
   /** Reject a batch when more than this share of its samples were already known. */
   DATA_MAX_DUPLICATE_SHARE: z.coerce.number().min(0).max(1).default(0.05),
+  /** Drift monitoring of the gateway's sampled predictions against each version's training data. */
+  DRIFT_ENABLED: bool(true),
+  /** Predictions of one model version judged together. */
+  DRIFT_WINDOW: z.coerce.number().int().min(20).default(200),
+  DRIFT_POLL_MS: z.coerce.number().int().min(100).default(5000),
 });
 
 export const OrchestratorConfigSchema = serviceSchema(8082, {
   /** Retrain when this many new labelled train samples arrived since the champion's data. */
   RETRAIN_MIN_NEW_SAMPLES: z.coerce.number().int().min(1).default(500),
+  /** After drift on the champion, this many new labelled train samples are enough to retrain. */
+  RETRAIN_MIN_NEW_SAMPLES_ON_DRIFT: z.coerce.number().int().min(1).default(50),
   /** Hyperparameters for automatically triggered jobs (JSON, merged over the defaults). */
   AUTO_HYPERPARAMS: z.string().default('{"arch":"cnn-small","trainSubset":30000,"epochs":3}'),
   AUTO_MODEL_NAME: z.string().default('mnist'),

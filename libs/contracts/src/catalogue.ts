@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { BatchRejectedSchema, BatchValidatedSchema } from './data';
+import { BatchRejectedSchema, BatchValidatedSchema, DriftDetectedSchema } from './data';
 import { ModelAliasChangedSchema, ModelVersionRegisteredSchema } from './model';
 import { SweepCompletedSchema } from './sweep';
 import {
@@ -29,6 +29,7 @@ export type StreamKey = keyof typeof STREAMS;
 export const EVENTS = {
   'data.batch.validated': { stream: 'DATA', version: 1, schema: BatchValidatedSchema },
   'data.batch.rejected': { stream: 'DATA', version: 1, schema: BatchRejectedSchema },
+  'data.drift.detected': { stream: 'DATA', version: 1, schema: DriftDetectedSchema },
   'train.job.requested': { stream: 'TRAIN', version: 1, schema: TrainJobRequestedSchema },
   'train.job.started': { stream: 'TRAIN', version: 1, schema: TrainJobStartedSchema },
   'train.job.progress': { stream: 'TRAIN', version: 1, schema: TrainJobProgressSchema },

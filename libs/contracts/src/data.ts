@@ -38,3 +38,28 @@ export const BatchRejectedSchema = z
   })
   .strict();
 export type BatchRejected = z.infer<typeof BatchRejectedSchema>;
+
+export const DriftTestSchema = z
+  .object({
+    name: z.string().min(1),
+    kind: z.enum(['ks', 'chi-square']),
+    statistic: z.number(),
+    pValue: z.number().min(0).max(1),
+    psi: z.number(),
+    drifted: z.boolean(),
+  })
+  .strict();
+
+/** The inputs or predictions a model version saw drifted from its training data, with the evidence. */
+export const DriftDetectedSchema = z
+  .object({
+    modelName: z.string().min(1),
+    modelVersion: z.number().int().positive(),
+    /** The training data the window was compared with. */
+    referenceDatasetVersion: Sha256Schema,
+    window: z.object({ from: z.iso.datetime({ offset: true }), to: z.iso.datetime({ offset: true }), samples: z.number().int().positive() }).strict(),
+    reasons: z.array(z.string().min(1)).min(1),
+    tests: z.array(DriftTestSchema),
+  })
+  .strict();
+export type DriftDetected = z.infer<typeof DriftDetectedSchema>;

@@ -9,9 +9,11 @@ import { batchPrefixOf } from './core/batchId';
 import { processBatch, type ProcessorDeps } from './adapters/batchProcessor';
 import { WatcherRepository } from './adapters/watcherRepository';
 import { WATCHER_SCHEMA, migrations } from './adapters/migrations';
+import { startDriftMonitor, type RunningDriftMonitor } from './adapters/driftMonitor';
 
 export interface WatcherDeps {
-  config: Pick<DatasetWatcherConfig, 'DATA_PREFIX' | 'DATA_POLL_MS' | 'DATA_NOTIFY_SUBJECT' | 'DATA_MIN_CLASS_SHARE' | 'DATA_MAX_DUPLICATE_SHARE'>;
+  config: Pick<DatasetWatcherConfig, 'DATA_PREFIX' | 'DATA_POLL_MS' | 'DATA_NOTIFY_SUBJECT' | 'DATA_MIN_CLASS_SHARE' | 'DATA_MAX_DUPLICATE_SHARE'> &
+    Partial<Pick<DatasetWatcherConfig, 'DRIFT_ENABLED' | 'DRIFT_WINDOW' | 'DRIFT_POLL_MS'>>;
   bus: Bus;
   pool: Pool;
   store: ObjectStore;
@@ -22,6 +24,8 @@ export interface WatcherDeps {
 export interface RunningWatcher {
   /** Looks at the store now (tests and notifications call this). */
   scan(): Promise<void>;
+  /** The drift monitor, when enabled. */
+  drift: RunningDriftMonitor | undefined;
   stop(): Promise<void>;
 }
 
@@ -89,13 +93,19 @@ export async function startWatcher(deps: WatcherDeps): Promise<RunningWatcher> {
     });
   }
   void scan().catch((err: unknown) => logger.error({ err: describeError(err) }, 'scan failed'));
-  logger.info({ prefix: config.DATA_PREFIX, store: store.description }, 'dataset watcher started');
+  const drift =
+    config.DRIFT_ENABLED === false
+      ? undefined
+      : await startDriftMonitor({ store, bus, repo, logger, metrics, windowSize: config.DRIFT_WINDOW ?? 200, pollMs: config.DRIFT_POLL_MS ?? 5000 });
+  logger.info({ prefix: config.DATA_PREFIX, store: store.description, drift: !!drift }, 'dataset watcher started');
   return {
     scan,
+    drift,
     stop: async () => {
       clearInterval(timer);
       notifications?.unsubscribe();
       await scanning;
+      await drift?.stop();
     },
   };
 }

@@ -48,6 +48,7 @@ export async function startOrchestrator(deps: OrchestratorDeps): Promise<Running
       autoModelName: config.AUTO_MODEL_NAME,
       autoHyperparams: autoHyperparams(config.AUTO_HYPERPARAMS),
       autoReplicas: config.AUTO_REPLICAS,
+      minNewSamplesOnDrift: config.RETRAIN_MIN_NEW_SAMPLES_ON_DRIFT,
     },
     logger,
   );
@@ -76,6 +77,19 @@ export async function startOrchestrator(deps: OrchestratorDeps): Promise<Running
         'data.batch.validated': async (e) => {
           count(e.type);
           await jobs.onDatasetVersion(e.data.datasetVersion);
+        },
+
+      },
+    }),
+  );
+  consumers.push(
+    await consumeEvents(bus, {
+      ...common,
+      durable: 'orchestrator-drift-events',
+      handlers: {
+        'data.drift.detected': async (e) => {
+          count(e.type);
+          await jobs.onDrift(e);
         },
       },
     }),

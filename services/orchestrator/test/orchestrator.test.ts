@@ -133,6 +133,41 @@ describe('orchestrator with real NATS and PostgreSQL', () => {
     expect(second?.trigger).toEqual({ kind: 'new-data', reason: '600 new train samples since champion v1 (threshold 500)' });
   });
 
+  it('retrains on drift as soon as a little new labelled data arrives, and records why', async () => {
+    await start();
+    await publishEvent(bus, 'data.batch.validated', validated(1000, 200, H('6')), { source: 'test' });
+    const first = await eventually(async () => (await request(bus, 'orchestrator.jobs.list', {})).jobs[0]);
+    await publishEvent(
+      bus,
+      'model.version.registered',
+      { modelName: 'mnist', version: 1, runId: first.jobId, jobId: first.jobId, testAccuracy: 0.98, datasetVersion: H('6'), trainSamples: 1000, artefactPrefix: 'models/mnist/x/', decision: { outcome: 'champion', reason: 'first model' } },
+      { source: 'test' },
+    );
+    await eventually(async () => ((await request(bus, 'orchestrator.jobs.get', { jobId: first.jobId })).modelVersion ? true : undefined));
+    const drift: EventData<'data.drift.detected'> = {
+      modelName: 'mnist',
+      modelVersion: 1,
+      referenceDatasetVersion: H('6'),
+      window: { from: new Date().toISOString(), to: new Date().toISOString(), samples: 200 },
+      reasons: ['ink_share: PSI 4.075, KS D 0.700 (p=1.6e-189)'],
+      tests: [],
+    };
+    await publishEvent(bus, 'data.drift.detected', drift, { source: 'test', eventId: 'drift-1' });
+    await eventually(async () => (await pool.query('select 1 from orchestrator.drift_alerts')).rowCount || undefined);
+    // No new labelled data yet: nothing to learn the shift from.
+    expect((await request(bus, 'orchestrator.jobs.list', {})).jobs).toHaveLength(1);
+    // 80 new samples: far below the new-data threshold (500), enough after drift (50).
+    await publishEvent(bus, 'data.batch.validated', validated(1080, 200, H('7')), { source: 'test' });
+    const second = await eventually(async () => {
+      const { jobs } = await request(bus, 'orchestrator.jobs.list', {});
+      return jobs.length === 2 ? jobs[0] : undefined;
+    });
+    expect(second?.trigger.kind).toBe('drift');
+    expect(second?.trigger.reason).toMatch(/drift on champion v1 \(ink_share: PSI 4.075.*\); 80 new labelled train samples/);
+    const alert = await pool.query<{ resolved_by_job: string }>('select resolved_by_job from orchestrator.drift_alerts');
+    expect(alert.rows[0]?.resolved_by_job).toBe(second?.jobId);
+  });
+
   it('submits, lists and cancels by request, with clear errors', async () => {
     await start();
     await expect(request(bus, 'orchestrator.jobs.submit', {})).rejects.toThrow(/no validated mnist data yet/);

@@ -22,6 +22,17 @@ const ctx = (over: Partial<RetrainContext>): RetrainContext => ({
 });
 
 describe('retraining policy', () => {
+  it('after drift on the champion, retrains on a little new labelled data, and says what it waits for otherwise', () => {
+    const champion = { version: 3, trainSamples: 60000, datasetVersion: 'a'.repeat(64) };
+    const drift = { version: 3, reasons: ['ink_share: PSI 4.075'] };
+    const go = decideRetrain(ctx({ latest: version(60080), champion, drift, minNewSamplesOnDrift: 50 }));
+    expect(go).toEqual({ start: true, trigger: { kind: 'drift', reason: expect.stringMatching(/drift on champion v3 \(ink_share: PSI 4.075\); 80 new labelled/) } });
+    const wait = decideRetrain(ctx({ latest: version(60010), champion, drift, minNewSamplesOnDrift: 50 }));
+    expect(wait).toEqual({ start: false, reason: expect.stringMatching(/10 new labelled train samples \(need 50\): waiting for labelled data/) });
+    // Drift reported on an older version no longer says anything about the current champion.
+    expect(decideRetrain(ctx({ latest: version(60080), champion, drift: { ...drift, version: 2 }, minNewSamplesOnDrift: 50 }))).toMatchObject({ start: false });
+  });
+
   it('starts the first job when there is no champion', () => {
     expect(decideRetrain(ctx({}))).toEqual({ start: true, trigger: expect.objectContaining({ kind: 'initial' }) });
   });

@@ -32,4 +32,15 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    id: '002_model_versions',
+    sql: `
+      create table model_versions (
+        model text not null,
+        version int not null,
+        dataset_version text not null,
+        primary key (model, version)
+      );
+    `,
+  },
 ];

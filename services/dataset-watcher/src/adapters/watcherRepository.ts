@@ -72,4 +72,19 @@ export class WatcherRepository {
       [prefix, batchId, JSON.stringify(reasons)],
     );
   }
+
+  /** Which training data a model version learned from (from model.version.registered). */
+  async recordModelVersion(model: string, version: number, datasetVersion: string): Promise<void> {
+    await this.pool.query('insert into watcher.model_versions (model, version, dataset_version) values ($1,$2,$3) on conflict do nothing', [model, version, datasetVersion]);
+  }
+
+  /** The training dataset (name and version id) of a model version, if known. */
+  async trainingDataOf(model: string, version: number): Promise<{ dataset: DatasetName; versionId: string } | undefined> {
+    const { rows } = await this.pool.query<{ dataset: DatasetName; id: string }>(
+      `select d.dataset, d.id from watcher.model_versions m join watcher.dataset_versions d on d.id = m.dataset_version
+       where m.model = $1 and m.version = $2`,
+      [model, version],
+    );
+    return rows[0] ? { dataset: rows[0].dataset, versionId: rows[0].id } : undefined;
+  }
 }

@@ -332,4 +332,25 @@ export class JobRepository {
     );
     return (rowCount ?? 0) > 0;
   }
+
+  /** Records a drift alert once per event. */
+  async recordDrift(eventId: string, modelName: string, version: number, reasons: string[]): Promise<void> {
+    await this.pool.query(
+      'insert into orchestrator.drift_alerts (model_name, version, reasons, event_id) values ($1,$2,$3,$4) on conflict (event_id) do nothing',
+      [modelName, version, JSON.stringify(reasons), eventId],
+    );
+  }
+
+  /** The newest unresolved drift alert of a model (its version and reasons). */
+  async openDrift(modelName: string): Promise<{ version: number; reasons: string[] } | null> {
+    const { rows } = await this.pool.query<{ version: number; reasons: string[] }>(
+      'select version, reasons from orchestrator.drift_alerts where model_name = $1 and resolved_by_job is null order by id desc limit 1',
+      [modelName],
+    );
+    return rows[0] ?? null;
+  }
+
+  async resolveDrift(modelName: string, jobId: string): Promise<void> {
+    await this.pool.query('update orchestrator.drift_alerts set resolved_by_job = $2 where model_name = $1 and resolved_by_job is null', [modelName, jobId]);
+  }
 }

@@ -21,6 +21,7 @@ export interface JobServiceSettings {
   autoModelName: string;
   autoHyperparams: Hyperparams;
   autoReplicas: number;
+  minNewSamplesOnDrift: number;
 }
 
 const SOURCE = 'orchestrator';
@@ -37,6 +38,17 @@ export class JobService {
     private readonly settings: JobServiceSettings,
     private readonly logger: Logger,
   ) {}
+
+  /** Drift on a model's predictions: remembered until a retraining answers it, and the policy looks again. */
+  async onDrift(e: Envelope<'data.drift.detected'>): Promise<Job | undefined> {
+    const d = e.data;
+    await this.repo.recordDrift(e.eventId, d.modelName, d.modelVersion, d.reasons);
+    this.logger.warn({ model: d.modelName, version: d.modelVersion, reasons: d.reasons }, 'drift reported');
+    const champion = await this.repo.champion(d.modelName);
+    if (!champion) return undefined;
+    const version = await this.repo.datasetVersion(champion.datasetVersion);
+    return version ? this.maybeRetrain(version.dataset) : undefined;
+  }
 
   async onDatasetVersion(version: DatasetVersion): Promise<Job | undefined> {
     await this.repo.recordDatasetVersion(version);
@@ -55,12 +67,14 @@ export class JobService {
       jobExistsForVersion: await this.repo.jobExistsForVersion(modelName, latest.id),
       minNewSamples: this.settings.minNewSamples,
       enabled: this.settings.autoEnabled,
+      drift: await this.repo.openDrift(modelName),
+      minNewSamplesOnDrift: this.settings.minNewSamplesOnDrift,
     });
     if (!decision.start) {
       this.logger.info({ datasetVersion: latest.id, reason: decision.reason }, 'not retraining');
       return undefined;
     }
-    return this.startJob({
+    const job = await this.startJob({
       idempotencyKey: `auto:${modelName}:${latest.id}`,
       modelName,
       version: latest,
@@ -68,6 +82,8 @@ export class JobService {
       replicas: this.settings.autoReplicas,
       trigger: decision.trigger,
     });
+    if (decision.trigger.kind === 'drift') await this.repo.resolveDrift(modelName, job.jobId);
+    return job;
   }
 
   async submit(req: ParsedRequestOf<'orchestrator.jobs.submit'>): Promise<Job> {

@@ -67,4 +67,18 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    id: '003_drift_alerts',
+    sql: `
+      create table drift_alerts (
+        id bigserial primary key,
+        model_name text not null,
+        version int not null,
+        reasons jsonb not null,
+        event_id text not null unique,
+        detected_at timestamptz not null default now(),
+        resolved_by_job text
+      );
+    `,
+  },
 ];

@@ -15,13 +15,19 @@ export interface RetrainContext {
   jobExistsForVersion: boolean;
   minNewSamples: number;
   enabled: boolean;
+  /** Unresolved drift reported on the champion's predictions, if any. */
+  drift?: { version: number; reasons: string[] } | null;
+  /** With drift, this many new labelled samples are enough to retrain. */
+  minNewSamplesOnDrift?: number;
 }
 
 export type RetrainDecision = { start: true; trigger: Trigger } | { start: false; reason: string };
 
 /**
- * The retraining policy: train when there is no champion yet, or when enough new labelled
- * train samples arrived since the data the champion was trained on.
+ * The retraining policy: train when there is no champion yet, when enough new labelled train
+ * samples arrived since the data the champion was trained on, or, once the champion's inputs or
+ * predictions drifted, as soon as a smaller amount of new labelled data can teach the new model
+ * the shift (retraining on the same data would learn nothing new).
  */
 export function decideRetrain(ctx: RetrainContext): RetrainDecision {
   const { latest, champion } = ctx;
@@ -38,6 +44,15 @@ export function decideRetrain(ctx: RetrainContext): RetrainDecision {
     };
   }
   const fresh = latest.trainSamples - champion.trainSamples;
+  const drift = ctx.drift && ctx.drift.version === champion.version ? ctx.drift : null;
+  if (drift) {
+    const needed = ctx.minNewSamplesOnDrift ?? ctx.minNewSamples;
+    const evidence = `drift on champion v${champion.version} (${drift.reasons.slice(0, 2).join('; ')})`;
+    if (fresh >= needed) {
+      return { start: true, trigger: { kind: 'drift', reason: `${evidence}; ${fresh} new labelled train samples to learn it from` } };
+    }
+    return { start: false, reason: `${evidence}, but ${fresh} new labelled train samples (need ${needed}): waiting for labelled data` };
+  }
   if (fresh < ctx.minNewSamples) {
     return {
       start: false,
