@@ -107,5 +107,18 @@ describe('champion/challenger at the gateway, against a real registry', () => {
     expect(mine.filter((r) => r.variant === 'champion' && r.version === 1)).toHaveLength(30);
     expect(mine.filter((r) => r.variant === 'shadow' && r.version === 2)).toHaveLength(30);
     expect(Buffer.from(mine[0]!.input28, 'base64')).toHaveLength(784);
+
+    // Lineage: from a prediction id to the version, its run, code and data, and the gate's word.
+    const lineage = await live.registry.app.inject({ method: 'GET', url: `/lineage/predictions/${ids[3]}` });
+    expect(lineage.statusCode).toBe(200);
+    expect(lineage.json()).toMatchObject({
+      prediction: { predictionId: ids[3], model: 'mnist', version: 1, variant: 'champion' },
+      modelVersion: { version: 1 },
+      run: { runId: 'job-a', codeVersion: 'test', datasetVersion: 'f'.repeat(64), status: 'finished' },
+      gate: { outcome: 'champion' },
+    });
+    const unknown = await live.registry.app.inject({ method: 'GET', url: '/lineage/predictions/no-such-prediction' });
+    expect(unknown.statusCode).toBe(404);
+    expect(JSON.stringify(unknown.json())).toMatch(/no sampled prediction/);
   }, 60_000);
 });

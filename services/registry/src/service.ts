@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { Counter, type Registry } from 'prom-client';
 import { buildRegistryApi } from './adapters/http';
 import { REGISTRY_SCHEMA, migrations } from './adapters/migrations';
+import { predictionLineage } from './adapters/lineage';
 import { RegistryQueries } from './adapters/queries';
 import { Registrar, type Registration } from './adapters/registrar';
 
@@ -77,8 +78,10 @@ export async function startRegistry(deps: RegistryDeps): Promise<RunningRegistry
   });
 
   let ready = true;
+  const queries = new RegistryQueries(pool);
   const app = await buildRegistryApi({
-    queries: new RegistryQueries(pool),
+    queries,
+    lineage: (id, model) => predictionLineage(id, model, { store, pool, queries }),
     store,
     logger,
     metrics,

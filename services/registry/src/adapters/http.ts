@@ -17,6 +17,8 @@ import type { ModelAliasChanged } from '@mlpipe/contracts';
 
 export interface HttpDeps {
   queries: RegistryQueries;
+  /** Lineage of one sampled prediction (see lineage.ts). */
+  lineage: (predictionId: string, model: string) => Promise<unknown>;
   store: ObjectStore;
   logger: Logger;
   metrics: Registry;
@@ -120,6 +122,18 @@ export async function buildRegistryApi(deps: HttpDeps): Promise<FastifyInstance>
       const bytes = await deps.store.get(`${v.artefactPrefix}${req.params.file}`);
       return reply.type(ARTEFACT_FILES[req.params.file]).send(Buffer.from(bytes));
     },
+  );
+  app.get(
+    '/lineage/predictions/:id',
+    {
+      schema: {
+        summary: 'From a prediction id to its model version, run, code version, dataset version and gate decision',
+        params: z.object({ id: z.string().regex(/^[A-Za-z0-9-]{1,64}$/) }),
+        querystring: z.object({ model: ModelNameSchema.default('mnist') }),
+        response: errors,
+      },
+    },
+    async (req) => deps.lineage(req.params.id, req.query.model),
   );
   app.get(
     '/audit',
