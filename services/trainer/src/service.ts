@@ -50,10 +50,13 @@ export async function startTrainer(deps: TrainerDeps): Promise<RunningTrainer> {
   });
   const exchangeShare = new Gauge({ name: 'mlpipe_trainer_exchange_share', help: 'Share of step time spent in the gradient exchange (last step)', labelNames: ['job_id'], registers: [metrics] });
   const exchangeBytes = new Counter({ name: 'mlpipe_trainer_exchange_bytes_total', help: 'Bytes this replica sent in gradient exchanges', registers: [metrics] });
+  const runningJobs = new Gauge({ name: 'mlpipe_trainer_running_jobs', help: 'Jobs (or group memberships) this replica is working on', registers: [metrics] });
+  const lastProgress = new Gauge({ name: 'mlpipe_trainer_last_progress_timestamp_seconds', help: 'When a running job last started, finished an epoch or a data-parallel step (Unix seconds); removed when it ends', labelNames: ['job_id'], registers: [metrics] });
   const receipts = new Counter({ name: 'mlpipe_trainer_gradients_total', help: 'Gradients received by a coordinator, by receipt (accepted, duplicate, stale, ahead, stranger)', labelNames: ['receipt'], registers: [metrics] });
   const runnerDeps = {
     ...(deps.dp ? { dp: deps.dp } : {}),
     onStepTiming: (job: string, t: { computeMs: number; exchangeMs: number; bytesSent: number }) => {
+      lastProgress.setToCurrentTime({ job_id: job });
       stepSeconds.observe({ phase: 'compute' }, t.computeMs / 1000);
       stepSeconds.observe({ phase: 'exchange' }, t.exchangeMs / 1000);
       exchangeShare.set({ job_id: job }, t.exchangeMs / Math.max(1e-9, t.computeMs + t.exchangeMs));
@@ -67,6 +70,7 @@ export async function startTrainer(deps: TrainerDeps): Promise<RunningTrainer> {
     backend: deps.backend,
     codeVersion: deps.codeVersion,
     onEpochMetrics: (job: string, m: { loss: number; valAccuracy?: number | undefined; samplesPerSec: number }) => {
+      lastProgress.setToCurrentTime({ job_id: job });
       loss.set({ job_id: job }, m.loss);
       if (m.valAccuracy !== undefined) valAcc.set({ job_id: job }, m.valAccuracy);
       speed.set({ job_id: job }, m.samplesPerSec);
@@ -83,12 +87,16 @@ export async function startTrainer(deps: TrainerDeps): Promise<RunningTrainer> {
   const runOne = async (job: TrainJobRequested, attempt = 1, heartbeat: () => void = () => undefined) => {
     const controller = new AbortController();
     running.set(job.jobId, controller);
+    runningJobs.inc();
+    lastProgress.setToCurrentTime({ job_id: job.jobId }); // a job that never makes progress is stalled from its start
     try {
       const outcome = await runJob(job, attempt, runnerDeps, { signal: controller.signal, heartbeat });
       jobsTotal.inc({ outcome });
       return outcome;
     } finally {
       running.delete(job.jobId);
+      runningJobs.dec();
+      lastProgress.remove({ job_id: job.jobId });
     }
   };
 
