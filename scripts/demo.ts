@@ -1,7 +1,8 @@
 /**
  * `npm run demo`: starts every service against the local NATS and PostgreSQL, seeds MNIST into the
- * store, and waits until the first model is registered as champion. Each run starts from nothing:
- * namespace `demo`, database `mlpipe_demo` and folder `.mlpipe/demo/` are wiped first.
+ * store, and waits until the first model is registered as champion. With `--loop` it goes on to
+ * the continuous-training cycle (see demoLoop.ts). Each run starts from nothing: namespace `demo`,
+ * database `mlpipe_demo` and folder `.mlpipe/demo/` (or `--name`'s) are wiped first.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, rmSync } from 'node:fs';
@@ -10,29 +11,46 @@ import { parseArgs } from 'node:util';
 import { execFileSync } from 'node:child_process';
 import { connectBus, deleteStreams } from '@mlpipe/bus';
 import pg from 'pg';
+import { runLoop } from './demoLoop';
 
 const { values } = parseArgs({
   options: {
     keep: { type: 'boolean', default: false },
+    loop: { type: 'boolean', default: false },
     'timeout-min': { type: 'string', default: '20' },
     epochs: { type: 'string', default: '3' },
-    'train-subset': { type: 'string', default: '30000' },
-    /** Trainer replicas started, and the data-parallel replicas of the automatic job. */
+    'train-subset': { type: 'string' },
+    /** Trainer replicas started, and the data-parallel replicas of automatic jobs. */
     replicas: { type: 'string', default: '2' },
+    /** Namespace, database suffix and work folder (tests run the demo under their own name). */
+    name: { type: 'string', default: 'demo' },
+    /** Ports: gateway base, registry +1, orchestrator +2, ui +3, watcher +4, trainers +5 and +10…, Prometheus +1010. */
+    'port-base': { type: 'string', default: '8080' },
   },
 });
-const replicas = Number(values.replicas);
-if (!Number.isInteger(replicas) || replicas < 1 || replicas > 8) {
-  console.error(`demo: --replicas must be a whole number from 1 to 8, got "${values.replicas}"`);
+const fail = (message: string): never => {
+  console.error(`demo: ${message}`);
   process.exit(1);
-}
+};
+const replicas = Number(values.replicas);
+if (!Number.isInteger(replicas) || replicas < 1 || replicas > 8) fail(`--replicas must be a whole number from 1 to 8, got "${values.replicas}"`);
+const base = Number(values['port-base']);
+if (!Number.isInteger(base) || base < 1024 || base > 64000) fail(`--port-base must be a port from 1024 to 64000, got "${values['port-base']}"`);
+const name = values.name ?? 'demo';
+if (!/^[a-z][a-z0-9-]{0,20}$/.test(name)) fail(`--name must be lower-case letters, digits and "-", got "${name}"`);
+// The loop retrains on the union of old and new data: a subset of "the first N" would leave the new batches out.
+const trainSubset = values['train-subset'] ?? (values.loop ? '0' : '30000');
+
 const root = resolve(import.meta.dirname, '..');
-const work = join(root, '.mlpipe', 'demo');
+const work = join(root, '.mlpipe', name);
 const logs = join(work, 'logs');
-const namespace = 'demo';
+const namespace = name;
+const database = `mlpipe_${name.replace(/-/g, '_')}`;
 const adminUrl = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const dbUrl = new URL(adminUrl);
-dbUrl.pathname = '/mlpipe_demo';
+dbUrl.pathname = `/${database}`;
+const port = { gateway: base, registry: base + 1, orchestrator: base + 2, ui: base + 3, watcher: base + 4, prometheus: base + 1010 };
+const registryUrl = `http://127.0.0.1:${port.registry}`;
 
 const codeVersion = (() => {
   try {
@@ -50,23 +68,21 @@ const env: NodeJS.ProcessEnv = {
   STORE_ROOT: join(work, 'store'),
   LOG_LEVEL: 'info',
   CODE_VERSION: codeVersion,
-  AUTO_HYPERPARAMS: JSON.stringify({
-    arch: 'cnn-small',
-    epochs: Number(values.epochs),
-    trainSubset: Number(values['train-subset']),
-    testSubset: 0,
-  }),
+  REGISTRY_URL: registryUrl,
+  GATEWAY_URL: `http://127.0.0.1:${port.gateway}`,
+  AUTO_HYPERPARAMS: JSON.stringify({ arch: 'cnn-small', epochs: Number(values.epochs), trainSubset: Number(trainSubset), testSubset: 0 }),
   AUTO_REPLICAS: String(replicas),
+  ...(values.loop ? { DRIFT_WINDOW: '200', DRIFT_POLL_MS: '2000', PREDICTION_FLUSH_MS: '1000', DATA_POLL_MS: '1000' } : {}),
 };
 
-/** One process each; trainer replicas get ports 8085, 8090, 8091, … and ids trainer-1, trainer-2, … */
+/** One process each; trainer replicas get ids trainer-1, trainer-2, … */
 const SERVICES: { name: string; port: number; instance?: string }[] = [
-  { name: 'registry', port: 8081 },
-  { name: 'orchestrator', port: 8082 },
-  { name: 'dataset-watcher', port: 8084 },
-  ...Array.from({ length: replicas }, (_, i) => ({ name: 'trainer', port: i === 0 ? 8085 : 8089 + i, instance: `trainer-${i + 1}` })),
-  { name: 'gateway', port: 8080 },
-  { name: 'ui', port: 8083 },
+  { name: 'registry', port: port.registry },
+  { name: 'orchestrator', port: port.orchestrator },
+  { name: 'dataset-watcher', port: port.watcher },
+  ...Array.from({ length: replicas }, (_, i) => ({ name: 'trainer', port: i === 0 ? base + 5 : base + 9 + i, instance: `trainer-${i + 1}` })),
+  { name: 'gateway', port: port.gateway },
+  { name: 'ui', port: port.ui },
 ];
 
 const children: ChildProcess[] = [];
@@ -77,19 +93,19 @@ async function reset(): Promise<void> {
   mkdirSync(logs, { recursive: true });
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
-  await admin.query('drop database if exists mlpipe_demo with (force)');
-  await admin.query('create database mlpipe_demo');
+  await admin.query(`drop database if exists ${database} with (force)`);
+  await admin.query(`create database ${database}`);
   await admin.end();
   const bus = await connectBus({ url: process.env.NATS_URL ?? 'nats://127.0.0.1:4222', name: 'demo-reset', namespace });
   await deleteStreams(bus);
   await bus.close();
 }
 
-function start(name: string, port: number, instance?: string): ChildProcess {
-  const out = createWriteStream(join(logs, `${instance ?? name}.log`));
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'services', name, 'src', 'main.ts')], {
+function start(service: string, servicePort: number, instance?: string): ChildProcess {
+  const out = createWriteStream(join(logs, `${instance ?? service}.log`));
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'services', service, 'src', 'main.ts')], {
     cwd: root,
-    env: { ...env, HTTP_PORT: String(port), ...(instance ? { TRAINER_REPLICA_ID: instance } : {}) },
+    env: { ...env, HTTP_PORT: String(servicePort), ...(instance ? { TRAINER_REPLICA_ID: instance } : {}) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout?.pipe(out);
@@ -98,43 +114,51 @@ function start(name: string, port: number, instance?: string): ChildProcess {
   return child;
 }
 
-async function waitReady(name: string, port: number, child: ChildProcess): Promise<void> {
+async function waitReady(label: string, servicePort: number, child: ChildProcess): Promise<void> {
   const end = Date.now() + 120_000;
   while (Date.now() < end) {
-    if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode}; see ${join(logs, `${name}.log`)}`);
-    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false);
+    if (child.exitCode !== null) throw new Error(`${label} exited with code ${child.exitCode}; see ${join(logs, `${label}.log`)}`);
+    const ok = await fetch(`http://127.0.0.1:${servicePort}/readyz`).then((r) => r.ok, () => false);
     if (ok) return;
     await new Promise((r) => setTimeout(r, 500));
   }
-  throw new Error(`${name} not ready after 2 minutes; see ${join(logs, `${name}.log`)}`);
+  throw new Error(`${label} not ready after 2 minutes; see ${join(logs, `${label}.log`)}`);
 }
 
-function runToEnd(name: string, file: string, args: string[]): Promise<void> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'services', name, 'src', file), ...args], {
-      cwd: root,
-      env,
-      stdio: 'inherit',
-    });
-    child.on('exit', (code) => (code === 0 ? done() : fail(new Error(`${name} ${args.join(' ')} exited with ${code}`))));
+function runToEnd(service: string, file: string, args: string[]): Promise<void> {
+  return new Promise((done, failed) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'services', service, 'src', file), ...args], { cwd: root, env, stdio: 'inherit' });
+    child.on('exit', (code) => (code === 0 ? done() : failed(new Error(`${service} ${args.join(' ')} exited with ${code}`))));
   });
 }
 
 type Champion = { version: number; testAccuracy?: number };
 
+/** Waits for a champion, printing the newest job's progress meanwhile. */
 async function waitForChampion(timeoutMs: number): Promise<Champion> {
   const end = Date.now() + timeoutMs;
   let lastJobLine = '';
   while (Date.now() < end) {
-    const res = await fetch('http://127.0.0.1:8081/models/mnist/aliases/champion').catch(() => undefined);
+    const res = await fetch(`${registryUrl}/models/mnist/aliases/champion`).catch(() => undefined);
     if (res?.ok) return (await res.json()) as Champion;
+    const rejected = await firstVersionRejected();
+    if (rejected) throw new Error(`${rejected}: train longer (--epochs) or lower GATE_CLASS_FLOOR`);
     const line = await jobLine();
     if (line && line !== lastJobLine) say(line);
     lastJobLine = line;
     for (const c of children) if (c.exitCode !== null) throw new Error('a service exited; see the logs in ' + logs);
     await new Promise((r) => setTimeout(r, 2000));
   }
-  throw new Error(`no champion after ${values['timeout-min']} minutes; see the logs in ${logs}`);
+  throw new Error(`no champion after ${Math.round(timeoutMs / 60_000)} minutes; see the logs in ${logs}`);
+}
+
+/** The gate's reason when a version exists but none became champion. */
+async function firstVersionRejected(): Promise<string | undefined> {
+  const res = await fetch(`${registryUrl}/audit?model=mnist&limit=5`).catch(() => undefined);
+  if (!res?.ok) return undefined;
+  const { entries } = (await res.json()) as { entries: { action: string; version: number; decision: string; reason: string }[] };
+  const set = entries.find((e) => e.action === 'alias.set');
+  return set && set.decision !== 'champion' ? `v${set.version} did not pass the gate (${set.reason})` : undefined;
 }
 
 async function jobLine(): Promise<string> {
@@ -147,12 +171,21 @@ async function jobLine(): Promise<string> {
     const j = rows[0];
     if (!j) return 'waiting for the dataset watcher to validate MNIST…';
     const p = j.last_progress;
-    const progress = p
-      ? ` epoch ${p.epoch}/${p.epochs}, val accuracy ${((p.valAccuracy ?? 0) * 100).toFixed(2)}%, ${p.samplesPerSec.toFixed(0)} samples/s`
-      : '';
+    const progress = p ? ` epoch ${p.epoch}/${p.epochs}, val accuracy ${((p.valAccuracy ?? 0) * 100).toFixed(2)}%, ${p.samplesPerSec.toFixed(0)} samples/s` : '';
     return `job ${j.job_id}: ${j.status}${progress} — ${j.status_reason ?? ''}`;
   } catch {
     return '';
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+async function jobTrigger(jobId: string): Promise<{ kind: string; reason: string } | undefined> {
+  const client = new pg.Client({ connectionString: dbUrl.toString() });
+  try {
+    await client.connect();
+    const { rows } = await client.query<{ trigger: { kind: string; reason: string } }>('select trigger from orchestrator.jobs where job_id = $1', [jobId]);
+    return rows[0]?.trigger;
   } finally {
     await client.end().catch(() => undefined);
   }
@@ -163,7 +196,7 @@ function stopAll(): void {
 }
 
 async function main(): Promise<void> {
-  say('resetting namespace "demo", database mlpipe_demo and .mlpipe/demo/');
+  say(`resetting namespace "${namespace}", database ${database} and .mlpipe/${name}/`);
   await reset();
   for (const s of SERVICES) {
     const child = start(s.name, s.port, s.instance);
@@ -171,24 +204,47 @@ async function main(): Promise<void> {
     say(`${s.instance ?? s.name} ready on :${s.port}`);
   }
   say('seeding MNIST into the store (incoming/)');
-  await runToEnd('dataset-watcher', 'cli.ts', ['seed', 'mnist']);
-  const champion = await waitForChampion(Number(values['timeout-min']) * 60_000);
+  // The loop trains on all 60,000 train images: MNIST's files are ordered by writer, so the first N would
+  // make a reference that any mixed stream of digits drifts from.
+  await runToEnd('dataset-watcher', 'cli.ts', ['seed', 'mnist', ...(values.loop ? ['--test-limit', '5000'] : [])]);
+  const timeoutMs = Number(values['timeout-min']) * 60_000;
+  const champion = await waitForChampion(timeoutMs);
   const acc = champion.testAccuracy !== undefined ? ` with test accuracy ${(champion.testAccuracy * 100).toFixed(2)}%` : '';
   say(`mnist v${champion.version} is champion${acc}`);
+  if (values.loop) {
+    await runLoop({
+      say,
+      root,
+      work,
+      storeRoot: join(work, 'store'),
+      gatewayUrl: `http://127.0.0.1:${port.gateway}`,
+      registryUrl,
+      prometheusPort: port.prometheus,
+      scrapePorts: SERVICES.map((s) => s.port),
+      champion: champion.version,
+      track: (child) => children.push(child),
+      jobTrigger,
+    });
+  }
   say('where to look:');
-  say('  registry API  http://127.0.0.1:8081/models/mnist   (OpenAPI: /openapi.json, audit: /audit?model=mnist)');
-  say('  jobs          BUS_NAMESPACE=demo npx tsx services/orchestrator/src/cli.ts list');
-  say('  web UI        http://127.0.0.1:8083/   (draw a digit; gateway: http://127.0.0.1:8080/v2/models/mnist)');
+  say(`  registry API  ${registryUrl}/models/mnist   (OpenAPI: /openapi.json, audit: /audit?model=mnist)`);
+  say(`  jobs          BUS_NAMESPACE=${namespace} npx tsx services/orchestrator/src/cli.ts list`);
+  say(`  web UI        http://127.0.0.1:${port.ui}/   (draw a digit; gateway: http://127.0.0.1:${port.gateway}/v2/models/mnist)`);
   say(`  artefacts     ${join(work, 'store', 'models', 'mnist')}`);
   say(`  logs          ${logs}`);
-  const extraTrainers = SERVICES.filter((x) => x.instance && x.port !== 8085).map((x) => x.port);
-  say(`  metrics       http://127.0.0.1:<port>/metrics on every service (8080-8085${extraTrainers.length ? `, more trainers on ${extraTrainers.join(', ')}` : ''})`);
+  say(`  metrics       http://127.0.0.1:<port>/metrics on every service (${SERVICES.map((s) => s.port).join(', ')})`);
   if (!values.keep) return;
   say('services keep running; Ctrl-C stops them');
   await new Promise<void>((done) => process.once('SIGINT', () => done()));
 }
 
 process.once('exit', stopAll);
+for (const signal of ['SIGTERM', 'SIGHUP'] as const) {
+  process.once(signal, () => {
+    stopAll();
+    process.exit(1);
+  });
+}
 main().then(
   () => {
     stopAll();

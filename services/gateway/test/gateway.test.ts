@@ -57,6 +57,9 @@ describe('gateway against a real registry, NATS and PostgreSQL', () => {
     expect(body.outputs[1].data).toEqual([labels[0], labels[1], labels[2]]);
     const byVersion = await call('POST', '/v2/models/mnist/versions/1/infer', { inputs: [{ name: 'x', shape: [784], datatype: 'UINT8', data: Array.from(sample(0)) }] });
     expect(byVersion.json().outputs[1].data).toEqual([labels[0]]);
+    const metrics = (await call('GET', '/metrics')).body;
+    expect(metrics).toMatch(/mlpipe_inference_seconds_count\{[^}]*model="mnist",version="1"[^}]*\} 2/);
+    expect(metrics).toMatch(/mlpipe_prediction_confidence_count\{[^}]*model="mnist",version="1"[^}]*\} 4/);
   });
 
   it('predicts an uploaded drawing (dark ink on white, any size) and a 28×28 array', async () => {

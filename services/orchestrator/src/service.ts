@@ -66,7 +66,7 @@ export async function startOrchestrator(deps: OrchestratorDeps): Promise<Running
     registers: [metrics],
   });
   const count = (type: string) => handled.inc({ type });
-  const common = { logger, onDeadLetter: (type: string) => deadLetters.inc({ type }) };
+  const common = { logger, metrics, onDeadLetter: (type: string) => deadLetters.inc({ type }) };
 
   const consumers: RunningConsumer[] = [];
   consumers.push(

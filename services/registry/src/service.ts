@@ -6,7 +6,7 @@ import type { Logger } from '@mlpipe/common';
 import type { ModelAliasChanged } from '@mlpipe/contracts';
 import type { ObjectStore } from '@mlpipe/storage';
 import { randomUUID } from 'node:crypto';
-import { Counter, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import { buildRegistryApi } from './adapters/http';
 import { REGISTRY_SCHEMA, migrations } from './adapters/migrations';
 import { predictionLineage } from './adapters/lineage';
@@ -50,13 +50,17 @@ export async function startRegistry(deps: RegistryDeps): Promise<RunningRegistry
     await publishEvent(bus, 'model.version.registered', v, { source: SOURCE, eventId: `model.version.registered:${v.modelName}:${v.version}` });
     for (const change of r.aliasChanges) await announceAlias(change, `model.alias.changed:${change.modelName}:${change.alias}:${change.version}:gate`);
   };
+  const championSince = new Gauge({ name: 'mlpipe_registry_champion_promoted_timestamp_seconds', help: 'When the current champion of a model was promoted (Unix seconds)', labelNames: ['model'], registers: [metrics] });
+  for (const c of await new RegistryQueries(pool).championsPromotedAt()) championSince.set({ model: c.model }, c.at.getTime() / 1000);
   const announceAlias = async (change: ModelAliasChanged, eventId: string) => {
+    if (change.alias === 'champion') championSince.set({ model: change.modelName }, Date.now() / 1000);
     await publishEvent(bus, 'model.alias.changed', change, { source: SOURCE, eventId });
   };
 
   const consumer: RunningConsumer = await consumeEvents(bus, {
     durable: 'registry-train-events',
     logger,
+    metrics,
     maxInFlight: 1,
     onDeadLetter: (type) => deadLetters.inc({ type }),
     handlers: {

@@ -18,6 +18,11 @@ describe('promotion gate', () => {
     expect(d.reason).toBe('test accuracy 97.50% beats champion v3 (97.30%) by 0.20% ≥ margin 0.20%');
   });
 
+  it('says when the champion was scored on the candidate\'s own test data', () => {
+    const d = decideGate({ testAccuracy: 0.96, perClassAccuracy: fine }, { version: 2, testAccuracy: 0.91, sameData: true }, policy);
+    expect(d).toEqual({ outcome: 'champion', reason: 'test accuracy 96.00% beats champion v2 (91.00% on the same test data) by 5.00% ≥ margin 0.20%' });
+  });
+
   it('keeps a better-but-not-enough version as challenger', () => {
     const d = decideGate({ testAccuracy: 0.9745, perClassAccuracy: fine }, { version: 3, testAccuracy: 0.9731 }, policy);
     expect(d).toEqual({ outcome: 'challenger', reason: 'test accuracy 97.45% does not beat champion v3 (97.31%) by the margin 0.20%' });

@@ -118,6 +118,23 @@ describe('registry on real NATS, PostgreSQL and a folder store', () => {
     expect((await get('/models/mnist/versions/1/artefacts/confusion.json')).statusCode).toBe(200);
   });
 
+  it('judges a candidate against the champion scored on the same test data when the trainer did so', async () => {
+    await putArtefacts('job-1');
+    await publishEvent(bus, 'train.job.completed', completed('job-1', 0.98), { source: 't' });
+    await eventually(async () => ((await get('/models/mnist/aliases/champion')).statusCode === 200 ? true : undefined));
+    // The new job's test data holds the shifted digits: the champion scores 0.90 there, the candidate 0.96.
+    await putArtefacts('job-2');
+    await publishEvent(bus, 'train.job.completed', { ...completed('job-2', 0.96), baselineEvaluation: { version: 1, testAccuracy: 0.9, perClassAccuracy: Array(10).fill(0.9) } }, { source: 't' });
+    await eventually(async () => ((await get('/models/mnist/aliases/champion')).json().version === 2 ? true : undefined));
+    const gate = (await get('/audit?model=mnist')).json().entries.find((e: { action: string; version: number }) => e.action === 'alias.set' && e.version === 2);
+    expect(gate.reason).toBe('test accuracy 96.00% beats champion v1 (90.00% on the same test data) by 6.00% ≥ margin 0.20%');
+    // A baseline of another version than the current champion is not used.
+    await putArtefacts('job-3');
+    await publishEvent(bus, 'train.job.completed', { ...completed('job-3', 0.961), baselineEvaluation: { version: 1, testAccuracy: 0.5, perClassAccuracy: Array(10).fill(0.5) } }, { source: 't' });
+    await eventually(async () => ((await get('/models/mnist')).json().versions === 3 ? true : undefined));
+    expect((await get('/models/mnist/aliases/champion')).json().version).toBe(2);
+  });
+
   it('registers a job once, whatever the redeliveries', async () => {
     await putArtefacts('job-c');
     const data = completed('job-c', 0.98);

@@ -118,6 +118,7 @@ export async function startTrainer(deps: TrainerDeps): Promise<RunningTrainer> {
   const consumer: RunningConsumer = await consumeEvents(bus, {
     durable: 'trainer-jobs',
     logger,
+    metrics,
     maxInFlight: 1,
     maxDeliver: maxAttempts,
     ackWaitMs: deps.ackWaitMs ?? 60_000,

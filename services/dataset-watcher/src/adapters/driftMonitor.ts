@@ -1,10 +1,12 @@
 import { consumeEvents, publishEvent, type Bus, type RunningConsumer } from '@mlpipe/bus';
 import { describeError, type Logger } from '@mlpipe/common';
 import { PredictionRecordSchema, type DriftDetected } from '@mlpipe/contracts';
+
+type DriftTest = DriftDetected['tests'][number];
 import { loadDatasetVersion } from '@mlpipe/dataset';
 import type { ObjectStore } from '@mlpipe/storage';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { assessDrift, buildReference, DEFAULT_THRESHOLDS, type DriftReference, type DriftThresholds } from '../core/drift';
+import { assessDrift, buildReference, type DriftOptions, type DriftReference } from '@mlpipe/drift';
 import type { WatcherRepository } from './watcherRepository';
 
 export interface DriftMonitorOptions {
@@ -15,7 +17,7 @@ export interface DriftMonitorOptions {
   metrics: Registry;
   windowSize: number;
   pollMs: number;
-  thresholds?: DriftThresholds;
+  thresholds?: Partial<DriftOptions>;
 }
 
 export interface RunningDriftMonitor {
@@ -53,6 +55,7 @@ export async function startDriftMonitor(o: DriftMonitorOptions): Promise<Running
   const registered: RunningConsumer = await consumeEvents(bus, {
     durable: 'watcher-model-events',
     logger,
+    metrics: o.metrics,
     handlers: { 'model.version.registered': async (e) => repo.recordModelVersion(e.data.modelName, e.data.version, e.data.datasetVersion) },
   });
 
@@ -64,7 +67,9 @@ export async function startDriftMonitor(o: DriftMonitorOptions): Promise<Running
         const training = await repo.trainingDataOf(model, version);
         if (!training) return undefined;
         const data = await loadDatasetVersion(store, training.dataset, training.versionId);
-        return { reference: buildReference(data.train.images, data.train.labels, data.train.count), datasetVersion: training.versionId };
+        // The training labels stand in for the predictions of a model that learned them.
+        const train = { images: data.train.images, count: data.train.count };
+        return { reference: buildReference(train, data.train.labels.subarray(0, data.train.count)), datasetVersion: training.versionId };
       })();
       entry.catch(() => references.delete(key));
       references.set(key, entry);
@@ -79,12 +84,19 @@ export async function startDriftMonitor(o: DriftMonitorOptions): Promise<Running
       windows.inc({ model, verdict: 'unknown-version' });
       return;
     }
-    const verdict = assessDrift(ref.reference, w.images, w.classes, o.thresholds ?? DEFAULT_THRESHOLDS);
-    for (const t of verdict.tests) {
+    const images = new Uint8Array(w.images.length * 784);
+    w.images.forEach((img, i) => images.set(img, i * 784));
+    const verdict = assessDrift(ref.reference, { images, count: w.images.length }, w.classes, o.thresholds ?? {});
+    if (verdict.status === 'too-few-samples') return;
+    const tests: DriftTest[] = [
+      ...Object.entries(verdict.features).map(([name, f]) => ({ name, kind: 'ks' as const, statistic: f.ks, pValue: f.pValue, psi: f.psi, drifted: f.drifted })),
+      { name: 'predicted_class', kind: 'chi-square', statistic: verdict.predictions.chiSquare, pValue: verdict.predictions.pValue, psi: verdict.predictions.psi, drifted: verdict.predictions.drifted },
+    ];
+    for (const t of tests) {
       psiGauge.set({ model, test: t.name }, t.psi);
       pGauge.set({ model, test: t.name }, t.pValue);
     }
-    windows.inc({ model, verdict: verdict.drifted ? 'drifted' : 'stable' });
+    windows.inc({ model, verdict: verdict.status });
     if (!verdict.drifted) return;
     detected.inc({ model });
     const event: DriftDetected = {
@@ -93,7 +105,7 @@ export async function startDriftMonitor(o: DriftMonitorOptions): Promise<Running
       referenceDatasetVersion: ref.datasetVersion,
       window: { from: w.from, to: w.to, samples: verdict.samples },
       reasons: verdict.reasons,
-      tests: verdict.tests,
+      tests,
     };
     logger.warn({ model, version, reasons: verdict.reasons }, 'drift detected');
     await publishEvent(bus, 'data.drift.detected', event, { source: 'dataset-watcher', eventId: `data.drift.detected:${model}:${version}:${w.to}` });

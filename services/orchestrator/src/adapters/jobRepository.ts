@@ -223,17 +223,11 @@ export class JobRepository {
     return rows[0]?.body;
   }
 
-  async recordModelVersion(v: {
-    modelName: string;
-    version: number;
-    jobId: string;
-    trainSamples: number;
-    datasetVersion: string;
-  }): Promise<void> {
+  async recordModelVersion(v: { modelName: string; version: number; jobId: string; trainSamples: number; datasetVersion: string; artefactPrefix: string }): Promise<void> {
     await this.pool.query(
-      `insert into orchestrator.model_versions (model_name, version, job_id, train_samples, dataset_version)
-       values ($1,$2,$3,$4,$5) on conflict do nothing`,
-      [v.modelName, v.version, v.jobId, v.trainSamples, v.datasetVersion],
+      `insert into orchestrator.model_versions (model_name, version, job_id, train_samples, dataset_version, artefact_prefix)
+       values ($1,$2,$3,$4,$5,$6) on conflict do nothing`,
+      [v.modelName, v.version, v.jobId, v.trainSamples, v.datasetVersion, v.artefactPrefix],
     );
   }
 
@@ -246,13 +240,9 @@ export class JobRepository {
   }
 
   async champion(modelName: string): Promise<ChampionSnapshot | null> {
-    const { rows } = await this.pool.query<{
-      version: number;
-      train_samples: number;
-      dataset_version: string;
-    }>(
+    const { rows } = await this.pool.query<{ version: number; train_samples: number; dataset_version: string; artefact_prefix: string | null }>(
       // Compare datasets, not subsets: the champion "has seen" its whole dataset version.
-      `select c.version, coalesce(d.train_samples, v.train_samples) as train_samples, v.dataset_version
+      `select c.version, coalesce(d.train_samples, v.train_samples) as train_samples, v.dataset_version, v.artefact_prefix
        from orchestrator.champions c
        join orchestrator.model_versions v on v.model_name = c.model_name and v.version = c.version
        left join orchestrator.dataset_versions d on d.id = v.dataset_version
@@ -260,10 +250,9 @@ export class JobRepository {
       [modelName],
     );
     const r = rows[0];
-    return r
-      ? { version: r.version, trainSamples: r.train_samples, datasetVersion: r.dataset_version }
-      : null;
+    return r ? { version: r.version, trainSamples: r.train_samples, datasetVersion: r.dataset_version, artefactPrefix: r.artefact_prefix } : null;
   }
+
 
   async createSweep(s: Omit<SweepRow, 'status' | 'statusReason' | 'bestJobId' | 'createdAt'>): Promise<void> {
     await this.pool.query(

@@ -201,6 +201,8 @@ export class JobService {
       trigger: args.trigger,
       ...(args.sweep ? { sweep: args.sweep } : {}),
     });
+    const champion = await this.repo.champion(job.modelName);
+    const baseline = champion?.artefactPrefix ? { version: champion.version, artefactPrefix: champion.artefactPrefix } : undefined;
     if (job.status === 'queued') {
       // Published even when the row existed: a crash between insert and publish is healed on redelivery,
       // and the deterministic event ids let JetStream drop the duplicates. One message per replica:
@@ -219,6 +221,7 @@ export class JobService {
             rank,
             trigger: job.trigger,
             ...(job.sweep ? { sweep: job.sweep } : {}),
+            ...(baseline ? { baseline } : {}),
           },
           { source: SOURCE, eventId: rank === 0 ? `train.job.requested:${job.jobId}` : `train.job.requested:${job.jobId}:rank${rank}` },
         );

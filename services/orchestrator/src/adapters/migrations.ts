@@ -81,4 +81,8 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    id: '004_model_artefacts',
+    sql: `alter table model_versions add column artefact_prefix text;`,
+  },
 ];

@@ -4,6 +4,8 @@ export interface ChampionSnapshot {
   version: number;
   trainSamples: number;
   datasetVersion: string;
+  /** Where its model lives (null for versions recorded before this was kept). */
+  artefactPrefix?: string | null;
 }
 
 export interface RetrainContext {

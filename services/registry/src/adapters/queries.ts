@@ -107,6 +107,12 @@ export class RegistryQueries {
     return this.version(name, rows[0].version);
   }
 
+  /** When each model's current champion took the alias (for the champion-age metric). */
+  async championsPromotedAt(): Promise<{ model: string; at: Date }[]> {
+    const { rows } = await this.pool.query<{ model: string; updated_at: Date }>(`select model, updated_at from registry.aliases where alias = 'champion'`);
+    return rows.map((r) => ({ model: r.model, at: r.updated_at }));
+  }
+
   async audit(model: string | undefined, limit: number) {
     const { rows } = await this.pool.query(
       `select * from registry.audit_log where ($1::text is null or model = $1) order by id desc limit $2`,

@@ -135,7 +135,10 @@ export class Registrar {
       );
       const version = rows[0]?.next ?? 1;
       const champion = await this.currentAlias(c, d.modelName, 'champion');
-      const decision = decideGate(d.evaluation, champion, this.gate);
+      // Compare on the same test data when the trainer scored this very champion on the job's test split.
+      const baseline = d.baselineEvaluation;
+      const judgedChampion = champion && baseline?.version === champion.version ? { version: champion.version, testAccuracy: baseline.testAccuracy, sameData: true } : champion;
+      const decision = decideGate(d.evaluation, judgedChampion, this.gate);
       await c.query(
         `insert into registry.model_versions (model, version, run_id, artefact_prefix, test_accuracy, per_class_accuracy, confusion_matrix, train_samples, dataset_version)
          values ($1,$2,$3,$4,$5,$6,$7,$8,$9)`,

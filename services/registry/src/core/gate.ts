@@ -8,6 +8,8 @@ export interface GateCandidate {
 export interface GateChampion {
   version: number;
   testAccuracy: number;
+  /** True when testAccuracy was measured on the candidate's own test data (the trainer scored the champion too). */
+  sameData?: boolean;
 }
 
 export interface GatePolicy {
@@ -39,14 +41,15 @@ export function decideGate(candidate: GateCandidate, champion: GateChampion | nu
     return { outcome: 'champion', reason: `first version to pass the gate: test accuracy ${pct(candidate.testAccuracy)}, every class ≥ ${pct(policy.classFloor)}` };
   }
   const gain = candidate.testAccuracy - champion.testAccuracy;
+  const basis = champion.sameData ? ' on the same test data' : '';
   if (gain >= policy.margin - 1e-12) {
     return {
       outcome: 'champion',
-      reason: `test accuracy ${pct(candidate.testAccuracy)} beats champion v${champion.version} (${pct(champion.testAccuracy)}) by ${pct(gain)} ≥ margin ${pct(policy.margin)}`,
+      reason: `test accuracy ${pct(candidate.testAccuracy)} beats champion v${champion.version} (${pct(champion.testAccuracy)}${basis}) by ${pct(gain)} ≥ margin ${pct(policy.margin)}`,
     };
   }
   return {
     outcome: 'challenger',
-    reason: `test accuracy ${pct(candidate.testAccuracy)} does not beat champion v${champion.version} (${pct(champion.testAccuracy)}) by the margin ${pct(policy.margin)}`,
+    reason: `test accuracy ${pct(candidate.testAccuracy)} does not beat champion v${champion.version} (${pct(champion.testAccuracy)}${basis}) by the margin ${pct(policy.margin)}`,
   };
 }

@@ -141,6 +141,7 @@ export async function runJob(
     if (opts.signal.aborted) throw opts.signal.reason;
 
     const evaluation = evaluateModel(model, plan.test);
+    const baselineEvaluation = job.baseline ? await evaluateBaseline(job.baseline, plan.test, store, log) : undefined;
     const bytes = await saveModelToBytes(model);
     const prefix = storeKeys.modelArtefacts(job.modelName, job.jobId);
     await store.put(`${prefix}weights.bin`, bytes.weights, { contentType: 'application/octet-stream' });
@@ -164,6 +165,7 @@ export async function runJob(
       history,
       durationSec: (performance.now() - started) / 1000,
       ...(job.sweep ? { sweep: job.sweep } : {}),
+      ...(baselineEvaluation ? { baselineEvaluation } : {}),
       ...(group
         ? {
             distributed: {
@@ -234,4 +236,26 @@ async function assist(
   if (opts.signal.aborted && opts.signal.reason instanceof ShutdownAbort) throw opts.signal.reason;
   log.info({ outcome: result.outcome, reason: result.reason }, 'left the training group');
   return result.outcome === 'aborted' ? 'cancelled' : 'assisted';
+}
+
+/** The champion the job was created under, scored on this job's test split (the gate compares like with like). */
+async function evaluateBaseline(
+  baseline: NonNullable<TrainJobRequested['baseline']>,
+  test: ImageSet,
+  store: ObjectStore,
+  log: Logger,
+): Promise<{ version: number; testAccuracy: number; perClassAccuracy: number[] } | undefined> {
+  try {
+    const model = await loadModelFromBytes({ modelJson: await store.get(`${baseline.artefactPrefix}model.json`), weights: await store.get(`${baseline.artefactPrefix}weights.bin`) });
+    try {
+      const e = evaluateModel(model, test);
+      log.info({ baseline: baseline.version, testAccuracy: e.accuracy }, 'champion scored on this job\'s test split');
+      return { version: baseline.version, testAccuracy: e.accuracy, perClassAccuracy: e.perClassAccuracy };
+    } finally {
+      model.dispose();
+    }
+  } catch (err) {
+    log.warn({ baseline: baseline.version, err: describeError(err) }, 'could not score the champion on this job\'s test split; the gate uses its recorded accuracy');
+    return undefined;
+  }
 }

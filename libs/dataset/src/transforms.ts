@@ -1,4 +1,4 @@
-/** Image transforms that make drifted digits from MNIST ones (tests and the drift demonstration). */
+/** Image transforms that make drifted digits from MNIST ones (drift tests and the demo loop). */
 const SIDE = 28;
 
 /** 3×3 max filter: strokes about two pixels thicker. */
