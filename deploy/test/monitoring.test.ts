@@ -59,7 +59,13 @@ describe('alert rules and dashboard queries (promtool)', () => {
     fires: Record<string, string>[];
   }
   const ALERT_CASES: Record<string, AlertCase> = {
-    MlpipeDeadLetters: { series: { 'mlpipe_dead_letters_total{service="registry", type="train.completed"}': '0 0 1 1 1 1 1' }, quietAt: '1m', firesAt: '4m', fires: [{ service: 'registry', type: 'train.completed' }] },
+    MlpipeDeadLetters: {
+      // ui's counter is born at 1 (its first dead letter): increase() sees nothing, the rule must still fire.
+      series: { 'mlpipe_dead_letters_total{service="registry", type="train.completed"}': '0 0 1 1 1 1 1', 'mlpipe_dead_letters_total{service="ui", type="data.batch.validated"}': '_ _ 1 1 1 1 1' },
+      quietAt: '1m',
+      firesAt: '4m',
+      fires: [{ service: 'registry', type: 'train.completed' }, { service: 'ui', type: 'data.batch.validated' }],
+    },
     MlpipeServiceDown: {
       series: { 'up{job="mlpipe", instance="gateway:8080"}': '1 0 0 0 0 0 0 0', 'up{job="mlpipe", instance="registry:8081"}': '1 1 1 1 1 1 1 1' },
       quietAt: '4m',
@@ -88,10 +94,15 @@ describe('alert rules and dashboard queries (promtool)', () => {
       fires: [{ instance: 'a', job_id: 'j1' }],
     },
     MlpipeDriftDetected: {
-      series: { 'mlpipe_drift_detected_total{service="dataset-watcher", model="mnist"}': '0 0 1 1 1', 'mlpipe_drift_detected_total{service="dataset-watcher", model="fashion"}': '0 0 0 0 0' },
+      series: {
+        'mlpipe_drift_detected_total{service="dataset-watcher", model="mnist"}': '0 0 1 1 1',
+        'mlpipe_drift_detected_total{service="dataset-watcher", model="fashion"}': '0 0 0 0 0',
+        // Born at 1, as a counter is when its first drift is its first value.
+        'mlpipe_drift_detected_total{service="dataset-watcher", model="digits"}': '_ _ 1 1 1',
+      },
       quietAt: '1m',
       firesAt: '4m',
-      fires: [{ model: 'mnist' }],
+      fires: [{ model: 'digits' }, { model: 'mnist' }],
     },
     MlpipeHighErrorRate: {
       // registry: 10% 5xx; ui: none. Quiet until the 5 minutes of `for` have passed.

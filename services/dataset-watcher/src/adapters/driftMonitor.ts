@@ -97,6 +97,7 @@ export async function startDriftMonitor(o: DriftMonitorOptions): Promise<Running
       pGauge.set({ model, test: t.name }, t.pValue);
     }
     windows.inc({ model, verdict: verdict.status });
+    detected.inc({ model }, 0); // the series exists from the first window, so its first drift is an increase
     if (!verdict.drifted) return;
     detected.inc({ model });
     const event: DriftDetected = {
