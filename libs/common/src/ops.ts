@@ -1,5 +1,5 @@
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { Registry } from 'prom-client';
+import { Histogram, type Registry } from 'prom-client';
 
 export interface OpsServerOptions {
   port: number;
@@ -20,7 +20,30 @@ export async function startOpsServer(opts: OpsServerOptions): Promise<FastifyIns
   return app;
 }
 
+const PROBES = new Set(['/healthz', '/readyz', '/metrics', '/v2/health/live', '/v2/health/ready']);
+
+/** One request-duration histogram per registry, however many apps report into it. */
+function requestDuration(registry: Registry): Histogram {
+  return (
+    (registry.getSingleMetric('mlpipe_http_request_duration_seconds') as Histogram | undefined) ??
+    new Histogram({
+      name: 'mlpipe_http_request_duration_seconds',
+      help: 'HTTP requests by route, method and status, and how long they took (probes and scrapes left out)',
+      labelNames: ['route', 'method', 'status'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    })
+  );
+}
+
+/** Health, readiness and metrics routes, and a request counter/latency histogram for every other route. */
 export function registerOpsRoutes(app: FastifyInstance, opts: Pick<OpsServerOptions, 'metrics' | 'isReady'>): void {
+  const duration = requestDuration(opts.metrics);
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    if (PROBES.has(route)) return;
+    duration.observe({ route, method: req.method, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+  });
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
     const ready = opts.isReady();

@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { AliasSchema, ModelNameSchema } from '@mlpipe/contracts';
 import { MlpipeError, registerOpsRoutes, type Logger } from '@mlpipe/common';
 import type { ObjectStore } from '@mlpipe/storage';
-import { Histogram, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { RegistryQueries } from './queries';
 import type { ModelAliasChanged } from '@mlpipe/contracts';
 
@@ -41,15 +41,6 @@ export async function buildRegistryApi(deps: HttpDeps): Promise<FastifyInstance>
   await app.register(swagger, {
     openapi: { info: { title: 'mlpipe registry', version: '1.0.0', description: 'Experiments, runs, model versions, aliases and audit log' } },
     transform: jsonSchemaTransform,
-  });
-  const duration = new Histogram({
-    name: 'mlpipe_http_request_duration_seconds',
-    help: 'HTTP request duration',
-    labelNames: ['route', 'method', 'status'],
-    registers: [deps.metrics],
-  });
-  app.addHook('onResponse', async (req, reply) => {
-    duration.observe({ route: req.routeOptions.url ?? 'unknown', method: req.method, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
   });
   app.setErrorHandler((err, req, reply) => {
     if (hasZodFastifySchemaValidationErrors(err)) {
