@@ -70,7 +70,7 @@ describe('champion/challenger at the gateway, against a real registry', () => {
     expect(await metricValue(metrics, 'mlpipe_variant_requests_total', { variant: 'challenger' })).toBe(served.filter((v) => v === 2).length);
     // Every HTTP route is counted and timed (probes and scrapes are not).
     const http = (await metrics.getMetricsAsJSON()).find((m) => m.name === 'mlpipe_http_request_duration_seconds')?.values ?? [];
-    const predicts = http.find((v) => v.metricName === 'mlpipe_http_request_duration_seconds_count' && v.labels.route === '/predict' && v.labels.status === '200');
+    const predicts = http.find((v) => (v as { metricName?: string }).metricName === 'mlpipe_http_request_duration_seconds_count' && v.labels.route === '/predict' && v.labels.status === '200');
     expect(predicts?.value).toBe(400);
     await gateway.app.inject({ method: 'GET', url: '/healthz' });
     expect(JSON.stringify(await metrics.getMetricsAsJSON())).not.toContain('"route":"/healthz"');
