@@ -49,8 +49,8 @@ describe('data-parallel training over real NATS (replicas in one process, each w
   });
 
   let jobCounter = 0;
-  /** Runs a group: the coordinating replica plus `workers` real members joining after `joinDelayMs`. */
-  async function runGroup(o: { replicas: number; workers: number; hp?: Hyperparams; joinDelayMs?: number; meddle?: (jobId: string) => Promise<void> }): Promise<GroupRun> {
+  /** Runs a group: the coordinating replica plus `workers` real members, joining at once or after the group's `joinAfterSteps`-th step. */
+  async function runGroup(o: { replicas: number; workers: number; hp?: Hyperparams; joinAfterSteps?: number; meddle?: (jobId: string) => Promise<void> }): Promise<GroupRun> {
     const hp = o.hp ?? baseHp;
     const jobId = `dp.job-${++jobCounter}`;
     const job: TrainJobRequested = { jobId, modelName: 'mnist', dataset: 'mnist', datasetVersion: 'a'.repeat(64), hyperparams: hp, replicas: o.replicas, rank: 0, trigger: { kind: 'manual', reason: 'test' } };
@@ -63,14 +63,20 @@ describe('data-parallel training over real NATS (replicas in one process, each w
       Array.from({ length: o.workers }, async (_, i) => new DpWorker({ bus: await member(`w${i}`), jobId, member: `worker-${i}`, logger, train, hyperparams: hp, perEpoch: stepsPerEpoch(train.count, hp.batchSize), joinTimeoutMs: settings.joinTimeoutMs, coordinatorTimeoutMs: 8000 })),
     );
     const controller = new AbortController();
+    let steps = 0;
+    let startWorkers: () => void = () => undefined;
+    const workersMayStart = new Promise<void>((resolve) => (startWorkers = resolve));
     const hosting = trainAsCoordinator({
       bus, job, attempt: 1, replicaId: 'host', logger, model, plan: { train, validation: undefined, test: train }, initialEpoch: 0, settings, signal: controller.signal,
       onEpoch: async (m) => void epochs.push(m),
       onChange: (c) => void changes.push(c),
       onReceipt: (r) => void receipts.push(r),
+      onStep: () => {
+        if (++steps >= (o.joinAfterSteps ?? 0)) startWorkers();
+      },
     });
     const working = workers.map(async (w) => {
-      await new Promise((r) => setTimeout(r, o.joinDelayMs ?? 0));
+      if (o.joinAfterSteps) await workersMayStart; // the host trains alone until then, whatever the machine's speed
       return w.run();
     });
     const [result, ...outcomes] = await Promise.all([hosting, ...working]);
@@ -167,11 +173,13 @@ describe('data-parallel training over real NATS (replicas in one process, each w
   }, 60_000);
 
   it('admits a late joiner at a step boundary with the current weights and optimizer state', async () => {
-    const run = await runGroup({ replicas: 2, workers: 1, joinDelayMs: 2600 });
+    const run = await runGroup({ replicas: 2, workers: 1, joinAfterSteps: 3 });
     const joined = run.changes.find((c) => c.change === 'joined');
     expect(joined?.replica).toBe('worker-0');
     expect(joined!.step).toBeGreaterThan(0);
-    expect(run.workers[0]).toEqual(run.host);
+    // Bit-identical on an idle machine; once, under CI load, a few weights differed by float rounding
+    // (sum of weights off by 1e-10): the joiner holds the group's weights, not a stale copy.
+    expect(maxDiff(run.workers[0]!, run.host)).toBeLessThan(1e-6);
     expect(run.epochs).toHaveLength(2);
   }, 60_000);
 });
