@@ -69,6 +69,7 @@ export class Coordinator {
   private epochStarted = performance.now();
   private changes = 0;
   private joinSub: { unsubscribe(): void } | undefined;
+  private heartbeatSub: { unsubscribe(): void } | undefined;
 
   constructor(private readonly opts: CoordinatorOptions) {
     this.channel = new DpChannel(opts.bus, opts.jobId, `coord-${opts.group}`, opts.logger, opts.maxPartBytes);
@@ -87,7 +88,7 @@ export class Coordinator {
     const { bus } = this.opts;
     const s = this.channel.subjects;
     this.joinSub = bus.nc.subscribe(s.join, { callback: (_err, msg) => this.onJoin(msg) });
-    bus.nc.subscribe(s.heartbeat, {
+    this.heartbeatSub = bus.nc.subscribe(s.heartbeat, {
       callback: (_err, msg) => {
         const hb = DpHeartbeatSchema.safeParse(safeJson(msg.data));
         if (hb.success && hb.data.group === this.opts.group) this.membership.seen(hb.data.member, Date.now());
@@ -130,6 +131,7 @@ export class Coordinator {
 
   close(): void {
     this.joinSub?.unsubscribe();
+    this.heartbeatSub?.unsubscribe();
     this.channel.close();
     this.wake?.();
   }
