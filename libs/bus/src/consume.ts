@@ -29,23 +29,37 @@ export interface ConsumeOptions {
   backoffMs?: (deliveryCount: number) => number;
   /** Messages handled at once by this process. */
   maxInFlight?: number;
-  /** Called for every message sent to the dead-letter subject (metrics). */
+  /** Called for every message sent to the dead-letter subject. */
   onDeadLetter?: (type: string, reason: string) => void;
-  /** Where to export this consumer's lag (messages not yet delivered) and redeliveries. */
+  /** Where to export this consumer's lag (messages not yet delivered), redeliveries and dead letters. */
   metrics?: Registry;
 }
 
 const LAG_POLL_MS = 15_000;
 
-/** The consumer metrics of a registry, created once however many consumers share it. */
-function consumerMetrics(registry: Registry): { pending: Gauge; redeliveries: Counter } {
-  const pending =
-    (registry.getSingleMetric('mlpipe_consumer_pending_messages') as Gauge | undefined) ??
-    new Gauge({ name: 'mlpipe_consumer_pending_messages', help: 'Messages of the stream not yet delivered to this durable consumer (lag)', labelNames: ['durable'], registers: [registry] });
-  const redeliveries =
-    (registry.getSingleMetric('mlpipe_consumer_redeliveries_total') as Counter | undefined) ??
-    new Counter({ name: 'mlpipe_consumer_redeliveries_total', help: 'Messages delivered again after a failure or an expired ack wait', labelNames: ['durable'], registers: [registry] });
-  return { pending, redeliveries };
+interface ConsumerMetrics {
+  pending: Gauge;
+  redeliveries: Counter;
+  deadLetters: Counter;
+}
+
+/** One metric of a registry, created once however many consumers share it. */
+function shared<M extends Gauge | Counter>(registry: Registry, name: string, make: () => M): M {
+  return (registry.getSingleMetric(name) as M | undefined) ?? make();
+}
+
+/**
+ * The consumer metrics of a registry. Dead letters are counted here, for every consumer, so no
+ * service can forget to (the MlpipeDeadLetters alert in deploy/prometheus/rules reads them).
+ */
+function consumerMetrics(registry: Registry): ConsumerMetrics {
+  const registers = [registry];
+  const labelNames = ['durable'] as const;
+  return {
+    pending: shared(registry, 'mlpipe_consumer_pending_messages', () => new Gauge({ name: 'mlpipe_consumer_pending_messages', help: 'Messages of the stream not yet delivered to this durable consumer (lag)', labelNames, registers })),
+    redeliveries: shared(registry, 'mlpipe_consumer_redeliveries_total', () => new Counter({ name: 'mlpipe_consumer_redeliveries_total', help: 'Messages delivered again after a failure or an expired ack wait', labelNames, registers })),
+    deadLetters: shared(registry, 'mlpipe_dead_letters_total', () => new Counter({ name: 'mlpipe_dead_letters_total', help: 'Messages sent to the dead-letter subject, by event type and durable consumer', labelNames: ['type', 'durable'], registers })),
+  };
 }
 
 export interface RunningConsumer {
@@ -87,6 +101,7 @@ export async function consumeEvents(bus: Bus, opts: ConsumeOptions): Promise<Run
   const messages: ConsumerMessages = await consumer.consume({ max_messages: opts.maxInFlight ?? 1 });
   const backoff = opts.backoffMs ?? defaultBackoff;
   const log = opts.logger.child({ consumer: opts.durable });
+  const observed = opts.metrics ? consumerMetrics(opts.metrics) : undefined;
 
   const deadLetter = async (msg: JsMsg, reason: string): Promise<void> => {
     const type = typeOfSubject(bus.namespace, msg.subject);
@@ -107,6 +122,7 @@ export async function consumeEvents(bus: Bus, opts: ConsumeOptions): Promise<Run
       ...(headers ? { headers } : {}),
     });
     msg.term(reason);
+    observed?.deadLetters.inc({ type, durable: opts.durable });
     opts.onDeadLetter?.(type, reason);
     log.warn({ subject: msg.subject, seq: msg.seq, reason }, 'message dead-lettered');
   };
@@ -138,8 +154,6 @@ export async function consumeEvents(bus: Bus, opts: ConsumeOptions): Promise<Run
     }
   };
 
-  /** Each handled message gets a `<type> process` span, a child of its publisher's span. */
-  const observed = opts.metrics ? consumerMetrics(opts.metrics) : undefined;
   const lagTimer = observed
     ? setInterval(() => {
         consumer.info().then(
@@ -150,6 +164,7 @@ export async function consumeEvents(bus: Bus, opts: ConsumeOptions): Promise<Run
     : undefined;
   lagTimer?.unref();
 
+  /** Each handled message gets a `<type> process` span, a child of its publisher's span. */
   const handleOne = async (msg: JsMsg): Promise<void> => {
     if (msg.info.deliveryCount > 1) observed?.redeliveries.inc({ durable: opts.durable });
     const type = typeOfSubject(bus.namespace, msg.subject) as EventType;

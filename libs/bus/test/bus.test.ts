@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Registry } from 'prom-client';
 import { DeadLetterSchema, type Envelope } from '@mlpipe/contracts';
 import { TransientError, ValidationError, createLogger, eventually } from '@mlpipe/common';
 import { consumeEvents, createTestBus, publishEvent, request, serveRequests, subjectOf, streamNameOf } from '../src';
@@ -80,6 +81,29 @@ describe('bus on real NATS JetStream', () => {
     ]);
     expect(letters[0]?.payload).toBe('not json at all');
     expect(handled).toEqual(['good']);
+  });
+
+  it('counts every dead letter in mlpipe_dead_letters_total by type and durable, for any consumer given a registry', async () => {
+    await bus.js.publish(subjectOf(bus.namespace, 'data.batch.validated'), 'not json');
+    await publishEvent(bus, 'data.batch.validated', { ...validatedBatch, batchId: 'poison' }, { source: 't' });
+    await publishEvent(bus, 'data.batch.validated', { ...validatedBatch, batchId: 'good' }, { source: 't' });
+    const metrics = new Registry();
+    const handled: string[] = [];
+    const consumer = await consumeEvents(bus, {
+      durable: 'counted',
+      logger,
+      metrics,
+      handlers: {
+        'data.batch.validated': async (e) => {
+          if (e.data.batchId === 'poison') throw new ValidationError('unusable');
+          handled.push(e.data.batchId);
+        },
+      },
+    });
+    const counted = async () => (await metrics.getSingleMetric('mlpipe_dead_letters_total')?.get())?.values ?? [];
+    const values = await eventually(async () => (handled.length === 1 && (await counted())[0]?.value === 2 ? counted() : undefined));
+    await consumer.stop();
+    expect(values).toEqual([{ value: 2, labels: { type: 'data.batch.validated', durable: 'counted' } }]);
   });
 
   it('retries transient failures with backoff, then dead-letters after max deliveries', async () => {

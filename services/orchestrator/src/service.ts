@@ -59,14 +59,8 @@ export async function startOrchestrator(deps: OrchestratorDeps): Promise<Running
     labelNames: ['type'],
     registers: [metrics],
   });
-  const deadLetters = new Counter({
-    name: 'mlpipe_dead_letters_total',
-    help: 'Messages sent to the dead-letter subject, by event type',
-    labelNames: ['type'],
-    registers: [metrics],
-  });
   const count = (type: string) => handled.inc({ type });
-  const common = { logger, metrics, onDeadLetter: (type: string) => deadLetters.inc({ type }) };
+  const common = { logger, metrics }; // metrics: lag, redeliveries and dead letters, counted by libs/bus
 
   const consumers: RunningConsumer[] = [];
   consumers.push(

@@ -40,7 +40,6 @@ export async function startRegistry(deps: RegistryDeps): Promise<RunningRegistry
   const registrar = new Registrar(pool, store, { margin: deps.config.GATE_MARGIN, classFloor: deps.config.GATE_CLASS_FLOOR });
   const versions = new Counter({ name: 'mlpipe_registry_versions_total', help: 'Model versions registered', labelNames: ['model'], registers: [metrics] });
   const decisions = new Counter({ name: 'mlpipe_registry_gate_decisions_total', help: 'Gate decisions by outcome', labelNames: ['model', 'outcome'], registers: [metrics] });
-  const deadLetters = new Counter({ name: 'mlpipe_dead_letters_total', help: 'Messages sent to the dead-letter subject, by event type', labelNames: ['type'], registers: [metrics] });
 
   const announce = async (r: Registration): Promise<void> => {
     const v = r.registered;
@@ -62,7 +61,6 @@ export async function startRegistry(deps: RegistryDeps): Promise<RunningRegistry
     logger,
     metrics,
     maxInFlight: 1,
-    onDeadLetter: (type) => deadLetters.inc({ type }),
     handlers: {
       'train.job.started': (e) => registrar.runStarted(e.data),
       'train.job.progress': (e) => registrar.epochMetrics(e.data),
