@@ -1,14 +1,16 @@
-import { HyperparamsSchema, type JobStatus } from '@mlpipe/contracts';
+import { HyperparamsSchema, type EventType, type JobStatus, type Envelope } from '@mlpipe/contracts';
 import type { OrchestratorConfig } from '@mlpipe/config';
-import { consumeEvents, ensureStreams, serveRequests, type Bus, type RunningConsumer } from '@mlpipe/bus';
+import { consumeEvents, ensureStreams, serveRequests, type Bus, type ConsumeOptions, type EventHandler, type RunningConsumer } from '@mlpipe/bus';
 import { migrate, type Pool } from '@mlpipe/db';
 import { ConfigError, type Logger } from '@mlpipe/common';
 import type { Subscription } from '@nats-io/nats-core';
 import { Counter, type Registry } from 'prom-client';
-import { JobRepository } from './adapters/jobRepository';
-import { JobService } from './adapters/jobService';
-import { SweepService } from './adapters/sweepService';
+import { openRepositories, type Repositories } from './adapters/repositories';
 import { ORCHESTRATOR_SCHEMA, migrations } from './adapters/migrations';
+import { JobService } from './app/jobService';
+import { SweepService } from './app/sweepService';
+import { Retraining } from './app/retraining';
+import { JobEvents } from './app/jobEvents';
 
 export interface OrchestratorDeps {
   config: OrchestratorConfig;
@@ -21,7 +23,7 @@ export interface OrchestratorDeps {
 export interface RunningOrchestrator {
   jobs: JobService;
   sweeps: SweepService;
-  repo: JobRepository;
+  repos: Repositories;
   stop(): Promise<void>;
 }
 
@@ -33,15 +35,17 @@ export function autoHyperparams(json: string) {
   }
 }
 
-/** Wires the orchestrator: migrations, streams, three event consumers and the jobs request API. */
+/** Wires the orchestrator: migrations, streams, the use cases on their repositories, four event consumers and the request API. */
 export async function startOrchestrator(deps: OrchestratorDeps): Promise<RunningOrchestrator> {
   const { config, bus, pool, logger, metrics } = deps;
   await migrate(pool, ORCHESTRATOR_SCHEMA, migrations);
   await ensureStreams(bus);
-  const repo = new JobRepository(pool);
-  const jobs = new JobService(
-    repo,
-    bus,
+  const repos = openRepositories(pool);
+  const jobs = new JobService(repos, bus, logger);
+  const sweeps = new SweepService(repos, jobs, bus, logger);
+  const retraining = new Retraining(
+    repos,
+    jobs,
     {
       minNewSamples: config.RETRAIN_MIN_NEW_SAMPLES,
       autoEnabled: config.AUTO_TRAIN_ENABLED,
@@ -52,86 +56,58 @@ export async function startOrchestrator(deps: OrchestratorDeps): Promise<Running
     },
     logger,
   );
-  const sweeps = new SweepService(repo, jobs, bus, logger);
+  const events = new JobEvents(repos, sweeps, retraining);
+
   const handled = new Counter({
     name: 'mlpipe_orchestrator_events_total',
     help: 'Events handled by the orchestrator, by type',
     labelNames: ['type'],
     registers: [metrics],
   });
-  const count = (type: string) => handled.inc({ type });
-  const common = { logger, metrics }; // metrics: lag, redeliveries and dead letters, counted by libs/bus
-
-  const consumers: RunningConsumer[] = [];
-  consumers.push(
-    await consumeEvents(bus, {
-      ...common,
-      durable: 'orchestrator-data-events',
-      handlers: {
-        'data.batch.validated': async (e) => {
-          count(e.type);
-          await jobs.onDatasetVersion(e.data.datasetVersion);
-        },
-
-      },
-    }),
-  );
-  consumers.push(
-    await consumeEvents(bus, {
-      ...common,
-      durable: 'orchestrator-drift-events',
-      handlers: {
-        'data.drift.detected': async (e) => {
-          count(e.type);
-          await jobs.onDrift(e);
-        },
-      },
-    }),
-  );
-  const onTrain = async (e: Parameters<JobService['onTrainEvent']>[0]) => {
-    count(e.type);
-    await jobs.onTrainEvent(e);
-    if (e.type !== 'train.job.started') await sweeps.onTrainEvent(e as Parameters<SweepService['onTrainEvent']>[0]);
-  };
-  consumers.push(
-    await consumeEvents(bus, {
-      ...common,
+  /** A use case as a consumer's handler, counted by event type. */
+  const on =
+    <T extends EventType>(handle: (e: Envelope<T>) => Promise<void>): EventHandler<T> =>
+    async (e) => {
+      handled.inc({ type: e.type });
+      await handle(e);
+    };
+  const consumerSpecs: Pick<ConsumeOptions, 'durable' | 'handlers' | 'maxInFlight'>[] = [
+    { durable: 'orchestrator-data-events', handlers: { 'data.batch.validated': on((e) => retraining.onDatasetVersion(e)) } },
+    { durable: 'orchestrator-drift-events', handlers: { 'data.drift.detected': on((e) => retraining.onDrift(e)) } },
+    {
       durable: 'orchestrator-train-events',
       maxInFlight: 1, // keeps a job's events in order
       handlers: {
-        'train.job.started': onTrain,
-        'train.job.progress': onTrain,
-        'train.job.completed': onTrain,
-        'train.job.failed': onTrain,
-        'train.job.cancelled': onTrain,
+        'train.job.started': on((e) => events.started(e)),
+        'train.job.progress': on((e) => events.progress(e)),
+        'train.job.completed': on((e) => events.completed(e)),
+        'train.job.failed': on((e) => events.failed(e)),
+        'train.job.cancelled': on((e) => events.cancelled(e)),
       },
-    }),
-  );
-  consumers.push(
-    await consumeEvents(bus, {
-      ...common,
+    },
+    {
       durable: 'orchestrator-model-events',
       handlers: {
-        'model.version.registered': async (e) => {
-          count(e.type);
-          await jobs.onModelRegistered(e);
-        },
-        'model.alias.changed': async (e) => {
-          count(e.type);
-          await jobs.onAliasChanged(e);
-        },
+        'model.version.registered': on((e) => events.modelRegistered(e)),
+        'model.alias.changed': on((e) => events.aliasChanged(e)),
       },
-    }),
-  );
+    },
+  ];
+  const consumers: RunningConsumer[] = [];
+  for (const spec of consumerSpecs) {
+    // metrics: lag, redeliveries and dead letters, counted by libs/bus
+    consumers.push(await consumeEvents(bus, { ...spec, logger, metrics }));
+  }
+
   const subscriptions: Subscription[] = [
     serveRequests(bus, 'orchestrator.jobs.submit', (req) => jobs.submit(req), logger),
     serveRequests(
       bus,
       'orchestrator.jobs.list',
-      async (req) => ({ jobs: await repo.list({ status: req.status as JobStatus | undefined, limit: req.limit }) }),
+      async (req) => ({ jobs: await repos.jobs.list({ status: req.status as JobStatus | undefined, limit: req.limit }) }),
       logger,
     ),
-    serveRequests(bus, 'orchestrator.jobs.get', (req) => repo.get(req.jobId), logger),
+    serveRequests(bus, 'orchestrator.jobs.get', (req) => repos.jobs.get(req.jobId), logger),
     serveRequests(bus, 'orchestrator.jobs.cancel', (req) => jobs.cancel(req.jobId, req.reason), logger),
     serveRequests(bus, 'orchestrator.sweeps.submit', (req) => sweeps.submit(req), logger),
     serveRequests(bus, 'orchestrator.sweeps.get', (req) => sweeps.get(req.sweepId), logger),
@@ -140,7 +116,7 @@ export async function startOrchestrator(deps: OrchestratorDeps): Promise<Running
   return {
     jobs,
     sweeps,
-    repo,
+    repos,
     stop: async () => {
       for (const s of subscriptions) s.unsubscribe();
       await Promise.all(consumers.map((c) => c.stop()));

@@ -23,6 +23,9 @@ export interface RetrainContext {
   minNewSamplesOnDrift?: number;
 }
 
+/** What is known of the model and its data when the policy looks; the rest of the context is settings. */
+export type RetrainFacts = Pick<RetrainContext, 'latest' | 'champion' | 'activeJob' | 'jobExistsForVersion' | 'drift'>;
+
 export type RetrainDecision = { start: true; trigger: Trigger } | { start: false; reason: string };
 
 /**

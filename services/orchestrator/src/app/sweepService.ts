@@ -1,15 +1,12 @@
-import { randomBytes } from 'node:crypto';
-import { HyperparamsSchema, type Envelope, type ParsedRequestOf, type Sweep, type SweepTrial } from '@mlpipe/contracts';
+import { HyperparamsSchema, type Job, type ParsedRequestOf, type Sweep, type SweepTrial } from '@mlpipe/contracts';
 import { publishEvent, type Bus } from '@mlpipe/bus';
 import { ConflictError, describeError, type Logger } from '@mlpipe/common';
 import { isTerminal } from '../core/jobState';
 import { expandTrials, judgeTrial, pickBest, type TrialCurve } from '../core/sweep';
-import type { JobRepository, TrialRow } from './jobRepository';
+import type { Repositories } from '../adapters/repositories';
+import type { TrialRow } from '../adapters/sweepRepository';
 import type { JobService } from './jobService';
-
-const SOURCE = 'orchestrator';
-
-const newSweepId = () => `sweep-${new Date().toISOString().slice(0, 10).replace(/-/g, '')}-${randomBytes(4).toString('hex')}`;
+import { SOURCE, newId } from './ids';
 
 function curveOf(t: TrialRow): TrialCurve {
   // Progress may be delivered twice: the last report of an epoch counts.
@@ -31,7 +28,7 @@ function curveOf(t: TrialRow): TrialCurve {
  */
 export class SweepService {
   constructor(
-    private readonly repo: JobRepository,
+    private readonly repos: Pick<Repositories, 'sweeps'>,
     private readonly jobs: JobService,
     private readonly bus: Bus,
     private readonly logger: Logger,
@@ -40,8 +37,8 @@ export class SweepService {
   async submit(req: ParsedRequestOf<'orchestrator.sweeps.submit'>): Promise<Sweep> {
     const version = await this.jobs.trainableVersion(req.dataset, req.datasetVersion);
     const trials = expandTrials(req.sweep, HyperparamsSchema.parse(req.hyperparams));
-    const sweepId = newSweepId();
-    await this.repo.createSweep({ sweepId, modelName: req.modelName, dataset: version.dataset, datasetVersion: version.id, spec: req.sweep });
+    const sweepId = newId('sweep');
+    await this.repos.sweeps.create({ sweepId, modelName: req.modelName, dataset: version.dataset, datasetVersion: version.id, spec: req.sweep });
     for (const [trial, hyperparams] of trials.entries()) {
       await this.jobs.startJob({
         idempotencyKey: `sweep:${sweepId}:${trial}`,
@@ -58,8 +55,8 @@ export class SweepService {
   }
 
   async get(sweepId: string): Promise<Sweep> {
-    const sweep = await this.repo.sweep(sweepId);
-    const trials = await this.repo.trials(sweepId);
+    const sweep = await this.repos.sweeps.get(sweepId);
+    const trials = await this.repos.sweeps.trials(sweepId);
     return {
       sweepId,
       modelName: sweep.modelName,
@@ -86,26 +83,24 @@ export class SweepService {
     };
   }
 
-  /** Called after the job service recorded a training event. */
-  async onTrainEvent(e: Envelope<'train.job.progress' | 'train.job.completed' | 'train.job.failed' | 'train.job.cancelled'>): Promise<void> {
-    const job = await this.repo.get(e.data.jobId).catch(() => undefined);
-    if (!job?.sweep) return;
-    if (e.type === 'train.job.progress') {
-      const epoch = (e as Envelope<'train.job.progress'>).data.metrics.epoch;
-      if (job.status === 'running') await this.judge(job.sweep.sweepId, job.jobId, epoch);
-      return;
-    }
-    if (isTerminal(job.status)) await this.finishIfDone(job.sweep.sweepId);
+  /** A trial reported an epoch (already recorded on its job): judge it against the others. */
+  async onTrialProgress(job: Job | undefined, epoch: number): Promise<void> {
+    if (job?.sweep && job.status === 'running') await this.judge(job.sweep.sweepId, job.jobId, epoch);
+  }
+
+  /** A trial's job may have ended: the sweep ends with its last trial. */
+  async onTrialEnded(job: Job | undefined): Promise<void> {
+    if (job?.sweep && isTerminal(job.status)) await this.finishIfDone(job.sweep.sweepId);
   }
 
   private async judge(sweepId: string, jobId: string, epoch: number): Promise<void> {
-    const sweep = await this.repo.sweep(sweepId);
-    const curves = (await this.repo.trials(sweepId)).map(curveOf);
+    const sweep = await this.repos.sweeps.get(sweepId);
+    const curves = (await this.repos.sweeps.trials(sweepId)).map(curveOf);
     const judged = curves.find((c) => c.jobId === jobId);
     if (!judged || judged.pruned) return;
     const verdict = judgeTrial(sweep.spec.earlyStopping, judged, curves, epoch);
     if (!verdict.prune) return;
-    await this.repo.markPruned(jobId, verdict.reason);
+    await this.repos.sweeps.markPruned(jobId, verdict.reason);
     this.logger.info({ sweepId, jobId, reason: verdict.reason }, 'trial pruned');
     try {
       await this.jobs.cancel(jobId, verdict.reason);
@@ -116,13 +111,13 @@ export class SweepService {
   }
 
   private async finishIfDone(sweepId: string): Promise<void> {
-    const trials = await this.repo.trials(sweepId);
+    const trials = await this.repos.sweeps.trials(sweepId);
     if (!trials.every((t) => isTerminal(t.job.status))) return;
-    const sweep = await this.repo.sweep(sweepId);
+    const sweep = await this.repos.sweeps.get(sweepId);
     const curves = trials.map(curveOf);
     const best = pickBest(curves);
     const reason = best?.reason ?? 'no trial finished unpruned';
-    await this.repo.finishSweep(sweepId, best ? 'succeeded' : 'failed', reason, best?.jobId ?? null);
+    await this.repos.sweeps.finish(sweepId, best ? 'succeeded' : 'failed', reason, best?.jobId ?? null);
     // Published on every look once all trials ended; the event id lets JetStream keep one.
     await publishEvent(
       this.bus,

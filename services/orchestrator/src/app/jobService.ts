@@ -1,0 +1,110 @@
+import { randomBytes } from 'node:crypto';
+import { HyperparamsSchema, type DatasetVersion, type Hyperparams, type Job, type ParsedRequestOf, type TrialRef, type Trigger } from '@mlpipe/contracts';
+import { publishEvent, type Bus } from '@mlpipe/bus';
+import { ConflictError, ValidationError, type Logger } from '@mlpipe/common';
+import { isTerminal } from '../core/jobState';
+import type { Repositories } from '../adapters/repositories';
+import { SOURCE, newId } from './ids';
+
+/** What a new job is: the retraining flow, a person and a sweep each start them this way. */
+export interface JobStart {
+  idempotencyKey: string;
+  modelName: string;
+  version: DatasetVersion;
+  hyperparams: Hyperparams;
+  replicas: number;
+  trigger: Trigger;
+  sweep?: TrialRef;
+}
+
+/** Jobs by request: submit, cancel, and the one way a job starts (row first, then the queue). */
+export class JobService {
+  constructor(
+    private readonly repos: Pick<Repositories, 'jobs' | 'datasets' | 'models'>,
+    private readonly bus: Bus,
+    private readonly logger: Logger,
+  ) {}
+
+  async submit(req: ParsedRequestOf<'orchestrator.jobs.submit'>): Promise<Job> {
+    const version = await this.trainableVersion(req.dataset, req.datasetVersion);
+    return this.startJob({
+      idempotencyKey: `manual:${randomBytes(8).toString('hex')}`,
+      modelName: req.modelName,
+      version,
+      hyperparams: HyperparamsSchema.parse(req.hyperparams),
+      replicas: req.replicas,
+      trigger: { kind: 'manual', reason: req.reason },
+    });
+  }
+
+  async cancel(jobId: string, reason: string): Promise<Job> {
+    const job = await this.repos.jobs.get(jobId);
+    if (isTerminal(job.status)) throw new ConflictError(`job ${jobId} is already ${job.status}`);
+    await publishEvent(this.bus, 'train.job.cancel-requested', { jobId, reason }, { source: SOURCE });
+    const updated = await this.repos.jobs.signal(jobId, 'cancelled', { reason });
+    return updated ?? job;
+  }
+
+  /** The dataset version a submitted job or sweep trains on: the given one, else the newest; it needs both splits. */
+  async trainableVersion(dataset: DatasetVersion['dataset'], id: string | undefined): Promise<DatasetVersion> {
+    const version = id ? await this.findVersion(dataset, id) : await this.repos.datasets.latest(dataset);
+    if (!version) throw new ValidationError(`no validated ${dataset} data yet: seed it with "mlpipe-data seed ${dataset}"`);
+    if (!version.trainSamples || !version.testSamples) {
+      throw new ValidationError(`dataset version ${version.id.slice(0, 12)} lacks a train or test split`);
+    }
+    return version;
+  }
+
+  /** Creates the job once per idempotency key and queues one message per replica. */
+  async startJob(args: JobStart): Promise<Job> {
+    const { job, created } = await this.repos.jobs.createOnce({
+      jobId: newId('job'),
+      idempotencyKey: args.idempotencyKey,
+      modelName: args.modelName,
+      dataset: args.version.dataset,
+      datasetVersion: args.version.id,
+      hyperparams: args.hyperparams,
+      replicas: args.replicas,
+      trigger: args.trigger,
+      ...(args.sweep ? { sweep: args.sweep } : {}),
+    });
+    if (job.status === 'queued') await this.queue(job);
+    if (created) this.logger.info({ jobId: job.jobId, trigger: job.trigger }, 'job created');
+    return job;
+  }
+
+  private async findVersion(dataset: DatasetVersion['dataset'], id: string): Promise<DatasetVersion> {
+    const version = await this.repos.datasets.get(id);
+    if (version?.dataset === dataset) return version;
+    throw new ValidationError(`dataset version ${id} of ${dataset} is not known to the orchestrator`);
+  }
+
+  /**
+   * Published even when the row existed: a crash between insert and publish is healed on redelivery,
+   * and the deterministic event ids let JetStream drop the duplicates. One message per replica:
+   * rank 0 coordinates the data-parallel group, ranks 1.. join it (any idle trainer takes one).
+   */
+  private async queue(job: Job): Promise<void> {
+    const champion = await this.repos.models.champion(job.modelName);
+    const baseline = champion?.artefactPrefix ? { version: champion.version, artefactPrefix: champion.artefactPrefix } : undefined;
+    for (let rank = 0; rank < job.replicas; rank++) {
+      await publishEvent(
+        this.bus,
+        'train.job.requested',
+        {
+          jobId: job.jobId,
+          modelName: job.modelName,
+          dataset: job.dataset,
+          datasetVersion: job.datasetVersion,
+          hyperparams: job.hyperparams,
+          replicas: job.replicas,
+          rank,
+          trigger: job.trigger,
+          ...(job.sweep ? { sweep: job.sweep } : {}),
+          ...(baseline ? { baseline } : {}),
+        },
+        { source: SOURCE, eventId: rank === 0 ? `train.job.requested:${job.jobId}` : `train.job.requested:${job.jobId}:rank${rank}` },
+      );
+    }
+  }
+}
