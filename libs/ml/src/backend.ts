@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { registerConv2DBackpropFilterForWasm } from './conv2dBackpropFilterWasm';
+import { registerWasmGradientKernels } from './kernels/registerWasmGradients';
 
 export type BackendPreference = 'auto' | 'node' | 'wasm' | 'cpu';
 export interface BackendChoice {
@@ -11,7 +11,7 @@ let chosen: BackendChoice | undefined;
 
 /**
  * Picks the fastest TensorFlow.js backend that loads here: the native one (tfjs-node) when its
- * library installed, else WASM (with our filter-gradient kernel), else pure-JS CPU. Idempotent.
+ * library installed, else WASM (with our gradient kernels), else pure-JS CPU. Idempotent.
  */
 export async function initBackend(preferred: BackendPreference = 'auto'): Promise<BackendChoice> {
   if (chosen && (preferred === 'auto' || backendMatches(chosen, preferred))) return chosen;
@@ -33,8 +33,8 @@ export async function initBackend(preferred: BackendPreference = 'auto'): Promis
       await import('@tensorflow/tfjs-backend-wasm');
       if (await tf.setBackend('wasm')) {
         await tf.ready();
-        registerConv2DBackpropFilterForWasm();
-        return (chosen = { name: 'wasm', reason: [...reasons, 'using WASM with SIMD and our Conv2DBackpropFilter kernel'].join('; ') });
+        registerWasmGradientKernels();
+        return (chosen = { name: 'wasm', reason: [...reasons, 'using WASM with SIMD and our gradient kernels on XNNPACK'].join('; ') });
       }
       reasons.push('WASM backend did not start');
     } catch (err) {

@@ -1,5 +1,5 @@
 export * from './backend';
-export * from './conv2dBackpropFilterWasm';
+export * from './kernels/registerWasmGradients';
 export * from './models';
 export * from './preprocess';
 export * from './digitImage';

@@ -16,7 +16,8 @@ type Backend = {
 
 /**
  * The WASM backend has no Conv2DBackpropFilter (the filter gradient of a 2-D convolution), so a
- * CNN cannot train on it. A 2-D convolution is a 3-D one of depth 1, and the backend does have
+ * CNN cannot train on it. This is the general, slow one (the backend's scalar 3-D loops), kept as
+ * the fallback for what conv2dGradients.ts does not cover. A 2-D convolution is a 3-D one of depth 1, and the backend does have
  * Conv3DBackpropFilterV2: we hand it buffers described with a depth axis of 1 ([N,H,W,C] →
  * [N,1,H,W,C]) and read the gradient back without it ([1,fh,fw,ci,co] → [fh,fw,ci,co]).
  *
@@ -25,7 +26,7 @@ type Backend = {
  * stride-1 one: dy is spread out with zeros between its rows and columns, and x is padded and cut
  * so that a stride-1 "valid" convolution covers exactly the positions the strided one touched.
  */
-export function registerConv2DBackpropFilterForWasm(): boolean {
+export function registerConv3dFilterGradient(): boolean {
   if (tf.getKernel('Conv2DBackpropFilter', 'wasm')) return false;
   const conv3d = tf.getKernel('Conv3DBackpropFilterV2', 'wasm');
   if (!conv3d) throw new Error('the WASM backend lacks Conv3DBackpropFilterV2 too: cannot train CNNs on it');

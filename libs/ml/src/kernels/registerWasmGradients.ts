@@ -1,0 +1,41 @@
+import * as tf from '@tensorflow/tfjs';
+import { conv2dFilterGradient, conv2dInputGradient, type FilterGradAttrs, type InputGradAttrs } from './conv2dGradients';
+import { registerConv3dFilterGradient } from './conv2dBackpropFilterConv3d';
+import { maxPoolGradient, type MaxPoolGradAttrs } from './maxPoolGrad';
+import type { WasmBackend } from './wasmCalls';
+
+type KernelFunc = tf.KernelConfig['kernelFunc'];
+const registered = new Set<string>();
+
+/**
+ * Puts our gradient kernels in front of the WASM backend's: the two convolution gradients as
+ * forward convolutions on XNNPACK, and max-pool's gradient as one JS pass. The backend's forward
+ * Conv2D is vectorised; its backward kernels are scalar loops, and they were 90% of a training
+ * step. Where our kernel does not cover a case it hands it to the kernel it replaced, so
+ * everything the backend could do before still works. Idempotent.
+ */
+export function registerWasmGradientKernels(): string[] {
+  registerConv3dFilterGradient();
+  replace('Conv2DBackpropFilter', (fallback) => (args) => {
+    const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+    return conv2dFilterGradient(args.backend as unknown as WasmBackend, x, dy, args.attrs as unknown as FilterGradAttrs) ?? fallback(args);
+  });
+  replace('Conv2DBackpropInput', (fallback) => (args) => {
+    const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
+    return conv2dInputGradient(args.backend as unknown as WasmBackend, dy, filter, args.attrs as unknown as InputGradAttrs) ?? fallback(args);
+  });
+  replace('MaxPoolGrad', () => (args) => {
+    const { dy, input } = args.inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
+    return maxPoolGradient(args.backend as unknown as WasmBackend, dy, input, args.attrs as unknown as MaxPoolGradAttrs);
+  });
+  return [...registered];
+}
+
+function replace(kernelName: string, make: (fallback: KernelFunc) => KernelFunc): void {
+  if (registered.has(kernelName)) return;
+  const previous = tf.getKernel(kernelName, 'wasm');
+  if (!previous) throw new Error(`the WASM backend has no ${kernelName} kernel to fall back on`);
+  tf.unregisterKernel(kernelName, 'wasm');
+  tf.registerKernel({ ...previous, kernelFunc: make(previous.kernelFunc) });
+  registered.add(kernelName);
+}
