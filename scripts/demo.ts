@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { execFileSync } from 'node:child_process';
 import { connectBus, deleteStreams } from '@mlpipe/bus';
+import { DatasetWatcherConfigSchema, loadConfig } from '@mlpipe/config';
 import pg from 'pg';
 import { runLoop } from './demoLoop';
 
@@ -217,6 +218,7 @@ async function main(): Promise<void> {
       root,
       work,
       storeRoot: join(work, 'store'),
+      dataPrefix: loadConfig(DatasetWatcherConfigSchema, env).DATA_PREFIX,
       gatewayUrl: `http://127.0.0.1:${port.gateway}`,
       registryUrl,
       prometheusPort: port.prometheus,

@@ -8,15 +8,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { dilate, encodeIdx, parseIdx, readSeedFile, rotate, PIXELS } from '@mlpipe/dataset';
+import { dilate, parseIdx, readSeedFile, rotate, writeIncomingBatch, PIXELS } from '@mlpipe/dataset';
 import { createObjectStore } from '@mlpipe/storage';
-import { dropIdxBatch } from '../services/dataset-watcher/src/adapters/dropBatch';
+import { storeKeys } from '@mlpipe/contracts';
 
 export interface LoopContext {
   say: (line: string) => void;
   root: string;
   work: string;
   storeRoot: string;
+  /** The watcher's DATA_PREFIX: where the labelled shifted batches are dropped. */
+  dataPrefix: string;
   gatewayUrl: string;
   registryUrl: string;
   prometheusPort: number;
@@ -132,15 +134,16 @@ export async function runLoop(c: LoopContext): Promise<void> {
 
   c.say('labelled shifted digits arrive: 1,000 test and 4,000 train samples as new batches');
   const store = createObjectStore({ kind: 'fs', root: c.storeRoot });
-  const batch = (images: Uint8Array, labels: Uint8Array, from: number, count: number) => {
+  const shifted = (images: Uint8Array, labels: Uint8Array, from: number, count: number) => {
     const out = new Uint8Array(count * PIXELS);
     for (let k = 0; k < count; k++) out.set(shift(at(images, from + k)), k * PIXELS);
-    return { images: encodeIdx([count, 28, 28], out), labels: encodeIdx([count], labels.slice(from, from + count)) };
+    return { images: out, labels: labels.slice(from, from + count), count };
   };
+  const note = 'thickened, tilted digits (demo loop)';
   // Test first: the gate then judges the new version and the champion on data that includes the shift.
-  await dropIdxBatch(store, 'incoming/thick-test/', { dataset: 'mnist', split: 'test', ...batch(testImages, testLabels, 5000, 1000), note: 'thickened, tilted digits (demo loop)' });
+  await writeIncomingBatch(store, storeKeys.incomingBatch(c.dataPrefix, 'thick-test'), { dataset: 'mnist', split: 'test', format: 'idx', set: shifted(testImages, testLabels, 5000, 1000), note });
   await sleep(4000);
-  await dropIdxBatch(store, 'incoming/thick-train/', { dataset: 'mnist', split: 'train', ...batch(trainImages, trainLabels, 40_000, 4000), note: 'thickened, tilted digits (demo loop)' });
+  await writeIncomingBatch(store, storeKeys.incomingBatch(c.dataPrefix, 'thick-train'), { dataset: 'mnist', split: 'train', format: 'idx', set: shifted(trainImages, trainLabels, 40_000, 4000), note });
 
   const versions = async () => ((await (await fetch(`${c.registryUrl}/models/mnist`)).json()) as { versionList: { version: number; runId: string }[] }).versionList;
   const known = (await versions()).length;

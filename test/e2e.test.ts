@@ -6,7 +6,7 @@ import { createLogger, createMetricsRegistry } from '@mlpipe/common';
 import { createObjectStore, type ObjectStore } from '@mlpipe/storage';
 import { initBackend } from '@mlpipe/ml';
 import { startWatcher } from '../services/dataset-watcher/src/service';
-import { seedDataset } from '../services/dataset-watcher/src/adapters/dropBatch';
+import { seedDataset } from '@mlpipe/dataset';
 import { startOrchestrator } from '../services/orchestrator/src/service';
 import { startTrainer } from '../services/trainer/src/service';
 import { startRegistry } from '../services/registry/src/service';

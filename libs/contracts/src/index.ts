@@ -7,3 +7,4 @@ export * from './requests';
 export * from './keys';
 export * from './dp';
 export * from './sweep';
+export * from './digits';

@@ -1,22 +1,62 @@
 import { z } from 'zod';
 import { DatasetNameSchema, SplitSchema } from './common';
 
+/** The commit marker of an incoming batch: written after its data files, so its presence says "complete". */
+export const INCOMING_MANIFEST_FILE = 'batch.json';
+/** The data files mlpipe itself writes into an incoming batch (people may name theirs as they like). */
+export const INCOMING_FILES = { images: 'images.idx', labels: 'labels.idx', labelsCsv: 'labels.csv' } as const;
+/** The i-th PNG of a png-csv batch mlpipe writes. */
+export const incomingPngFile = (i: number) => `digit-${String(i).padStart(5, '0')}.png`;
+
+/** Normalised batch files, inside storeKeys.normalisedBatch(). */
+export const NORMALISED_FILES = { images: 'images.idx', labels: 'labels.idx', manifest: 'manifest.json' } as const;
+
 /**
- * Object-store layout shared by every service. Keys are built only here, from validated ids,
- * so no request or event can steer a write outside its place.
+ * The files of a model version's artefact folder (storeKeys.modelArtefacts), with the content type
+ * they are stored and served with. modelJson and weights are also the files of a checkpoint.
+ */
+export const ARTEFACTS = {
+  modelJson: { file: 'model.json', contentType: 'application/json' },
+  weights: { file: 'weights.bin', contentType: 'application/octet-stream' },
+  confusion: { file: 'confusion.json', contentType: 'application/json' },
+  modelCard: { file: 'model-card.md', contentType: 'text/markdown' },
+} as const;
+export type ArtefactName = keyof typeof ARTEFACTS;
+export type ArtefactFile = (typeof ARTEFACTS)[ArtefactName]['file'];
+export const ARTEFACT_FILES = Object.values(ARTEFACTS).map((a) => a.file) as ArtefactFile[];
+
+/** The artefact of a stored file name (e.g. from a download URL), or undefined for any other name. */
+export function artefactOfFile(file: string): ArtefactName | undefined {
+  return (Object.keys(ARTEFACTS) as ArtefactName[]).find((name) => ARTEFACTS[name].file === file);
+}
+
+const PREDICTIONS_ROOT = 'predictions/';
+
+/**
+ * Object-store layout shared by every service. Keys and artefact file names are built only here
+ * (libs/contracts/test/keys.test.ts fails on a key literal anywhere else), from validated ids, so
+ * no request or event can steer a write outside its place.
  */
 export const storeKeys = {
-  /** Where people (and `mlpipe-data seed`) drop labelled batches; one folder per batch. */
-  incomingBatchManifest: (prefix: string, batch: string) => `${prefix}${batch}/batch.json`,
+  /** Where people (and `mlpipe-data seed`) drop labelled batches: one folder per batch under DATA_PREFIX. */
+  incomingBatch: (dataPrefix: string, batch: string) => `${dataPrefix}${batch}/`,
+  /** A file of an incoming batch folder (its name comes from batch.json and is checked by the reader). */
+  incomingFile: (batchPrefix: string, file: string) => `${batchPrefix}${file}`,
+  incomingBatchManifest: (batchPrefix: string) => `${batchPrefix}${INCOMING_MANIFEST_FILE}`,
   normalisedBatch: (dataset: string, contentHash: string) => `datasets/${dataset}/batches/${contentHash}/`,
+  normalisedFile: (batchPrefix: string, file: keyof typeof NORMALISED_FILES) => `${batchPrefix}${NORMALISED_FILES[file]}`,
   datasetVersion: (dataset: string, versionId: string) => `datasets/${dataset}/versions/${versionId}.json`,
   checkpointDir: (jobId: string, epoch: number) => `checkpoints/${jobId}/epoch-${String(epoch).padStart(4, '0')}/`,
   /** Written last, after the checkpoint files: a checkpoint exists only once this points at it. */
   checkpointPointer: (jobId: string) => `checkpoints/${jobId}/latest.json`,
   modelArtefacts: (modelName: string, jobId: string) => `models/${modelName}/${jobId}/`,
+  /** One file of an artefact or checkpoint folder. */
+  artefact: (prefix: string, name: ArtefactName) => `${prefix}${ARTEFACTS[name].file}`,
+  /** Every model's sampled predictions (what the drift monitor reads). */
+  predictionLogs: () => PREDICTIONS_ROOT,
   /** Sampled predictions, JSON lines, one object per flush of one gateway replica. */
-  predictionLogDir: (modelName: string) => `predictions/${modelName}/`,
-  predictionLog: (modelName: string, day: string, name: string) => `predictions/${modelName}/${day}/${name}.jsonl`,
+  predictionLogDir: (modelName: string) => `${PREDICTIONS_ROOT}${modelName}/`,
+  predictionLog: (modelName: string, day: string, name: string) => `${PREDICTIONS_ROOT}${modelName}/${day}/${name}.jsonl`,
 } as const;
 
 /** One sampled prediction (a line of a prediction log): enough to trace it and to test inputs for drift. */
@@ -35,9 +75,6 @@ export const PredictionRecordSchema = z
   })
   .strict();
 export type PredictionRecord = z.infer<typeof PredictionRecordSchema>;
-
-/** Normalised batch files, inside storeKeys.normalisedBatch(). */
-export const NORMALISED_FILES = { images: 'images.idx', labels: 'labels.idx', manifest: 'manifest.json' } as const;
 
 /**
  * `batch.json`: the commit marker of an incoming batch, written after its data files. Its

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EVENTS, HyperparamsSchema, parseEnvelope, REQUESTS, SubmitJobRequestSchema, storeKeys } from '../src';
+import { EVENTS, HyperparamsSchema, parseEnvelope, REQUESTS, SubmitJobRequestSchema } from '../src';
 import { validatedBatch } from './fixtures';
 
 const envelopeOf = (data: unknown, extra: Record<string, unknown> = {}) => ({
@@ -58,11 +58,5 @@ describe('request contracts', () => {
 
   it('has a reply schema for every request', () => {
     for (const spec of Object.values(REQUESTS)) expect(spec.reply).toBeDefined();
-  });
-});
-
-describe('store keys', () => {
-  it('pads checkpoint epochs so keys sort by epoch', () => {
-    expect(storeKeys.checkpointDir('j1', 2) < storeKeys.checkpointDir('j1', 10)).toBe(true);
   });
 });

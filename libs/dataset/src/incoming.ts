@@ -1,12 +1,19 @@
-import { IncomingBatchManifestSchema, type IncomingBatchManifest } from '@mlpipe/contracts';
+import {
+  INCOMING_FILES,
+  INCOMING_MANIFEST_FILE as MANIFEST_FILE,
+  IncomingBatchManifestSchema,
+  incomingPngFile,
+  storeKeys,
+  type DatasetName,
+  type IncomingBatchManifest,
+  type Split,
+} from '@mlpipe/contracts';
 import { NotFoundError } from '@mlpipe/common';
-import type { ObjectStore } from '@mlpipe/storage';
-import { parseIdx } from './idx';
-import { decodeDigitPng } from './png';
+import { putJson, type ObjectStore } from '@mlpipe/storage';
+import { encodeIdx, parseIdx } from './idx';
+import { decodeDigitPng, encodeDigitPng } from './png';
 import { sha256Hex } from './hash';
-import { COLS, PIXELS, ROWS, type LabelledImages } from './types';
-
-export const MANIFEST_FILE = 'batch.json';
+import { IMAGE_SIDE, PIXELS, type LabelledImages } from './types';
 
 export type DecodedBatch =
   | { ok: true; manifest: IncomingBatchManifest; set: LabelledImages; warnings: string[] }
@@ -20,7 +27,7 @@ export type DecodedBatch =
 export async function readIncomingBatch(store: ObjectStore, prefix: string): Promise<DecodedBatch> {
   let manifest: IncomingBatchManifest;
   try {
-    const raw: unknown = JSON.parse(new TextDecoder().decode(await store.get(`${prefix}${MANIFEST_FILE}`)));
+    const raw: unknown = JSON.parse(new TextDecoder().decode(await store.get(storeKeys.incomingBatchManifest(prefix))));
     const parsed = IncomingBatchManifestSchema.safeParse(raw);
     if (!parsed.success) {
       return { ok: false, reasons: [`${MANIFEST_FILE} is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`] };
@@ -38,7 +45,7 @@ export async function readIncomingBatch(store: ObjectStore, prefix: string): Pro
       return undefined;
     }
     try {
-      const bytes = await store.get(`${prefix}${file}`);
+      const bytes = await store.get(storeKeys.incomingFile(prefix, file));
       const expected = manifest.sha256?.[file];
       if (expected && sha256Hex(bytes) !== expected) {
         reasons.push(`${file}: checksum mismatch (expected ${expected.slice(0, 12)}…, got ${sha256Hex(bytes).slice(0, 12)}…)`);
@@ -58,6 +65,57 @@ export async function readIncomingBatch(store: ObjectStore, prefix: string): Pro
   return { ok: true, manifest, set: set.set, warnings: set.warnings };
 }
 
+/** What mlpipe drops as a batch: images as bytes, stored as an IDX pair or as one PNG per image with a labels CSV. */
+export interface IncomingBatch {
+  dataset: DatasetName;
+  split: Split;
+  format: IncomingBatchManifest['format'];
+  set: LabelledImages;
+  note?: string | undefined;
+}
+
+/**
+ * Writes a batch the way anyone should drop one: the data files first, with their SHA-256 in the
+ * manifest, and batch.json last, so the watcher never sees a half-written batch as complete.
+ * Used by `mlpipe-data seed`, the web UI's corrections and the demo's drifted data.
+ */
+export async function writeIncomingBatch(store: ObjectStore, prefix: string, batch: IncomingBatch): Promise<IncomingBatchManifest> {
+  const files = batch.format === 'idx' ? idxFiles(batch.set) : pngCsvFiles(batch.set);
+  const sha256: Record<string, string> = {};
+  for (const [file, bytes] of files) {
+    await store.put(storeKeys.incomingFile(prefix, file), bytes);
+    sha256[file] = sha256Hex(bytes);
+  }
+  const manifest: IncomingBatchManifest = {
+    schemaVersion: 1,
+    dataset: batch.dataset,
+    split: batch.split,
+    format: batch.format,
+    files: batch.format === 'idx' ? { images: INCOMING_FILES.images, labels: INCOMING_FILES.labels } : { labels: INCOMING_FILES.labelsCsv },
+    sha256,
+    ...(batch.note ? { note: batch.note } : {}),
+  };
+  await putJson(store, storeKeys.incomingBatchManifest(prefix), manifest);
+  return manifest;
+}
+
+function idxFiles(set: LabelledImages): [string, Uint8Array][] {
+  return [
+    [INCOMING_FILES.images, encodeIdx([set.count, IMAGE_SIDE, IMAGE_SIDE], set.images.subarray(0, set.count * PIXELS))],
+    [INCOMING_FILES.labels, encodeIdx([set.count], set.labels.subarray(0, set.count))],
+  ];
+}
+
+function pngCsvFiles(set: LabelledImages): [string, Uint8Array][] {
+  const pngs: [string, Uint8Array][] = [];
+  const rows = ['file,label'];
+  for (let i = 0; i < set.count; i++) {
+    pngs.push([incomingPngFile(i), encodeDigitPng(set.images.subarray(i * PIXELS, (i + 1) * PIXELS))]);
+    rows.push(`${incomingPngFile(i)},${set.labels[i] as number}`);
+  }
+  return [...pngs, [INCOMING_FILES.labelsCsv, new TextEncoder().encode(`${rows.join('\n')}\n`)]];
+}
+
 type Reader = (file: string) => Promise<Uint8Array | undefined>;
 
 async function decodeIdxPair(m: IncomingBatchManifest, read: Reader, reasons: string[]) {
@@ -73,8 +131,8 @@ async function decodeIdxPair(m: IncomingBatchManifest, read: Reader, reasons: st
     const images = parseIdx(ib, imagesFile);
     const labels = parseIdx(lb, labelsFile);
     const [n, rows, cols] = images.dims;
-    if (images.dims.length !== 3 || rows !== ROWS || cols !== COLS) {
-      reasons.push(`${imagesFile} has shape ${images.dims.join('×')}; expected N×${ROWS}×${COLS}`);
+    if (images.dims.length !== 3 || rows !== IMAGE_SIDE || cols !== IMAGE_SIDE) {
+      reasons.push(`${imagesFile} has shape ${images.dims.join('×')}; expected N×${IMAGE_SIDE}×${IMAGE_SIDE}`);
     }
     if (labels.dims.length !== 1) reasons.push(`${labelsFile} has shape ${labels.dims.join('×')}; expected N`);
     if (labels.dims[0] !== n) reasons.push(`${imagesFile} holds ${n} images but ${labelsFile} holds ${labels.dims[0]} labels`);

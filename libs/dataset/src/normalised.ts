@@ -3,7 +3,6 @@ import {
   ClassCountsSchema,
   DatasetNameSchema,
   DatasetVersionSchema,
-  NORMALISED_FILES,
   Sha256Schema,
   SplitSchema,
   storeKeys,
@@ -15,7 +14,7 @@ import { ValidationError } from '@mlpipe/common';
 import { getJson, putJson, type ObjectStore } from '@mlpipe/storage';
 import { encodeIdx, parseIdx } from './idx';
 import { contentHash, sha256Hex } from './hash';
-import { COLS, ROWS, concatImages, type LabelledImages } from './types';
+import { IMAGE_SIDE, PIXELS, concatImages, type LabelledImages } from './types';
 
 export const NormalisedBatchManifestSchema = z
   .object({
@@ -38,8 +37,8 @@ export async function writeNormalisedBatch(
 ): Promise<{ prefix: string; manifest: NormalisedBatchManifest }> {
   const hash = contentHash(set);
   const prefix = storeKeys.normalisedBatch(meta.dataset, hash);
-  await store.put(`${prefix}${NORMALISED_FILES.images}`, encodeIdx([set.count, ROWS, COLS], set.images.subarray(0, set.count * ROWS * COLS)));
-  await store.put(`${prefix}${NORMALISED_FILES.labels}`, encodeIdx([set.count], set.labels.subarray(0, set.count)));
+  await store.put(storeKeys.normalisedFile(prefix, 'images'), encodeIdx([set.count, IMAGE_SIDE, IMAGE_SIDE], set.images.subarray(0, set.count * PIXELS)));
+  await store.put(storeKeys.normalisedFile(prefix, 'labels'), encodeIdx([set.count], set.labels.subarray(0, set.count)));
   const manifest: NormalisedBatchManifest = {
     dataset: meta.dataset,
     split: meta.split,
@@ -49,15 +48,15 @@ export async function writeNormalisedBatch(
     sourcePrefix: meta.sourcePrefix,
     createdAt: new Date().toISOString(),
   };
-  await putJson(store, `${prefix}${NORMALISED_FILES.manifest}`, manifest);
+  await putJson(store, storeKeys.normalisedFile(prefix, 'manifest'), manifest);
   return { prefix, manifest };
 }
 
 /** Reads a normalised batch and checks it still hashes to its name. */
 export async function readNormalisedBatch(store: ObjectStore, dataset: DatasetName, hash: string): Promise<LabelledImages> {
   const prefix = storeKeys.normalisedBatch(dataset, hash);
-  const images = parseIdx(await store.get(`${prefix}${NORMALISED_FILES.images}`), `${prefix}${NORMALISED_FILES.images}`);
-  const labels = parseIdx(await store.get(`${prefix}${NORMALISED_FILES.labels}`), `${prefix}${NORMALISED_FILES.labels}`);
+  const read = async (file: 'images' | 'labels') => parseIdx(await store.get(storeKeys.normalisedFile(prefix, file)), storeKeys.normalisedFile(prefix, file));
+  const [images, labels] = [await read('images'), await read('labels')];
   const set = { images: images.data, labels: labels.data, count: labels.dims[0] as number };
   if (contentHash(set) !== hash) throw new ValidationError(`normalised batch ${hash.slice(0, 12)} does not match its content hash`);
   return set;

@@ -1,5 +1,5 @@
 import { PNG } from 'pngjs';
-import { COLS, PIXELS, ROWS } from './types';
+import { IMAGE_SIDE, PIXELS } from './types';
 
 export type PngDecode = { ok: true; pixels: Uint8Array; inverted: boolean } | { ok: false; reason: string };
 
@@ -15,8 +15,8 @@ export function decodeDigitPng(bytes: Uint8Array, name: string): PngDecode {
   } catch (err) {
     return { ok: false, reason: `${name} is not a readable PNG (${(err as Error).message})` };
   }
-  if (png.width !== COLS || png.height !== ROWS) {
-    return { ok: false, reason: `${name} is ${png.width}×${png.height}; expected ${COLS}×${ROWS}` };
+  if (png.width !== IMAGE_SIDE || png.height !== IMAGE_SIDE) {
+    return { ok: false, reason: `${name} is ${png.width}×${png.height}; expected ${IMAGE_SIDE}×${IMAGE_SIDE}` };
   }
   const pixels = new Uint8Array(PIXELS);
   for (let i = 0; i < PIXELS; i++) {
@@ -34,10 +34,10 @@ export function decodeDigitPng(bytes: Uint8Array, name: string): PngDecode {
 function borderMean(p: Uint8Array): number {
   let sum = 0;
   let n = 0;
-  for (let r = 0; r < ROWS; r++)
-    for (let c = 0; c < COLS; c++)
-      if (r === 0 || c === 0 || r === ROWS - 1 || c === COLS - 1) {
-        sum += p[r * COLS + c] as number;
+  for (let r = 0; r < IMAGE_SIDE; r++)
+    for (let c = 0; c < IMAGE_SIDE; c++)
+      if (r === 0 || c === 0 || r === IMAGE_SIDE - 1 || c === IMAGE_SIDE - 1) {
+        sum += p[r * IMAGE_SIDE + c] as number;
         n++;
       }
   return sum / n;
@@ -45,7 +45,7 @@ function borderMean(p: Uint8Array): number {
 
 /** Encodes 28×28 luminance bytes as a greyscale PNG (tests and the feedback path make batches with it). */
 export function encodeDigitPng(pixels: Uint8Array): Uint8Array {
-  const png = new PNG({ width: COLS, height: ROWS });
+  const png = new PNG({ width: IMAGE_SIDE, height: IMAGE_SIDE });
   for (let i = 0; i < PIXELS; i++) {
     const v = pixels[i] as number;
     png.data[i * 4] = v;

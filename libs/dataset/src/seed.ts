@@ -2,9 +2,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import type { DatasetName } from '@mlpipe/contracts';
+import { storeKeys, type DatasetName, type Split } from '@mlpipe/contracts';
 import { NotFoundError, ValidationError } from '@mlpipe/common';
+import type { ObjectStore } from '@mlpipe/storage';
 import { sha256Hex } from './hash';
+import { parseIdx } from './idx';
+import { writeIncomingBatch } from './incoming';
 
 export const SEED_FILES = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'] as const;
 export type SeedFile = (typeof SEED_FILES)[number];
@@ -81,4 +84,42 @@ export function verifySeedFile(dataset: DatasetName, file: SeedFile, bytes: Uint
   if (actual !== expected) {
     throw new ValidationError(`${dataset} ${file} from ${from} fails its checksum: expected sha256 ${expected}, got ${actual}`);
   }
+}
+
+const SPLIT_FILES: Record<Split, { images: SeedFile; labels: SeedFile }> = {
+  train: { images: 'train-images-idx3-ubyte', labels: 'train-labels-idx1-ubyte' },
+  test: { images: 't10k-images-idx3-ubyte', labels: 't10k-labels-idx1-ubyte' },
+};
+
+/**
+ * `mlpipe-data seed`: the base dataset, checksum-verified, dropped as two incoming batches
+ * (`<name>-train/`, `<name>-test/`). A limit keeps the first N samples of a split.
+ */
+export async function seedDataset(
+  store: ObjectStore,
+  dataPrefix: string,
+  dataset: DatasetName,
+  opts: { trainLimit?: number | undefined; testLimit?: number | undefined; batchName?: string } = {},
+): Promise<{ prefix: string; split: Split; samples: number }[]> {
+  const name = opts.batchName ?? dataset;
+  const out: { prefix: string; split: Split; samples: number }[] = [];
+  for (const split of ['test', 'train'] as const) {
+    const images = parseIdx(readSeedFile(dataset, SPLIT_FILES[split].images));
+    const labels = parseIdx(readSeedFile(dataset, SPLIT_FILES[split].labels));
+    const total = labels.dims[0] as number;
+    const limit = split === 'train' ? opts.trainLimit : opts.testLimit;
+    const count = limit && limit > 0 ? Math.min(limit, total) : total;
+    const prefix = storeKeys.incomingBatch(dataPrefix, `${name}-${split}`);
+    await writeIncomingBatch(store, prefix, {
+      dataset,
+      split,
+      format: 'idx',
+      set: { images: images.data, labels: labels.data, count },
+      note: count < total
+        ? `first ${count} of ${total} ${split} samples of ${dataset}; the full files matched their published SHA-256 before cutting`
+        : `${dataset} ${split} split; files match their published SHA-256`,
+    });
+    out.push({ prefix, split, samples: count });
+  }
+  return out;
 }

@@ -1,14 +1,7 @@
-/** Images as bytes: N×28×28 uint8, white ink on black (MNIST's convention), with their labels. */
-export interface LabelledImages {
-  images: Uint8Array;
-  labels: Uint8Array;
-  count: number;
-}
+import { PIXELS, type LabelledImages } from '@mlpipe/contracts';
 
-export const ROWS = 28;
-export const COLS = 28;
-export const PIXELS = ROWS * COLS;
-export const CLASSES = 10;
+// The image shape is defined once, in @mlpipe/contracts; the dataset lib hands it on to its users.
+export { IMAGE_SIDE, NUM_CLASSES, PIXELS, type DigitImages, type LabelledImages } from '@mlpipe/contracts';
 
 export function concatImages(parts: readonly LabelledImages[]): LabelledImages {
   const count = parts.reduce((n, p) => n + p.count, 0);

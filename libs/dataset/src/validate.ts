@@ -1,4 +1,4 @@
-import { CLASSES, PIXELS, type LabelledImages } from './types';
+import { NUM_CLASSES, PIXELS, type LabelledImages } from './types';
 
 export interface ValidationPolicy {
   /** Reject when the rarest class has fewer than this share of the mean class count. */
@@ -33,7 +33,7 @@ export function validateBatch(
 ): BatchReport {
   const reasons: string[] = [];
   const warnings: string[] = [];
-  const classCounts = new Array<number>(CLASSES).fill(0);
+  const classCounts = new Array<number>(NUM_CLASSES).fill(0);
   if (set.count === 0) reasons.push('the batch holds no samples');
   if (set.images.length !== set.count * PIXELS) {
     reasons.push(`the batch holds ${set.images.length} pixel bytes for ${set.count} samples; expected ${set.count * PIXELS} (28×28 each)`);
@@ -43,7 +43,7 @@ export function validateBatch(
   const badLabels = new Map<number, number>();
   for (let i = 0; i < Math.min(set.count, set.labels.length); i++) {
     const l = set.labels[i] as number;
-    if (l < CLASSES) classCounts[l] = (classCounts[l] as number) + 1;
+    if (l < NUM_CLASSES) classCounts[l] = (classCounts[l] as number) + 1;
     else badLabels.set(l, (badLabels.get(l) ?? 0) + 1);
   }
   if (badLabels.size) {
@@ -51,7 +51,7 @@ export function validateBatch(
     reasons.push(`labels must be 0-9; found ${list}`);
   }
 
-  const mean = set.count / CLASSES;
+  const mean = set.count / NUM_CLASSES;
   const rarest = Math.min(...classCounts);
   const rareClass = classCounts.indexOf(rarest);
   if (set.count > 0 && rarest < policy.minClassShare * mean) {

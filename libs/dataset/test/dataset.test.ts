@@ -18,6 +18,7 @@ import {
   validateBatch,
   verifySeedFile,
   writeDatasetVersion,
+  writeIncomingBatch,
   writeNormalisedBatch,
   PIXELS,
   type LabelledImages,
@@ -138,6 +139,24 @@ describe('store round trips', () => {
         'file name "../x.png" is not a plain name inside the batch folder',
       ]);
     }
+  });
+
+  it.each(['idx', 'png-csv'] as const)('writes a %s batch that reads back the same, its batch.json last', async (format) => {
+    const set = synthetic(12, 4);
+    const written: string[] = [];
+    const recording: ObjectStore = Object.assign(Object.create(store) as ObjectStore, {
+      put: async (key: string, body: Uint8Array) => {
+        written.push(key);
+        await store.put(key, body);
+      },
+    });
+    const manifest = await writeIncomingBatch(recording, `in/w-${format}/`, { dataset: 'mnist', split: 'train', format, set, note: 'written by the test' });
+    expect(written.at(-1)).toBe(`in/w-${format}/batch.json`);
+    expect(written).toHaveLength(format === 'idx' ? 3 : 12 + 2);
+    expect(Object.keys(manifest.sha256 ?? {}).sort()).toEqual(written.slice(0, -1).map((k) => k.slice(`in/w-${format}/`.length)).sort());
+    const back = await readIncomingBatch(store, `in/w-${format}/`);
+    expect(back).toMatchObject({ ok: true, manifest: { format, note: 'written by the test' } });
+    if (back.ok) expect(contentHash(back.set)).toBe(contentHash(set));
   });
 
   it('rejects a checksum mismatch and an invalid manifest', async () => {

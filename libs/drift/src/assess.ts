@@ -1,4 +1,5 @@
-import { FEATURE_NAMES, extractFeatures, type FeatureName, type ImageBatch } from './features';
+import type { DigitImages } from '@mlpipe/contracts';
+import { FEATURE_NAMES, extractFeatures, type FeatureName } from './features';
 import { checkPredictions, classCounts, type DriftReference, type Predictions } from './reference';
 import { chiSquareGoodnessOfFit, ksTwoSample, psi, quantilePsi } from './stats';
 
@@ -55,7 +56,7 @@ export type DriftAssessment =
     };
 
 /** Input features and predicted classes of a batch against the reference. */
-export function assessDrift(reference: DriftReference, batch: ImageBatch, predictions: Predictions, opts: Partial<DriftOptions> = {}): DriftAssessment {
+export function assessDrift(reference: DriftReference, batch: DigitImages, predictions: Predictions, opts: Partial<DriftOptions> = {}): DriftAssessment {
   const o: DriftOptions = { ...DEFAULT_DRIFT_OPTIONS, ...opts };
   checkPredictions(batch, predictions);
   const columns = extractFeatures(batch);

@@ -1,4 +1,5 @@
 import { ValidationError } from '@mlpipe/common';
+import { IMAGE_SIDE as SIDE, PIXELS, type DigitImages } from '@mlpipe/contracts';
 
 /**
  * Cheap, interpretable features of 28×28 greyscale digits (white ink on black), one number per
@@ -6,8 +7,6 @@ import { ValidationError } from '@mlpipe/common';
  * moved, wider, taller, leaning, thicker strokes. Positions and lengths are in pixels.
  */
 
-const SIDE = 28;
-export const PIXELS = SIDE * SIDE;
 /** A pixel is ink when brighter than this (half of 255). */
 const INK_ABOVE = 127;
 const CENTRE = (SIDE - 1) / 2;
@@ -27,15 +26,9 @@ export const FEATURE_DESCRIPTIONS: Record<FeatureName, string> = {
   stroke_width: 'ink pixels per edge pixel ×2: about the stroke width for thin strokes',
 };
 
-/** Images laid out row-major, 784 bytes each. */
-export interface ImageBatch {
-  images: Uint8Array;
-  count: number;
-}
-
 export type FeatureColumns = Record<FeatureName, Float64Array>;
 
-export function checkBatch(batch: ImageBatch): void {
+export function checkBatch(batch: DigitImages): void {
   if (!Number.isInteger(batch.count) || batch.count < 0) throw new ValidationError(`image count must be a non-negative integer, got ${batch.count}`);
   if (batch.images.length !== batch.count * PIXELS) {
     throw new ValidationError(`${batch.count} images of 28×28 need ${batch.count * PIXELS} bytes, got ${batch.images.length}`);
@@ -43,7 +36,7 @@ export function checkBatch(batch: ImageBatch): void {
 }
 
 /** Every feature of every image, one column per feature. */
-export function extractFeatures(batch: ImageBatch): FeatureColumns {
+export function extractFeatures(batch: DigitImages): FeatureColumns {
   checkBatch(batch);
   const columns = Object.fromEntries(FEATURE_NAMES.map((name) => [name, new Float64Array(batch.count)])) as FeatureColumns;
   for (let i = 0; i < batch.count; i++) {

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { ValidationError } from '@mlpipe/common';
-import { FEATURE_NAMES, PIXELS, checkBatch, extractFeatures, type FeatureName, type ImageBatch } from './features';
+import { NUM_CLASSES as CLASSES, PIXELS, type DigitImages } from '@mlpipe/contracts';
+import { mulberry32 } from '@mlpipe/common';
+import { FEATURE_NAMES, checkBatch, extractFeatures, type FeatureName } from './features';
 
 /**
  * What drift is measured against: the champion's training images and its predictions on them,
@@ -9,7 +11,6 @@ import { FEATURE_NAMES, PIXELS, checkBatch, extractFeatures, type FeatureName, t
  * and parsed back with `parseDriftReference`.
  */
 
-export const CLASSES = 10;
 export const DEFAULT_MAX_REFERENCE_SAMPLES = 5000;
 
 const SortedSample = z
@@ -50,7 +51,7 @@ export function classCounts(predictions: Predictions): number[] {
   return counts;
 }
 
-export function checkPredictions(batch: ImageBatch, predictions: Predictions): void {
+export function checkPredictions(batch: DigitImages, predictions: Predictions): void {
   if (predictions.length !== batch.count) throw new ValidationError(`${batch.count} images but ${predictions.length} predictions`);
 }
 
@@ -59,7 +60,7 @@ export interface BuildReferenceOptions {
 }
 
 /** The reference of a model version from its training images and its predicted classes on them (labels do, for a good model). */
-export function buildReference(images: ImageBatch, predictions: Predictions, opts: BuildReferenceOptions = {}): DriftReference {
+export function buildReference(images: DigitImages, predictions: Predictions, opts: BuildReferenceOptions = {}): DriftReference {
   checkBatch(images);
   checkPredictions(images, predictions);
   if (images.count === 0) throw new ValidationError('a drift reference needs at least one image');
@@ -75,7 +76,7 @@ export function buildReference(images: ImageBatch, predictions: Predictions, opt
  * k-th image: datasets are often ordered by source, and on MNIST's training file every 12th image
  * made a reference that random training batches drifted from (slant PSI 0.65).
  */
-function randomSample(batch: ImageBatch, max: number): ImageBatch {
+function randomSample(batch: DigitImages, max: number): DigitImages {
   if (batch.count <= max) return batch;
   const random = mulberry32(SAMPLE_SEED);
   const order = Int32Array.from({ length: batch.count }, (_, i) => i);
@@ -92,15 +93,3 @@ function randomSample(batch: ImageBatch, max: number): ImageBatch {
 }
 
 const SAMPLE_SEED = 0x5eed;
-
-/** A small, well-known 32-bit PRNG; enough to pick samples, not for anything secret. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

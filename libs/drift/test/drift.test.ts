@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '@mlpipe/common';
+import { PIXELS, type DigitImages } from '@mlpipe/contracts';
 import { FASHION_MNIST_DIR, dilate, parseIdx, readSeedFile, rotate, type SeedFile } from '@mlpipe/dataset';
 import {
   assessDrift,
@@ -14,22 +15,19 @@ import {
   psi,
   quantilePsi,
   type DriftAssessment,
-  type ImageBatch,
 } from '../src/index';
 
-const PIXELS = 784;
-
-function load(dataset: 'mnist' | 'fashion-mnist', images: SeedFile, labels: SeedFile): { batch: ImageBatch; labels: Uint8Array } {
+function load(dataset: 'mnist' | 'fashion-mnist', images: SeedFile, labels: SeedFile): { batch: DigitImages; labels: Uint8Array } {
   const data = parseIdx(readSeedFile(dataset, images)).data;
   return { batch: { images: data, count: data.length / PIXELS }, labels: parseIdx(readSeedFile(dataset, labels)).data };
 }
 
-function slice(batch: ImageBatch, from: number, count: number): ImageBatch {
+function slice(batch: DigitImages, from: number, count: number): DigitImages {
   return { images: batch.images.slice(from * PIXELS, (from + count) * PIXELS), count };
 }
 
 /** `count` images drawn at random (seeded) from [from, to): MNIST's order groups writers, so contiguous slices are not random batches. */
-function sample(source: { batch: ImageBatch; labels: Uint8Array }, from: number, to: number, count: number, seed: number): { batch: ImageBatch; labels: Uint8Array } {
+function sample(source: { batch: DigitImages; labels: Uint8Array }, from: number, to: number, count: number, seed: number): { batch: DigitImages; labels: Uint8Array } {
   let state = seed;
   const next = () => (state = (state * 48271) % 2147483647) / 2147483647;
   const images = new Uint8Array(count * PIXELS);
@@ -42,7 +40,7 @@ function sample(source: { batch: ImageBatch; labels: Uint8Array }, from: number,
   return { batch: { images, count }, labels };
 }
 
-function mapImages(batch: ImageBatch, f: (img: Uint8Array, i: number) => Uint8Array): ImageBatch {
+function mapImages(batch: DigitImages, f: (img: Uint8Array, i: number) => Uint8Array): DigitImages {
   const images = new Uint8Array(batch.images.length);
   for (let i = 0; i < batch.count; i++) images.set(f(batch.images.subarray(i * PIXELS, (i + 1) * PIXELS), i), i * PIXELS);
   return { images, count: batch.count };

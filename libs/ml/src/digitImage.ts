@@ -1,7 +1,7 @@
 import { PNG } from 'pngjs';
 import jpeg from 'jpeg-js';
 import { ValidationError } from '@mlpipe/common';
-import { PIXELS } from './preprocess';
+import { IMAGE_SIDE as SIDE, PIXELS } from './preprocess';
 
 /** A greyscale picture of any size: 0 black … 255 white, row-major. */
 export interface GreyImage {
@@ -11,7 +11,6 @@ export interface GreyImage {
 }
 
 export const MAX_IMAGE_SIDE = 4096;
-const SIDE = 28;
 const BOX = 20;
 const INK_THRESHOLD = 32;
 

@@ -1,4 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
+import { ARTEFACTS, storeKeys } from '@mlpipe/contracts';
+import type { ObjectStore } from '@mlpipe/storage';
 import { compileModel } from './models';
 
 /** The standard TensorFlow.js pair: model.json (topology + weights manifest) and weights.bin. */
@@ -7,7 +9,41 @@ export interface ModelArtifacts {
   weights: Uint8Array;
 }
 
-export const WEIGHTS_FILE = 'weights.bin';
+/** Where a stored model's two files are (the shape of train.job.completed's `artefacts`, less the prefix). */
+export interface ModelFileKeys {
+  modelJsonKey: string;
+  weightsKey: string;
+}
+
+/**
+ * Stores a model (with optimizer state) under `prefix`: an artefact folder or a checkpoint folder.
+ * weights.bin goes first and model.json last, so a reader that finds model.json finds its weights.
+ */
+export async function saveModel(store: ObjectStore, prefix: string, model: tf.LayersModel): Promise<ModelFileKeys> {
+  return putModelFiles(store, prefix, await saveModelToBytes(model));
+}
+
+/** Loads a model stored by saveModel (see loadModelFromBytes for `learningRate`). */
+export async function loadModel(store: ObjectStore, prefix: string, opts: { learningRate?: number } = {}): Promise<tf.LayersModel> {
+  return loadModelFromBytes(await getModelFiles(store, prefix), opts);
+}
+
+/** saveModel for bytes already serialised (a checkpoint taken earlier). */
+export async function putModelFiles(store: ObjectStore, prefix: string, files: ModelArtifacts): Promise<ModelFileKeys> {
+  const keys = modelFileKeys(prefix);
+  await store.put(keys.weightsKey, files.weights, { contentType: ARTEFACTS.weights.contentType });
+  await store.put(keys.modelJsonKey, files.modelJson, { contentType: ARTEFACTS.modelJson.contentType });
+  return keys;
+}
+
+export async function getModelFiles(store: ObjectStore, prefix: string): Promise<ModelArtifacts> {
+  const keys = modelFileKeys(prefix);
+  return { modelJson: await store.get(keys.modelJsonKey), weights: await store.get(keys.weightsKey) };
+}
+
+export function modelFileKeys(prefix: string): ModelFileKeys {
+  return { modelJsonKey: storeKeys.artefact(prefix, 'modelJson'), weightsKey: storeKeys.artefact(prefix, 'weights') };
+}
 
 /**
  * Serialises a model, with its optimizer state, to the files tf.loadLayersModel reads, so a
@@ -26,7 +62,7 @@ export async function saveModelToBytes(model: tf.LayersModel): Promise<ModelArti
         convertedBy: a.convertedBy ?? null,
         modelTopology: a.modelTopology,
         ...(a.trainingConfig ? { trainingConfig: a.trainingConfig } : {}),
-        weightsManifest: [{ paths: [WEIGHTS_FILE], weights: a.weightSpecs ?? [] }],
+        weightsManifest: [{ paths: [ARTEFACTS.weights.file], weights: a.weightSpecs ?? [] }],
       };
       saved = { modelJson: new TextEncoder().encode(JSON.stringify(json)), weights: new Uint8Array(weightData) };
       return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };

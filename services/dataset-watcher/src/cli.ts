@@ -1,14 +1,13 @@
 import { parseArgs } from 'node:util';
 import { DatasetWatcherConfigSchema, loadConfig, storeSettings } from '@mlpipe/config';
 import { createObjectStore, FsObjectStore } from '@mlpipe/storage';
-import { DatasetNameSchema } from '@mlpipe/contracts';
+import { DatasetNameSchema, INCOMING_MANIFEST_FILE } from '@mlpipe/contracts';
 import { describeError, ValidationError } from '@mlpipe/common';
-import { DEFAULT_POLICY, readIncomingBatch, sampleHashes, validateBatch } from '@mlpipe/dataset';
-import { seedDataset } from './adapters/dropBatch';
+import { DEFAULT_POLICY, readIncomingBatch, sampleHashes, seedDataset, validateBatch } from '@mlpipe/dataset';
 
 const USAGE = `usage: mlpipe-data seed mnist|fashion-mnist [--train-limit N] [--test-limit N] [--batch-name NAME]
        mlpipe-data validate PREFIX          (a batch folder in the store, e.g. incoming/my-batch/)
-       mlpipe-data validate --dir DIR       (a batch folder on this machine, with its batch.json)`;
+       mlpipe-data validate --dir DIR       (a batch folder on this machine, with its ${INCOMING_MANIFEST_FILE})`;
 
 const limit = (v: string | undefined, name: string): number | undefined => {
   if (v === undefined) return undefined;

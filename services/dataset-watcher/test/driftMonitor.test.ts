@@ -8,10 +8,9 @@ import { DatasetWatcherConfigSchema, loadConfig } from '@mlpipe/config';
 import { createLogger, createMetricsRegistry, eventually } from '@mlpipe/common';
 import { storeKeys, type Envelope, type PredictionRecord } from '@mlpipe/contracts';
 import { createObjectStore, type ObjectStore } from '@mlpipe/storage';
-import { dilate, parseIdx, readSeedFile, PIXELS } from '@mlpipe/dataset';
+import { dilate, parseIdx, readSeedFile, seedDataset, PIXELS } from '@mlpipe/dataset';
 import type { Registry } from 'prom-client';
 import { startWatcher, type RunningWatcher } from '../src/service';
-import { seedDataset } from '../src/adapters/dropBatch';
 
 const logger = createLogger('drift-monitor-test', 'silent');
 const images = parseIdx(readSeedFile('mnist', 't10k-images-idx3-ubyte')).data;

@@ -8,19 +8,18 @@ import { DatasetWatcherConfigSchema, loadConfig } from '@mlpipe/config';
 import { createLogger, createMetricsRegistry, eventually } from '@mlpipe/common';
 import type { Envelope } from '@mlpipe/contracts';
 import { createObjectStore, type ObjectStore } from '@mlpipe/storage';
-import { encodeIdx, loadDatasetVersion, parseIdx, readSeedFile, PIXELS } from '@mlpipe/dataset';
+import { loadDatasetVersion, parseIdx, readSeedFile, seedDataset, writeIncomingBatch, PIXELS, type IncomingBatch } from '@mlpipe/dataset';
 import { startWatcher, type RunningWatcher } from '../src/service';
-import { dropIdxBatch, seedDataset } from '../src/adapters/dropBatch';
 import { startS3Server } from '../../../libs/storage/test/s3server';
 
 const logger = createLogger('watcher-test', 'silent');
 const config = loadConfig(DatasetWatcherConfigSchema, { DATA_POLL_MS: '200' });
 
-/** The first n MNIST test samples as IDX bytes, shifted by `from`. */
-function mnistSlice(from: number, n: number) {
-  const images = parseIdx(readSeedFile('mnist', 't10k-images-idx3-ubyte')).data.subarray(from * PIXELS, (from + n) * PIXELS);
-  const labels = parseIdx(readSeedFile('mnist', 't10k-labels-idx1-ubyte')).data.subarray(from, from + n);
-  return { images: encodeIdx([n, 28, 28], images), labels: encodeIdx([n], labels) };
+/** n MNIST test samples from `from` on, as an IDX batch of a split. */
+function mnistSlice(split: IncomingBatch['split'], from: number, n: number): IncomingBatch {
+  const images = parseIdx(readSeedFile('mnist', 't10k-images-idx3-ubyte')).data.slice(from * PIXELS, (from + n) * PIXELS);
+  const labels = parseIdx(readSeedFile('mnist', 't10k-labels-idx1-ubyte')).data.slice(from, from + n);
+  return { dataset: 'mnist', split, format: 'idx', set: { images, labels, count: n } };
 }
 
 type Events = { validated: Envelope<'data.batch.validated'>[]; rejected: Envelope<'data.batch.rejected'>[] };
@@ -79,13 +78,14 @@ describe.each(['fs', 's3'] as const)('dataset watcher on real NATS, PostgreSQL a
 
   it('accepts a good batch, rejects a corrupt one with the reason, and does not re-emit after a restart', async () => {
     await store.ensureReady();
-    await dropIdxBatch(store, 'incoming/good/', { dataset: 'mnist', split: 'train', ...mnistSlice(0, 300) });
-    const bad = mnistSlice(300, 300);
-    bad.labels[8 + 5] = 12; // a label outside 0-9
-    await dropIdxBatch(store, 'incoming/bad-label/', { dataset: 'mnist', split: 'train', ...bad });
-    const truncated = mnistSlice(600, 300);
-    await dropIdxBatch(store, 'incoming/truncated/', { dataset: 'mnist', split: 'train', images: truncated.images.subarray(0, 5000), labels: truncated.labels });
-    await store.put('incoming/half-written/images.idx', truncated.images); // no batch.json yet: not a batch
+    await writeIncomingBatch(store, 'incoming/good/', mnistSlice('train', 0, 300));
+    const bad = mnistSlice('train', 300, 300);
+    bad.set.labels[5] = 12; // a label outside 0-9
+    await writeIncomingBatch(store, 'incoming/bad-label/', bad);
+    await writeIncomingBatch(store, 'incoming/truncated/', mnistSlice('train', 600, 300));
+    const images = await store.get('incoming/truncated/images.idx');
+    await store.put('incoming/truncated/images.idx', images.subarray(0, 5000)); // cut after batch.json was written
+    await store.put('incoming/half-written/images.idx', images); // no batch.json yet: not a batch
 
     await start();
     await eventually(() => events.validated.length === 1 && events.rejected.length === 2, 30_000);
@@ -101,8 +101,8 @@ describe.each(['fs', 's3'] as const)('dataset watcher on real NATS, PostgreSQL a
     expect(loaded.train.count).toBe(300);
 
     // A test split makes a new version that covers both; the same content again is a duplicate.
-    await dropIdxBatch(store, 'incoming/test-split/', { dataset: 'mnist', split: 'test', ...mnistSlice(1000, 200) });
-    await dropIdxBatch(store, 'incoming/good-again/', { dataset: 'mnist', split: 'train', ...mnistSlice(0, 300) });
+    await writeIncomingBatch(store, 'incoming/test-split/', mnistSlice('test', 1000, 200));
+    await writeIncomingBatch(store, 'incoming/good-again/', mnistSlice('train', 0, 300));
     await watcher!.scan();
     await eventually(() => events.validated.length === 2 && events.rejected.length === 3, 30_000);
     expect(events.validated[1]!.data.datasetVersion).toMatchObject({ trainSamples: 300, testSamples: 200, trainBatches: [v.contentHash] });
@@ -130,7 +130,7 @@ describe.each(['fs', 's3'] as const)('dataset watcher on real NATS, PostgreSQL a
     });
     await eventually(async () => (await pool.query("select to_regclass('watcher.batches') as t")).rows[0]?.t !== null, 10_000);
     await new Promise((r) => setTimeout(r, 300)); // the start-up scan has run and found nothing
-    await dropIdxBatch(store, 'incoming/notified/', { dataset: 'mnist', split: 'test', ...mnistSlice(0, 100) });
+    await writeIncomingBatch(store, 'incoming/notified/', mnistSlice('test', 0, 100));
     bus.nc.publish(subject, JSON.stringify({ EventName: 's3:ObjectCreated:Put', Key: 'mlpipe/incoming/notified/batch.json' }));
     await eventually(() => events.validated.length === 1, 10_000);
     expect(events.validated[0]!.data.batchId).toBe('notified');

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { HyperparamsSchema } from '@mlpipe/contracts';
-import { PIXELS, planData, type ImageSet } from '../src/core/dataPlan';
+import { PIXELS, type LabelledImages } from '@mlpipe/contracts';
+import { planData } from '../src/core/dataPlan';
 import { renderModelCard } from '../src/core/modelCard';
 
-const set = (count: number, offset = 0): ImageSet => ({
+const set = (count: number, offset = 0): LabelledImages => ({
   images: Uint8Array.from({ length: count * PIXELS }, (_, i) => (Math.floor(i / PIXELS) + offset) % 256),
   labels: Uint8Array.from({ length: count }, (_, i) => (i + offset) % 10),
   count,

@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { transform } from 'esbuild';
 import { z } from 'zod';
-import { ModelNameSchema, type IncomingBatchManifest } from '@mlpipe/contracts';
+import { ModelNameSchema, PIXELS, storeKeys } from '@mlpipe/contracts';
 import { MlpipeError, TransientError, ValidationError, registerOpsRoutes, type Logger } from '@mlpipe/common';
-import { putJson, type ObjectStore } from '@mlpipe/storage';
-import { encodeDigitPng } from '@mlpipe/dataset';
+import type { ObjectStore } from '@mlpipe/storage';
+import { writeIncomingBatch } from '@mlpipe/dataset';
 import type { Registry } from 'prom-client';
 import { request, subscribeEvents, type Bus } from '@mlpipe/bus';
 import type { EventType, SubmitJobRequest } from '@mlpipe/contracts';
@@ -27,7 +27,7 @@ export interface UiDeps {
 const WEB = join(import.meta.dirname, '../web');
 /** A correction: the 28×28 image the model saw (from /predict's input28) and the right label. */
 const FeedbackSchema = z
-  .object({ pixels: z.array(z.number().int().min(0).max(255)).length(784), label: z.number().int().min(0).max(9), predictionId: z.string().max(100).optional() })
+  .object({ pixels: z.array(z.number().int().min(0).max(255)).length(PIXELS), label: z.number().int().min(0).max(9), predictionId: z.string().max(100).optional() })
   .strict();
 
 /**
@@ -112,19 +112,15 @@ export async function buildUi(deps: UiDeps): Promise<FastifyInstance> {
     const parsed = FeedbackSchema.safeParse(req.body);
     if (!parsed.success) throw new ValidationError(parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
     const batch = `feedback-${new Date().toISOString().slice(0, 10)}-${randomUUID().slice(0, 8)}`;
-    const prefix = `${deps.dataPrefix}${batch}/`;
+    const prefix = storeKeys.incomingBatch(deps.dataPrefix, batch);
     // The same path as any new data: a PNG + labels CSV batch, its batch.json written last.
-    await deps.store.put(`${prefix}drawing.png`, encodeDigitPng(Uint8Array.from(parsed.data.pixels)));
-    await deps.store.put(`${prefix}labels.csv`, new TextEncoder().encode(`file,label\ndrawing.png,${parsed.data.label}\n`));
-    const manifest: IncomingBatchManifest = {
-      schemaVersion: 1,
+    await writeIncomingBatch(deps.store, prefix, {
       dataset: 'mnist',
       split: 'train',
       format: 'png-csv',
-      files: { labels: 'labels.csv' },
+      set: { images: Uint8Array.from(parsed.data.pixels), labels: Uint8Array.of(parsed.data.label), count: 1 },
       note: `correction from the web UI${parsed.data.predictionId ? ` for prediction ${parsed.data.predictionId}` : ''}`,
-    };
-    await putJson(deps.store, `${prefix}batch.json`, manifest);
+    });
     return { batch: prefix };
   });
   return app;

@@ -1,6 +1,6 @@
 import { consumeEvents, publishEvent, type Bus, type RunningConsumer } from '@mlpipe/bus';
 import { describeError, type Logger } from '@mlpipe/common';
-import { PredictionRecordSchema, type DriftDetected } from '@mlpipe/contracts';
+import { PredictionRecordSchema, storeKeys, type DriftDetected } from '@mlpipe/contracts';
 
 type DriftTest = DriftDetected['tests'][number];
 import { loadDatasetVersion } from '@mlpipe/dataset';
@@ -32,8 +32,6 @@ interface Window {
   from: string;
   to: string;
 }
-
-const PREDICTIONS = 'predictions/';
 
 /**
  * Watches the predictions the gateway samples into the store: per model version, every window
@@ -135,7 +133,7 @@ export async function startDriftMonitor(o: DriftMonitorOptions): Promise<Running
   let running: Promise<void> | undefined;
   const check = (): Promise<void> => {
     running ??= (async () => {
-      const objects = (await store.list(PREDICTIONS)).filter((x) => !seen.has(x.key)).sort((a, b) => a.key.localeCompare(b.key));
+      const objects = (await store.list(storeKeys.predictionLogs())).filter((x) => !seen.has(x.key)).sort((a, b) => a.key.localeCompare(b.key));
       for (const x of objects) {
         seen.add(x.key);
         try {

@@ -1,5 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import { NotFoundError, TransientError } from '@mlpipe/common';
+import { ARTEFACTS } from '@mlpipe/contracts';
 import { loadModelFromBytes } from '@mlpipe/ml';
 import type { ModelSelector } from '../core/modelSelector';
 
@@ -73,8 +74,8 @@ export class ModelCache {
     const started = performance.now();
     const record = (await this.fetchJson(`/models/${name}/versions/${version}`)) as { testAccuracy: number };
     const [modelJson, weights] = await Promise.all([
-      this.fetchBytes(`/models/${name}/versions/${version}/artefacts/model.json`),
-      this.fetchBytes(`/models/${name}/versions/${version}/artefacts/weights.bin`),
+      this.fetchBytes(`/models/${name}/versions/${version}/artefacts/${ARTEFACTS.modelJson.file}`),
+      this.fetchBytes(`/models/${name}/versions/${version}/artefacts/${ARTEFACTS.weights.file}`),
     ]);
     const model = await loadModelFromBytes({ modelJson, weights });
     this.onLoad?.(name, version, (performance.now() - started) / 1000);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ValidationError } from '@mlpipe/common';
+import { PIXELS } from '@mlpipe/contracts';
 
 /** Open Inference Protocol v2 request (the subset of fields a digit model reads; unknown fields rejected). */
 export const InferenceRequestSchema = z
@@ -23,8 +24,6 @@ export const InferenceRequestSchema = z
   })
   .strict();
 export type InferenceRequest = z.infer<typeof InferenceRequestSchema>;
-
-const PIXELS = 784;
 
 /**
  * The images of a request as 28×28 arrays: shape [N,28,28], [N,28,28,1], [N,784] or [784];

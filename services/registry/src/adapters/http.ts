@@ -8,8 +8,8 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { AliasSchema, ModelNameSchema } from '@mlpipe/contracts';
-import { MlpipeError, registerOpsRoutes, type Logger } from '@mlpipe/common';
+import { ARTEFACTS, ARTEFACT_FILES, AliasSchema, ModelNameSchema, artefactOfFile, storeKeys, type ArtefactFile } from '@mlpipe/contracts';
+import { MlpipeError, NotFoundError, registerOpsRoutes, type Logger } from '@mlpipe/common';
 import type { ObjectStore } from '@mlpipe/storage';
 import type { Registry } from 'prom-client';
 import type { RegistryQueries } from './queries';
@@ -26,7 +26,6 @@ export interface HttpDeps {
   promote: (model: string, alias: 'champion' | 'challenger', version: number, reason: string, actor: string) => Promise<ModelAliasChanged>;
 }
 
-const ARTEFACT_FILES = { 'model.json': 'application/json', 'weights.bin': 'application/octet-stream', 'confusion.json': 'application/json', 'model-card.md': 'text/markdown' } as const;
 const STATUS_BY_CODE: Record<string, number> = { invalid: 400, not_found: 404, conflict: 409, transient: 503 };
 
 const ModelParams = z.object({ name: ModelNameSchema });
@@ -107,11 +106,13 @@ export async function buildRegistryApi(deps: HttpDeps): Promise<FastifyInstance>
   );
   app.get(
     '/models/:name/versions/:version/artefacts/:file',
-    { schema: { summary: 'Download a stored artefact of a version', params: VersionParams.extend({ file: z.enum(Object.keys(ARTEFACT_FILES) as [keyof typeof ARTEFACT_FILES]) }), response: errors } },
+    { schema: { summary: 'Download a stored artefact of a version', params: VersionParams.extend({ file: z.enum(ARTEFACT_FILES as [ArtefactFile, ...ArtefactFile[]]) }), response: errors } },
     async (req, reply) => {
       const v = await q.version(req.params.name, req.params.version);
-      const bytes = await deps.store.get(`${v.artefactPrefix}${req.params.file}`);
-      return reply.type(ARTEFACT_FILES[req.params.file]).send(Buffer.from(bytes));
+      const artefact = artefactOfFile(req.params.file);
+      if (!artefact) throw new NotFoundError(`no artefact ${req.params.file}`);
+      const bytes = await deps.store.get(storeKeys.artefact(v.artefactPrefix, artefact));
+      return reply.type(ARTEFACTS[artefact].contentType).send(Buffer.from(bytes));
     },
   );
   app.get(

@@ -1,6 +1,6 @@
 import { withTransaction, type Pool, type PoolClient } from '@mlpipe/db';
 import { NotFoundError, ValidationError } from '@mlpipe/common';
-import type { Alias, EventData, GateDecision, ModelAliasChanged, ModelVersionRegistered, SweepCompleted, TrialRef } from '@mlpipe/contracts';
+import { NUM_CLASSES, storeKeys, type Alias, type EventData, type GateDecision, type ModelAliasChanged, type ModelVersionRegistered, type SweepCompleted, type TrialRef } from '@mlpipe/contracts';
 import type { ObjectStore } from '@mlpipe/storage';
 import { putJson } from '@mlpipe/storage';
 import { decideGate, type GatePolicy } from '../core/gate';
@@ -163,8 +163,8 @@ export class Registrar {
         aliasChanges: [{ modelName: d.modelName, alias: decision.outcome, version, previousVersion: previous, reason: decision.reason, actor: 'gate' }],
       };
     });
-    await putJson(this.store, `${d.artefacts.prefix}confusion.json`, {
-      labels: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+    await putJson(this.store, storeKeys.artefact(d.artefacts.prefix, 'confusion'), {
+      labels: Array.from({ length: NUM_CLASSES }, (_, c) => c),
       matrix: d.evaluation.confusionMatrix,
       perClassAccuracy: d.evaluation.perClassAccuracy,
     });

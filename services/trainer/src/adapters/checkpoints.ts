@@ -1,17 +1,13 @@
 import { CheckpointPointerSchema, EpochMetricsSchema, storeKeys, type EpochMetrics } from '@mlpipe/contracts';
 import { getJson, putJson, type ObjectStore } from '@mlpipe/storage';
+import { getModelFiles, putModelFiles, type ModelArtifacts } from '@mlpipe/ml';
 import { NotFoundError } from '@mlpipe/common';
 import { z } from 'zod';
-
-export interface ModelBytes {
-  modelJson: Uint8Array;
-  weights: Uint8Array;
-}
 
 export interface Checkpoint {
   epoch: number;
   history: EpochMetrics[];
-  model: ModelBytes;
+  model: ModelArtifacts;
 }
 
 /**
@@ -23,8 +19,7 @@ export class CheckpointStore {
 
   async save(jobId: string, cp: Checkpoint): Promise<string> {
     const prefix = storeKeys.checkpointDir(jobId, cp.epoch);
-    await this.store.put(`${prefix}model.json`, cp.model.modelJson, { contentType: 'application/json' });
-    await this.store.put(`${prefix}weights.bin`, cp.model.weights, { contentType: 'application/octet-stream' });
+    await putModelFiles(this.store, prefix, cp.model);
     await putJson(this.store, storeKeys.checkpointPointer(jobId), {
       jobId,
       epoch: cp.epoch,
@@ -46,10 +41,7 @@ export class CheckpointStore {
     return {
       epoch: pointer.epoch,
       history: z.array(EpochMetricsSchema).parse(pointer.history),
-      model: {
-        modelJson: await this.store.get(`${pointer.prefix}model.json`),
-        weights: await this.store.get(`${pointer.prefix}weights.bin`),
-      },
+      model: await getModelFiles(this.store, pointer.prefix),
     };
   }
 }

@@ -11,9 +11,9 @@ import {
   type DpControl,
   type DpStateMeta,
   type Hyperparams,
+  type LabelledImages,
 } from '@mlpipe/contracts';
 import { applyFlatGradients, computeShardGradients, epochOrder, gradientLength, loadModelFromBytes, saveModelToBytes } from '@mlpipe/ml';
-import type { ImageSet } from '../core/dataPlan';
 import { decodeGradient, encodeDense, TopKCompressor, type EncodedGradient } from '../core/gradientCodec';
 import { batchRange, shardRange, stepPosition } from '../core/sharding';
 import { DpChannel } from './dpChannel';
@@ -34,7 +34,7 @@ export interface DpWorkerOptions {
   jobId: string;
   member: string;
   logger: Logger;
-  train: ImageSet;
+  train: LabelledImages;
   hyperparams: Hyperparams;
   perEpoch: number;
   /** The coordinating replica starts with its model (fresh or from a checkpoint); others receive one. */

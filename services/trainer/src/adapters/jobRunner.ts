@@ -1,11 +1,11 @@
 import { performance } from 'node:perf_hooks';
-import { storeKeys, type EpochMetrics, type TrainJobCompleted, type TrainJobRequested } from '@mlpipe/contracts';
+import { ARTEFACTS, storeKeys, type EpochMetrics, type LabelledImages, type TrainJobCompleted, type TrainJobRequested } from '@mlpipe/contracts';
 import { publishEvent, type Bus } from '@mlpipe/bus';
 import { describeError, ValidationError, type Logger } from '@mlpipe/common';
 import type { ObjectStore } from '@mlpipe/storage';
 import { loadDatasetVersion } from '@mlpipe/dataset';
-import { createModel, evaluateModel, loadModelFromBytes, saveModelToBytes, trainModel } from '@mlpipe/ml';
-import { planData, type ImageSet } from '../core/dataPlan';
+import { createModel, evaluateModel, loadModel, loadModelFromBytes, saveModel, saveModelToBytes, trainModel } from '@mlpipe/ml';
+import { planData } from '../core/dataPlan';
 import { renderModelCard } from '../core/modelCard';
 import { CheckpointStore } from './checkpoints';
 import { assistJob, DEFAULT_DP_SETTINGS, exchangeSummary, trainAsCoordinator, type DpSettings, type GroupResult } from './distributed';
@@ -142,10 +142,8 @@ export async function runJob(
 
     const evaluation = evaluateModel(model, plan.test);
     const baselineEvaluation = job.baseline ? await evaluateBaseline(job.baseline, plan.test, store, log) : undefined;
-    const bytes = await saveModelToBytes(model);
     const prefix = storeKeys.modelArtefacts(job.modelName, job.jobId);
-    await store.put(`${prefix}weights.bin`, bytes.weights, { contentType: 'application/octet-stream' });
-    await store.put(`${prefix}model.json`, bytes.modelJson, { contentType: 'application/json' });
+    const modelFiles = await saveModel(store, prefix, model);
     const completed = {
       jobId: job.jobId,
       modelName: job.modelName,
@@ -177,13 +175,13 @@ export async function runJob(
           }
         : {}),
     } satisfies Omit<TrainJobCompleted, 'artefacts'>;
-    await store.put(`${prefix}model-card.md`, new TextEncoder().encode(renderModelCard(completed)), {
-      contentType: 'text/markdown',
+    await store.put(storeKeys.artefact(prefix, 'modelCard'), new TextEncoder().encode(renderModelCard(completed)), {
+      contentType: ARTEFACTS.modelCard.contentType,
     });
     await publishEvent(
       bus,
       'train.job.completed',
-      { ...completed, artefacts: { prefix, modelJsonKey: `${prefix}model.json`, weightsKey: `${prefix}weights.bin` } },
+      { ...completed, artefacts: { prefix, ...modelFiles } },
       { source, eventId: `train.job.completed:${job.jobId}` },
     );
     log.info({ testAccuracy: evaluation.accuracy }, 'job completed');
@@ -214,7 +212,7 @@ async function recallWorkers(job: TrainJobRequested, attempt: number, deps: Runn
 /** Rank ≥ 1: train with the job's group; the coordinating replica reports and stores everything. */
 async function assist(
   job: TrainJobRequested,
-  train: ImageSet,
+  train: LabelledImages,
   deps: RunnerDeps,
   dp: DpSettings,
   opts: { signal: AbortSignal; heartbeat: () => void },
@@ -241,12 +239,12 @@ async function assist(
 /** The champion the job was created under, scored on this job's test split (the gate compares like with like). */
 async function evaluateBaseline(
   baseline: NonNullable<TrainJobRequested['baseline']>,
-  test: ImageSet,
+  test: LabelledImages,
   store: ObjectStore,
   log: Logger,
 ): Promise<{ version: number; testAccuracy: number; perClassAccuracy: number[] } | undefined> {
   try {
-    const model = await loadModelFromBytes({ modelJson: await store.get(`${baseline.artefactPrefix}model.json`), weights: await store.get(`${baseline.artefactPrefix}weights.bin`) });
+    const model = await loadModel(store, baseline.artefactPrefix);
     try {
       const e = evaluateModel(model, test);
       log.info({ baseline: baseline.version, testAccuracy: e.accuracy }, 'champion scored on this job\'s test split');

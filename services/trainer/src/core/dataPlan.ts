@@ -1,15 +1,6 @@
-import type { Hyperparams } from '@mlpipe/contracts';
+import { PIXELS, type Hyperparams, type LabelledImages } from '@mlpipe/contracts';
 
-/** Images and labels as bytes: the format of normalised batches (same shape as @mlpipe/dataset's). */
-export interface ImageSet {
-  images: Uint8Array;
-  labels: Uint8Array;
-  count: number;
-}
-
-export const PIXELS = 28 * 28;
-
-export function sliceSet(set: ImageSet, start: number, end: number): ImageSet {
+export function sliceSet(set: LabelledImages, start: number, end: number): LabelledImages {
   const from = Math.max(0, Math.min(start, set.count));
   const to = Math.max(from, Math.min(end, set.count));
   return {
@@ -20,9 +11,9 @@ export function sliceSet(set: ImageSet, start: number, end: number): ImageSet {
 }
 
 export interface DataPlan {
-  train: ImageSet;
-  validation: ImageSet | undefined;
-  test: ImageSet;
+  train: LabelledImages;
+  validation: LabelledImages | undefined;
+  test: LabelledImages;
 }
 
 /**
@@ -30,7 +21,7 @@ export interface DataPlan {
  * (all when 0), the last `validationShare` of those held out, and the first `testSubset` test
  * samples. Deterministic, so a resumed attempt sees exactly the same data.
  */
-export function planData(train: ImageSet, test: ImageSet, hp: Hyperparams): DataPlan {
+export function planData(train: LabelledImages, test: LabelledImages, hp: Hyperparams): DataPlan {
   const used = hp.trainSubset > 0 ? Math.min(hp.trainSubset, train.count) : train.count;
   const held = Math.floor(used * hp.validationShare);
   return {
