@@ -9,3 +9,4 @@ export * from './random';
 export * from './train';
 export * from './serialize';
 export * from './gradients';
+export * from './augment';
