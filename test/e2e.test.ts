@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestBus, request } from '@mlpipe/bus';
 import { createPool, createTestDatabase, type Pool } from '@mlpipe/db';
 import { OrchestratorConfigSchema, DatasetWatcherConfigSchema, loadConfig } from '@mlpipe/config';
-import { createLogger, createMetricsRegistry } from '@mlpipe/common';
+import { createLogger, createMetricsRegistry } from '@mlpipe/runtime';
 import { createObjectStore, type ObjectStore } from '@mlpipe/storage';
 import { initBackend } from '@mlpipe/ml';
 import { startWatcher } from '../services/dataset-watcher/src/service';

@@ -1,11 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import { DeadLetterSchema, type Envelope } from '@mlpipe/contracts';
-import { TransientError, ValidationError, createLogger, eventually } from '@mlpipe/common';
+import { TransientError, ValidationError, eventually } from '@mlpipe/common';
+import { pino } from 'pino';
 import { consumeEvents, createTestBus, publishEvent, request, serveRequests, subjectOf, streamNameOf } from '../src';
 import { validatedBatch } from '../../contracts/test/fixtures';
 
-const logger = createLogger('bus-test', 'silent');
+const logger = pino({ level: 'silent' });
 type TestBus = Awaited<ReturnType<typeof createTestBus>>;
 
 

@@ -1,7 +1,8 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { SpanKind, SpanStatusCode, context, propagation, trace } from '@opentelemetry/api';
 import { node, tracing } from '@opentelemetry/sdk-node';
-import { ValidationError, createLogger, eventually } from '@mlpipe/common';
+import { ValidationError, eventually } from '@mlpipe/common';
+import { pino } from 'pino';
 import {
   buildEnvelope,
   consumeEvents,
@@ -14,7 +15,7 @@ import {
 } from '../src';
 import { validatedBatch } from '../../contracts/test/fixtures';
 
-const logger = createLogger('bus-tracing-test', 'silent');
+const logger = pino({ level: 'silent' });
 type TestBus = Awaited<ReturnType<typeof createTestBus>>;
 type FinishedSpan = tracing.ReadableSpan;
 

@@ -15,15 +15,3 @@ export async function eventually<T>(
     await new Promise((r) => setTimeout(r, 50));
   }
 }
-
-/** A TCP port free on the loopback interface right now (for starting child servers in tests). */
-export async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((done, fail) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => done(port));
-    });
-    s.on('error', fail);
-  });
-}

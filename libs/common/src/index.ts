@@ -1,8 +1,6 @@
+// The pure part of mlpipe's shared code: the error hierarchy, polling, a seedable PRNG, the logger
+// type. Nothing here loads fastify, the OpenTelemetry SDK or a client, so core/ code may import it.
 export * from './errors';
 export * from './logger';
-export * from './shutdown';
-export * from './metrics';
-export * from './ops';
-export * from './telemetry';
 export * from './eventually';
 export * from './random';

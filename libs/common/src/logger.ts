@@ -1,8 +1,5 @@
-import { pino, type Logger } from 'pino';
-
-export type { Logger };
-
-/** The one structured logger of a process; service (and replica/job via child()) on every line. */
-export function createLogger(service: string, level = 'info', bindings: Record<string, unknown> = {}): Logger {
-  return pino({ level, base: { service, ...bindings } });
-}
+/**
+ * The logger's type only: pure code takes a logger as a parameter and never creates one
+ * (`createLogger` lives in @mlpipe/runtime). A type import loads nothing at run time.
+ */
+export type { Logger } from 'pino';

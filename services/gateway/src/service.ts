@@ -1,12 +1,18 @@
 import type { FastifyInstance } from 'fastify';
 import { subscribeEvents, type Bus } from '@mlpipe/bus';
 import type { Logger } from '@mlpipe/common';
+import type { GatewayConfig } from '@mlpipe/config';
+import { initBackend } from '@mlpipe/ml';
+import type { RunningService, ServiceContext } from '@mlpipe/runtime';
 import type { ObjectStore } from '@mlpipe/storage';
 import { Counter, Histogram, type Registry } from 'prom-client';
-import { buildGateway } from './app';
+import { buildGateway } from './http';
+import { Routing } from './core/routing';
+import type { TrafficPolicy } from './core/traffic';
 import { ModelCache } from './adapters/modelCache';
 import { PredictionLog } from './adapters/predictionLog';
-import type { TrafficPolicy } from './core/traffic';
+import { InferenceMetrics } from './adapters/inferenceMetrics';
+import { Predictor } from './app/predictor';
 
 export interface RunningGateway {
   app: FastifyInstance;
@@ -17,7 +23,7 @@ export interface RunningGateway {
   stop(): Promise<void>;
 }
 
-/** Wires the gateway: the model cache on the registry, alias moves from NATS, the HTTP app (not yet listening). */
+/** Wires the gateway: the model cache on the registry, alias moves from NATS, the predictor and its routing, the HTTP app (not yet listening). */
 export function startGateway(deps: {
   registryUrl: string;
   bus: Bus;
@@ -30,6 +36,8 @@ export function startGateway(deps: {
   random?: () => number;
   /** With a store, predictions are sampled into it (drift monitoring, lineage). */
   sampling?: { store: ObjectStore; share: number; flushMs: number };
+  /** The process's readiness (the runtime's); the gateway is ready only while both are. */
+  isReady?: () => boolean;
 }): RunningGateway {
   const loadTime = new Histogram({ name: 'mlpipe_model_load_seconds', help: 'Time to load a model version', labelNames: ['model'], registers: [deps.metrics] });
   const models = new ModelCache(deps.registryUrl.replace(/\/$/, ''), deps.cacheSize ?? 4, (name, _v, s) => loadTime.observe({ model: name }, s));
@@ -47,16 +55,16 @@ export function startGateway(deps: {
           onDropped: (n) => sampled.inc({ outcome: 'dropped' }, n),
         })
       : undefined;
+  const routing = new Routing({ pinnedVersion: deps.pinnedVersion, traffic: deps.traffic, random: deps.random });
+  const predictor = new Predictor({ models, metrics: new InferenceMetrics(deps.metrics), logger: deps.logger, predictionLog });
   let ready = true;
   const app = buildGateway({
     models,
+    routing,
+    predictor,
     metrics: deps.metrics,
     logger: deps.logger,
-    isReady: () => ready,
-    pinnedVersion: deps.pinnedVersion,
-    predictionLog,
-    ...(deps.traffic ? { traffic: deps.traffic } : {}),
-    ...(deps.random ? { random: deps.random } : {}),
+    isReady: () => ready && (deps.isReady?.() ?? true),
     ...(deps.bodyLimitBytes ? { bodyLimitBytes: deps.bodyLimitBytes } : {}),
   });
   return {
@@ -69,4 +77,36 @@ export function startGateway(deps: {
       await predictionLog?.close();
     },
   };
+}
+
+/**
+ * The gateway as the runtime starts it, in one of its two roles (see main.ts): the edge over
+ * MODEL_REPLICAS (no bus, no store), or a model replica.
+ */
+export async function serveGateway(ctx: ServiceContext<GatewayConfig, 'bus' | 'store' | 'http'>): Promise<RunningService> {
+  const { config, logger, metrics, isReady } = ctx;
+  const replicas = config.MODEL_REPLICAS?.split(',').map((u) => u.trim()).filter(Boolean) ?? [];
+  if (replicas.length) {
+    const { buildEdge } = await import('./edge');
+    const { ReplicaPool } = await import('./adapters/replicaPool');
+    const pool = new ReplicaPool(replicas, config.REPLICA_TIMEOUT_MS);
+    const app = buildEdge({ pool, metrics, logger, isReady, bodyLimitBytes: config.BODY_LIMIT_BYTES });
+    logger.info({ replicas }, 'gateway edge balancing over model replicas');
+    return { app, stop: () => pool.stop() };
+  }
+  const backend = await initBackend('auto');
+  logger.info(backend, `tensorflow.js backend: ${backend.name}`);
+  const gateway = startGateway({
+    registryUrl: config.REGISTRY_URL,
+    bus: ctx.bus,
+    logger,
+    metrics,
+    isReady,
+    cacheSize: config.MODEL_CACHE_SIZE,
+    bodyLimitBytes: config.BODY_LIMIT_BYTES,
+    pinnedVersion: config.MODEL_VERSION,
+    traffic: { canaryShare: config.CANARY_SHARE, shadow: config.SHADOW_CHALLENGER },
+    sampling: { store: ctx.store, share: config.PREDICTION_SAMPLE_SHARE, flushMs: config.PREDICTION_FLUSH_MS },
+  });
+  return { app: gateway.app, stop: () => gateway.stop() };
 }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, createMetricsRegistry, eventually, mulberry32 } from '@mlpipe/common';
+import { eventually, mulberry32 } from '@mlpipe/common';
+import { createLogger, createMetricsRegistry } from '@mlpipe/runtime';
 import { PredictionRecordSchema, storeKeys } from '@mlpipe/contracts';
 import { createModel, evaluateModel, initBackend, trainModel, PIXELS } from '@mlpipe/ml';
 import { parseIdx, readSeedFile } from '@mlpipe/dataset';

@@ -2,7 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestBus, consumeEvents, publishEvent, request } from '@mlpipe/bus';
 import { createPool, createTestDatabase, type Pool } from '@mlpipe/db';
 import { OrchestratorConfigSchema, loadConfig } from '@mlpipe/config';
-import { createLogger, createMetricsRegistry, eventually } from '@mlpipe/common';
+import { eventually } from '@mlpipe/common';
+import { createLogger, createMetricsRegistry } from '@mlpipe/runtime';
 import type { Envelope, EventData } from '@mlpipe/contracts';
 import { startOrchestrator, type RunningOrchestrator } from '../src/service';
 

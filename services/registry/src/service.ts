@@ -20,6 +20,8 @@ export interface RegistryDeps {
   store: ObjectStore;
   logger: Logger;
   metrics: Registry;
+  /** The process's readiness (the runtime's); the registry is ready only while both are. */
+  isReady?: () => boolean;
 }
 
 export interface RunningRegistry {
@@ -87,7 +89,7 @@ export async function startRegistry(deps: RegistryDeps): Promise<RunningRegistry
     store,
     logger,
     metrics,
-    isReady: () => ready,
+    isReady: () => ready && (deps.isReady?.() ?? true),
     promote: async (model, alias, version, reason, actor) => {
       const change = await registrar.promote(model, alias, version, reason, actor);
       await announceAlias(change, `model.alias.changed:${model}:${alias}:${version}:${randomUUID()}`);

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { consumeEvents, createTestBus, publishEvent, streamNameOf } from '@mlpipe/bus';
 import { createPool, createTestDatabase, type Pool } from '@mlpipe/db';
-import { createLogger, createMetricsRegistry, eventually } from '@mlpipe/common';
+import { eventually } from '@mlpipe/common';
+import { createLogger, createMetricsRegistry } from '@mlpipe/runtime';
 import { DeadLetterSchema, HyperparamsSchema, type Envelope, type EventData } from '@mlpipe/contracts';
 import { createObjectStore, type ObjectStore } from '@mlpipe/storage';
 import { startRegistry, type RunningRegistry } from '../src/service';
@@ -178,14 +179,14 @@ describe('registry on real NATS, PostgreSQL and a folder store', () => {
 
     const missing = await registry.app.inject({ method: 'POST', url: '/models/mnist/aliases/champion', payload: { version: 9, reason: 'nope' } });
     expect(missing.statusCode).toBe(404);
-    expect(missing.json()).toEqual({ error: { code: 'not_found', message: 'model mnist has no version 9' } });
+    expect(missing.json()).toEqual({ error: 'model mnist has no version 9', code: 'not_found' });
     const badAlias = await registry.app.inject({ method: 'POST', url: '/models/mnist/aliases/king', payload: { version: 1, reason: 'x' } });
     expect(badAlias.statusCode).toBe(400);
-    expect(badAlias.json().error.code).toBe('invalid');
+    expect(badAlias.json().code).toBe('invalid');
     expect((await get('/models/..%2Fetc')).statusCode).toBe(400);
     expect((await get('/models/mnist/versions/abc')).statusCode).toBe(400);
     expect((await get('/models/mnist/versions/1/artefacts/secrets.txt')).statusCode).toBe(400);
-    expect((await get('/runs/nope')).json()).toEqual({ error: { code: 'not_found', message: 'no run nope' } });
+    expect((await get('/runs/nope')).json()).toEqual({ error: 'no run nope', code: 'not_found' });
   });
 
   it('publishes an OpenAPI document listing its routes', async () => {

@@ -1,5 +1,8 @@
 import { consumeEvents, ensureStreams, isPermanent, publishEvent, request, subscribeEvents, type Bus, type RunningConsumer } from '@mlpipe/bus';
-import { describeError, NotFoundError, TransientError, type Logger } from '@mlpipe/common';
+import { describeError, NotFoundError, TransientError, ValidationError, type Logger } from '@mlpipe/common';
+import type { TrainerConfig } from '@mlpipe/config';
+import { initBackend } from '@mlpipe/ml';
+import type { RunningService, ServiceContext } from '@mlpipe/runtime';
 import type { TrainJobRequested } from '@mlpipe/contracts';
 import type { ObjectStore } from '@mlpipe/storage';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
@@ -171,4 +174,45 @@ export async function startTrainer(deps: TrainerDeps): Promise<RunningTrainer> {
       await consumer.stop();
     },
   };
+}
+
+/**
+ * The trainer as the runtime starts it: config → deps. With `--job-id ID [--rank R]` it runs that job
+ * outside the queue and `done` carries the exit code (0 when the job completed or this rank assisted).
+ */
+export async function serveTrainer(ctx: ServiceContext<TrainerConfig, 'bus' | 'store'>): Promise<RunningService> {
+  const { config, bus, store, logger, metrics, args } = ctx;
+  const rank = Number(args.rank);
+  if (!Number.isInteger(rank) || rank < 0) throw new ValidationError(`--rank must be a whole number ≥ 0, got "${String(args.rank)}"`);
+  const jobId = typeof args['job-id'] === 'string' ? args['job-id'] : undefined;
+  const backend = await initBackend(config.TRAINER_BACKEND);
+  logger.info(backend, `tensorflow.js backend: ${backend.name}`);
+  const trainer = await startTrainer({
+    bus,
+    store,
+    logger,
+    metrics,
+    replicaId: config.TRAINER_REPLICA_ID,
+    backend: backend.name,
+    codeVersion: config.CODE_VERSION,
+    consume: !jobId,
+    ackWaitMs: config.TRAINER_ACK_WAIT_MS,
+    maxAttempts: config.TRAINER_MAX_ATTEMPTS,
+    dp: {
+      heartbeatMs: config.TRAINER_HEARTBEAT_MS,
+      heartbeatTimeoutMs: config.TRAINER_HEARTBEAT_TIMEOUT_MS,
+      stepTimeoutMs: config.TRAINER_STEP_TIMEOUT_MS,
+      joinWindowMs: config.TRAINER_JOIN_WINDOW_MS,
+      joinTimeoutMs: config.TRAINER_JOIN_TIMEOUT_MS,
+      ...(config.TRAINER_MAX_PART_BYTES ? { maxPartBytes: config.TRAINER_MAX_PART_BYTES } : {}),
+    },
+  });
+  if (!jobId) return { stop: () => trainer.stop() };
+  const runById = async (): Promise<number> => {
+    const { modelName, dataset, datasetVersion, hyperparams, replicas, trigger, attempts } = await request(bus, 'orchestrator.jobs.get', { jobId });
+    if (rank >= replicas) throw new ValidationError(`--rank ${rank} is outside job ${jobId}'s ${replicas} replica(s)`);
+    const outcome = await trainer.runOne({ jobId, modelName, dataset, datasetVersion, hyperparams, replicas, rank, trigger }, attempts + 1);
+    return outcome === 'completed' || outcome === 'assisted' ? 0 : 1;
+  };
+  return { stop: () => trainer.stop(), done: runById() };
 }

@@ -1,7 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectBus, createTestBus, type Bus } from '@mlpipe/bus';
-import { createLogger } from '@mlpipe/common';
+import { createLogger } from '@mlpipe/runtime';
 import { DP_PROTOCOL_VERSION, HyperparamsSchema, type EpochMetrics, type Hyperparams, type TrainJobRequested } from '@mlpipe/contracts';
 import { createModel, initBackend, trainModel } from '@mlpipe/ml';
 import { decodeFrame } from '../src/core/frames';

@@ -5,7 +5,8 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { transform } from 'esbuild';
 import { z } from 'zod';
 import { ModelNameSchema, PIXELS, storeKeys } from '@mlpipe/contracts';
-import { MlpipeError, TransientError, ValidationError, registerOpsRoutes, type Logger } from '@mlpipe/common';
+import { TransientError, ValidationError, type Logger } from '@mlpipe/common';
+import { httpErrorHandler, registerOpsRoutes } from '@mlpipe/runtime';
 import type { ObjectStore } from '@mlpipe/storage';
 import { writeIncomingBatch } from '@mlpipe/dataset';
 import type { Registry } from 'prom-client';
@@ -22,6 +23,8 @@ export interface UiDeps {
   dataPrefix: string;
   metrics: Registry;
   logger: Logger;
+  /** The process's readiness (the runtime's); always ready without it. */
+  isReady?: () => boolean;
 }
 
 const WEB = join(import.meta.dirname, '../web');
@@ -44,14 +47,8 @@ export async function buildUi(deps: UiDeps): Promise<FastifyInstance> {
     '/jobs': await readFile(join(WEB, 'jobs.html'), 'utf8'),
   };
   const css = await readFile(join(WEB, 'style.css'), 'utf8');
-  registerOpsRoutes(app, { metrics: deps.metrics, isReady: () => true });
-  app.setErrorHandler((err, req, reply) => {
-    if (err instanceof MlpipeError) return reply.code(err.code === 'invalid' ? 422 : err.code === 'not_found' ? 404 : 503).send({ error: err.message });
-    const status = (err as { statusCode?: number }).statusCode;
-    if (status && status < 500) return reply.code(status).send({ error: (err as Error).message });
-    req.log.error({ err }, 'request failed');
-    return reply.code(500).send({ error: 'internal error' });
-  });
+  registerOpsRoutes(app, { metrics: deps.metrics, isReady: deps.isReady ?? (() => true) });
+  await app.register(httpErrorHandler);
 
   for (const [path, html] of Object.entries(pages)) app.get(path, async (_req, reply) => reply.type('text/html').send(html));
   for (const [file, js] of Object.entries(scripts)) app.get(`/${file}`, async (_req, reply) => reply.type('text/javascript').send(js));

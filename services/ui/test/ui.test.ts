@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser } from 'playwright-core';
 import type { FastifyInstance } from 'fastify';
 import { publishEvent } from '@mlpipe/bus';
-import { createLogger, createMetricsRegistry } from '@mlpipe/common';
+import { createLogger, createMetricsRegistry } from '@mlpipe/runtime';
 import type { ObjectStore } from '@mlpipe/storage';
 import { readIncomingBatch, parseIdx, readSeedFile, PIXELS } from '@mlpipe/dataset';
 import { createModel, evaluateModel, initBackend, trainModel } from '@mlpipe/ml';
@@ -148,7 +148,7 @@ describe('web UI in a real browser, against a real gateway and registry', () => 
 
   it('answers a malformed correction with a reason and stores nothing', async () => {
     const res = await ui.inject({ method: 'POST', url: '/api/feedback', payload: { pixels: Array(784).fill(0), label: 12 } });
-    expect(res.statusCode).toBe(422);
+    expect(res.statusCode).toBe(400);
     expect(res.json().error).toMatch(/label/);
   });
 });

@@ -94,8 +94,8 @@ export class ModelCache {
       throw new TransientError(`the registry at ${this.registryUrl} did not answer`, { cause });
     }
     if (res.status === 404) {
-      const body = (await res.json().catch(() => ({}))) as { error?: { message?: string } };
-      throw new NotFoundError(body.error?.message ?? `not found: ${path}`);
+      const body = (await res.json().catch(() => ({}))) as { error?: string };
+      throw new NotFoundError(body.error ?? `not found: ${path}`);
     }
     if (!res.ok) throw new TransientError(`the registry answered ${res.status} for ${path}`);
     return new Uint8Array(await res.arrayBuffer());

@@ -1,7 +1,6 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import {
-  hasZodFastifySchemaValidationErrors,
   jsonSchemaTransform,
   serializerCompiler,
   validatorCompiler,
@@ -9,7 +8,8 @@ import {
 } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ARTEFACTS, ARTEFACT_FILES, AliasSchema, ModelNameSchema, artefactOfFile, storeKeys, type ArtefactFile } from '@mlpipe/contracts';
-import { MlpipeError, NotFoundError, registerOpsRoutes, type Logger } from '@mlpipe/common';
+import { NotFoundError, type Logger } from '@mlpipe/common';
+import { httpErrorHandler, registerOpsRoutes } from '@mlpipe/runtime';
 import type { ObjectStore } from '@mlpipe/storage';
 import type { Registry } from 'prom-client';
 import type { RegistryQueries } from './queries';
@@ -26,13 +26,13 @@ export interface HttpDeps {
   promote: (model: string, alias: 'champion' | 'challenger', version: number, reason: string, actor: string) => Promise<ModelAliasChanged>;
 }
 
-const STATUS_BY_CODE: Record<string, number> = { invalid: 400, not_found: 404, conflict: 409, transient: 503 };
 
 const ModelParams = z.object({ name: ModelNameSchema });
 const VersionParams = ModelParams.extend({ version: z.coerce.number().int().positive() });
-const ErrorReply = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
+/** The error shape of every HTTP edge (libs/runtime httpErrors.ts). */
+const ErrorReply = z.object({ error: z.string(), code: z.string() });
 
-/** The registry's REST API: OpenAPI at /openapi.json, errors as { error: { code, message } }. */
+/** The registry's REST API: OpenAPI at /openapi.json, errors as { error, code } (one mapping for every edge). */
 export async function buildRegistryApi(deps: HttpDeps): Promise<FastifyInstance> {
   const app = Fastify({ loggerInstance: deps.logger as FastifyBaseLogger }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
@@ -41,21 +41,7 @@ export async function buildRegistryApi(deps: HttpDeps): Promise<FastifyInstance>
     openapi: { info: { title: 'mlpipe registry', version: '1.0.0', description: 'Experiments, runs, model versions, aliases and audit log' } },
     transform: jsonSchemaTransform,
   });
-  app.setErrorHandler((err, req, reply) => {
-    if (hasZodFastifySchemaValidationErrors(err)) {
-      const message = err.validation.map((v) => `${v.instancePath || 'request'}: ${v.message}`).join('; ');
-      return reply.code(400).send({ error: { code: 'invalid', message } });
-    }
-    if (err instanceof MlpipeError) {
-      const status = STATUS_BY_CODE[err.code] ?? 500;
-      return reply.code(status).send({ error: { code: err.code, message: status < 500 ? err.message : 'internal error' } });
-    }
-    const status = (err as { statusCode?: number }).statusCode;
-    if (status && status < 500) return reply.code(status).send({ error: { code: 'invalid', message: (err as Error).message } });
-    req.log.error({ err }, 'request failed');
-    return reply.code(500).send({ error: { code: 'internal', message: 'internal error' } });
-  });
-  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: { code: 'not_found', message: `no route ${req.method} ${req.url}` } }));
+  await app.register(httpErrorHandler);
   registerOpsRoutes(app as unknown as FastifyInstance, deps);
 
   const q = deps.queries;

@@ -1,4 +1,4 @@
-import type { Logger } from 'pino';
+import type { Logger } from '@mlpipe/common';
 
 type Step = { name: string; run: () => Promise<void> | void };
 
@@ -22,15 +22,6 @@ export class Shutdown {
   run(reason: string): Promise<void> {
     this.running ??= this.runSteps(reason);
     return this.running;
-  }
-
-  /** Calls run() on SIGTERM/SIGINT, then exits. */
-  onSignals(): void {
-    const handler = (signal: NodeJS.Signals): void => {
-      void this.run(signal).finally(() => process.exit(0));
-    };
-    process.once('SIGTERM', handler);
-    process.once('SIGINT', handler);
   }
 
   private async runSteps(reason: string): Promise<void> {

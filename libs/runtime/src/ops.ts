@@ -1,5 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Histogram, type Registry } from 'prom-client';
+import { httpErrorHandler } from './httpErrors';
+import { isProbePath } from './probes';
 
 export interface OpsServerOptions {
   port: number;
@@ -15,12 +17,11 @@ export interface OpsServerOptions {
  */
 export async function startOpsServer(opts: OpsServerOptions): Promise<FastifyInstance> {
   const app = Fastify({ logger: false });
+  await app.register(httpErrorHandler);
   registerOpsRoutes(app, opts);
   await app.listen({ port: opts.port, host: opts.host ?? '0.0.0.0' });
   return app;
 }
-
-const PROBES = new Set(['/healthz', '/readyz', '/metrics', '/v2/health/live', '/v2/health/ready']);
 
 /** One request-duration histogram per registry, however many apps report into it. */
 function requestDuration(registry: Registry): Histogram {
@@ -41,7 +42,7 @@ export function registerOpsRoutes(app: FastifyInstance, opts: Pick<OpsServerOpti
   const duration = requestDuration(opts.metrics);
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
-    if (PROBES.has(route)) return;
+    if (isProbePath(route)) return;
     duration.observe({ route, method: req.method, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
   });
   app.get('/healthz', async () => ({ status: 'ok' }));

@@ -4,17 +4,11 @@ import { NodeSDK, api, core, type tracing } from '@opentelemetry/sdk-node';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
+import { isProbePath } from './probes';
 
 export interface Telemetry {
   enabled: boolean;
   shutdown(): Promise<void>;
-}
-
-/** Probes and scrapes: one span each every few seconds would drown the traces people look for. */
-const PROBE_PATHS = new Set(['/healthz', '/readyz', '/metrics', '/v2/health/live', '/v2/health/ready']);
-
-function isProbePath(url: string | undefined): boolean {
-  return PROBE_PATHS.has((url ?? '').split('?')[0] ?? '');
 }
 
 /**
