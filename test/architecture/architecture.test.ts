@@ -23,6 +23,7 @@ interface Workspace {
 const workspaces: Workspace[] = ['libs', 'services'].flatMap((group) =>
   readdirSync(join(root, group)).flatMap((name) => {
     const dir = `${group}/${name}`;
+    if (!statSync(join(root, dir, 'package.json'), { throwIfNoEntry: false })) return []; // not (yet) a workspace
     const pkg = JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8')) as Record<string, Record<string, string> | string>;
     const declared = new Set(['dependencies', 'optionalDependencies', 'peerDependencies'].flatMap((k) => Object.keys((pkg[k] as Record<string, string> | undefined) ?? {})));
     const layer: Layer = dir === 'libs/contracts' ? 'contracts' : group === 'libs' ? 'lib' : 'service';
