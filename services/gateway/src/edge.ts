@@ -1,5 +1,6 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { MlpipeError, registerOpsRoutes, type Logger } from '@mlpipe/common';
+import type { Logger } from '@mlpipe/common';
+import { httpErrorHandler, registerOpsRoutes } from '@mlpipe/runtime';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { ReplicaPool } from './adapters/replicaPool';
 
@@ -14,13 +15,7 @@ export function buildEdge(deps: { pool: ReplicaPool; metrics: Registry; logger: 
   const failures = new Counter({ name: 'mlpipe_gateway_unanswered_total', help: 'Requests no replica could answer', registers: [deps.metrics] });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
-  app.setErrorHandler((err, req, reply) => {
-    if (err instanceof MlpipeError) return reply.code(err.code === 'transient' ? 503 : 500).send({ error: err.message });
-    const status = (err as { statusCode?: number }).statusCode;
-    if (status && status < 500) return reply.code(status).send({ error: (err as Error).message });
-    req.log.error({ err }, 'request failed');
-    return reply.code(500).send({ error: 'internal error' });
-  });
+  void app.register(httpErrorHandler);
   registerOpsRoutes(app, { metrics: deps.metrics, isReady: () => deps.isReady() && deps.pool.healthyCount() > 0 });
   app.get('/v2/health/live', async () => ({ live: true }));
   app.get('/v2/health/ready', async (_req, reply) => {

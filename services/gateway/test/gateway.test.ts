@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PNG } from 'pngjs';
-import { createLogger, createMetricsRegistry, eventually } from '@mlpipe/common';
+import { eventually } from '@mlpipe/common';
+import { createLogger, createMetricsRegistry } from '@mlpipe/runtime';
 import { createModel, evaluateModel, initBackend, trainModel, PIXELS } from '@mlpipe/ml';
 import { parseIdx, readSeedFile } from '@mlpipe/dataset';
-import { startLiveRegistry, type LiveRegistry } from '../../registry/test/liveRegistry';
+import { startLiveRegistry, type LiveRegistry } from '@mlpipe/testing';
 import { startGateway, type RunningGateway } from '../src/service';
 
 const logger = createLogger('gateway-test', 'silent');
@@ -95,17 +96,17 @@ describe('gateway against a real registry, NATS and PostgreSQL', () => {
 
   it('never answers bad input with a 5xx', async () => {
     const cases: [string, string, unknown, number, RegExp][] = [
-      ['POST', '/v2/models/mnist/infer', { inputs: [{ name: 'x', shape: [1, 27, 27], datatype: 'FP32', data: Array(729).fill(0) }] }, 422, /expected \[N,28,28\]/],
-      ['POST', '/v2/models/mnist/infer', { inputs: [{ name: 'x', shape: [1, 784], datatype: 'BYTES', data: Array(784).fill(0) }] }, 422, /datatype BYTES/],
-      ['POST', '/v2/models/mnist/infer', { inputs: [{ name: 'x', shape: [1, 784], datatype: 'FP32', data: [...Array(783).fill(0), 'NaN'] }] }, 422, /numbers only/],
-      ['POST', '/v2/models/mnist/infer', { inputs: [] }, 422, /exactly one input/],
+      ['POST', '/v2/models/mnist/infer', { inputs: [{ name: 'x', shape: [1, 27, 27], datatype: 'FP32', data: Array(729).fill(0) }] }, 400, /expected \[N,28,28\]/],
+      ['POST', '/v2/models/mnist/infer', { inputs: [{ name: 'x', shape: [1, 784], datatype: 'BYTES', data: Array(784).fill(0) }] }, 400, /datatype BYTES/],
+      ['POST', '/v2/models/mnist/infer', { inputs: [{ name: 'x', shape: [1, 784], datatype: 'FP32', data: [...Array(783).fill(0), 'NaN'] }] }, 400, /numbers only/],
+      ['POST', '/v2/models/mnist/infer', { inputs: [] }, 400, /exactly one input/],
       ['POST', '/v2/models/ghost/infer', { inputs: [{ name: 'x', shape: [784], datatype: 'FP32', data: Array(784).fill(0) }] }, 404, /ghost has no champion/],
       ['POST', '/v2/models/mnist/versions/9/infer', { inputs: [{ name: 'x', shape: [784], datatype: 'FP32', data: Array(784).fill(0) }] }, 404, /no version 9/],
-      ['GET', '/v2/models/..%2Fsecrets', undefined, 422, /model names/],
-      ['GET', '/v2/models/mnist/versions/1.5', undefined, 422, /not a positive whole number/],
-      ['POST', '/predict', { pixels: Array(784).fill(0), image: 'x' }, 422, /either "image"/],
-      ['POST', '/predict', { model: '../x', pixels: Array(784).fill(0) }, 422, /model selector/],
-      ['POST', '/predict', { image: Buffer.from('not an image').toString('base64') }, 422, /neither a PNG nor a JPEG/],
+      ['GET', '/v2/models/..%2Fsecrets', undefined, 400, /model names/],
+      ['GET', '/v2/models/mnist/versions/1.5', undefined, 400, /not a positive whole number/],
+      ['POST', '/predict', { pixels: Array(784).fill(0), image: 'x' }, 400, /either "image"/],
+      ['POST', '/predict', { model: '../x', pixels: Array(784).fill(0) }, 400, /model selector/],
+      ['POST', '/predict', { image: Buffer.from('not an image').toString('base64') }, 400, /neither a PNG nor a JPEG/],
     ];
     for (const [method, url, payload, status, message] of cases) {
       const res = await call(method as 'GET', url, payload);

@@ -2,10 +2,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { createLogger, createMetricsRegistry, eventually, freePort } from '@mlpipe/common';
+import { eventually } from '@mlpipe/common';
+import { createLogger, createMetricsRegistry, freePort } from '@mlpipe/runtime';
 import { createModel, initBackend, PIXELS } from '@mlpipe/ml';
 import { parseIdx, readSeedFile } from '@mlpipe/dataset';
-import { startLiveRegistry, type LiveRegistry } from '../../registry/test/liveRegistry';
+import { startLiveRegistry, type LiveRegistry } from '@mlpipe/testing';
 import { buildEdge } from '../src/edge';
 import { ReplicaPool } from '../src/adapters/replicaPool';
 
@@ -58,7 +59,7 @@ describe('gateway edge over model replica processes', () => {
     expect(answers[0]?.json()).toMatchObject({ model: 'mnist', version: 1 });
     expect(new Set(answers.map((a) => a.headers['x-mlpipe-replica'])).size).toBe(2);
     const bad = await edge.inject({ method: 'POST', url: '/v2/models/mnist/infer', payload: { inputs: [] } });
-    expect(bad.statusCode).toBe(422);
+    expect(bad.statusCode).toBe(400);
     expect(bad.json().error).toMatch(/exactly one input/);
     expect((await edge.inject({ method: 'GET', url: '/v2/models/mnist' })).json()).toMatchObject({ versions: ['1'] });
   });

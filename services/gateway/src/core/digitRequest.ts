@@ -1,0 +1,31 @@
+import { z } from 'zod';
+import { ValidationError } from '@mlpipe/common';
+import type { DigitInput } from '@mlpipe/ml';
+
+const PredictJsonSchema = z
+  .object({
+    model: z.string().max(100).default('mnist'),
+    image: z.string().max(2_000_000).optional(),
+    pixels: z.array(z.union([z.number(), z.array(z.number())])).optional(),
+    range: z.enum(['unit', 'byte']).default('unit'),
+  })
+  .strict();
+
+/**
+ * The image and model selector a /predict or /explain request names, whatever way it was sent: an
+ * uploaded PNG/JPEG body (the model in `?model=`), or JSON with a base64 `image` or 28×28 `pixels`.
+ */
+export function readDigitRequest(body: unknown, query: unknown): { input: DigitInput; selector: string } {
+  if (Buffer.isBuffer(body)) {
+    const model = (query as { model?: unknown } | undefined)?.model;
+    return { input: { kind: 'image', bytes: new Uint8Array(body) }, selector: typeof model === 'string' ? model : 'mnist' };
+  }
+  const parsed = PredictJsonSchema.safeParse(body ?? {});
+  if (!parsed.success) throw new ValidationError(parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
+  const b = parsed.data;
+  if (!!b.image === !!b.pixels) throw new ValidationError('send either "image" (base64 PNG/JPEG) or "pixels" (28×28 numbers)');
+  const input: DigitInput = b.image
+    ? { kind: 'image', bytes: new Uint8Array(Buffer.from(b.image.replace(/^data:image\/\w+;base64,/, ''), 'base64')) }
+    : { kind: 'array28', values: (b.pixels as (number | number[])[]).flat(), range: b.range };
+  return { input, selector: b.model };
+}

@@ -1,0 +1,35 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from '@mlpipe/common';
+import { httpErrorHandler, registerOpsRoutes } from '@mlpipe/runtime';
+import type { Registry } from 'prom-client';
+import type { Routing } from './core/routing';
+import type { ModelCache } from './adapters/modelCache';
+import type { Predictor } from './app/predictor';
+import { oipRoutes } from './routes/oip';
+import { digitRoutes } from './routes/digits';
+import { modelRoutes } from './routes/models';
+
+export interface GatewayHttpDeps {
+  models: ModelCache;
+  routing: Routing;
+  predictor: Predictor;
+  metrics: Registry;
+  logger: Logger;
+  isReady: () => boolean;
+  bodyLimitBytes?: number;
+}
+
+/**
+ * The model replica's HTTP face: the Open Inference Protocol v2, `POST /predict` and `/explain`,
+ * `GET /models`, and the ops routes, one plugin each. Errors are the shared mapping's
+ * `{ "error": "…" }`; bad input is a 4xx, never a 5xx.
+ */
+export function buildGateway(deps: GatewayHttpDeps): FastifyInstance {
+  const app = Fastify({ loggerInstance: deps.logger as FastifyBaseLogger, bodyLimit: deps.bodyLimitBytes ?? 1024 * 1024 });
+  void app.register(httpErrorHandler);
+  registerOpsRoutes(app, deps);
+  void app.register(oipRoutes, deps);
+  void app.register(digitRoutes, deps);
+  void app.register(modelRoutes, deps);
+  return app;
+}

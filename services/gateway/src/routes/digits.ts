@@ -1,0 +1,46 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { IMAGE_SIDE, digitToBytes, saliencyMap } from '@mlpipe/ml';
+import { argmax } from '../core/oip';
+import { readDigitRequest } from '../core/digitRequest';
+import type { Routing } from '../core/routing';
+import type { Predictor } from '../app/predictor';
+import { saliencyPng } from './saliencyPng';
+
+export interface DigitRoutesOptions {
+  routing: Routing;
+  predictor: Predictor;
+}
+
+const rows = (map: Float32Array) => Array.from({ length: IMAGE_SIDE }, (_, r) => Array.from(map.subarray(r * IMAGE_SIDE, (r + 1) * IMAGE_SIDE)));
+
+/** `POST /predict` and `POST /explain`: one drawn, uploaded or 28×28 digit, answered for people and the web page. */
+export const digitRoutes: FastifyPluginAsync<DigitRoutesOptions> = async (app, o) => {
+  app.addContentTypeParser(['image/png', 'image/jpeg'], { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+  app.post('/predict', async (req) => {
+    const { input, selector } = readDigitRequest(req.body, req.query);
+    const seen = digitToBytes(input);
+    const { loaded, probabilities, seconds, variant, predictionIds } = await o.predictor.answer(o.routing.forSelector(selector), [seen]);
+    const p = probabilities[0] as number[];
+    return {
+      predictionId: predictionIds[0] as string,
+      model: loaded.name,
+      version: loaded.version,
+      variant,
+      class: argmax(p),
+      probabilities: p,
+      input28: Array.from(seen),
+      latencyMs: seconds * 1000,
+    };
+  });
+
+  // Explaining is not predicting: nothing is sampled or shadowed.
+  app.post('/explain', async (req) => {
+    const { input, selector } = readDigitRequest(req.body, req.query);
+    const seen = digitToBytes(input);
+    const { loaded, probabilities } = await o.predictor.predict(o.routing.forSelector(selector), [seen]);
+    const cls = argmax(probabilities[0] as number[]);
+    const map = saliencyMap(loaded.model, seen, cls);
+    return { model: loaded.name, version: loaded.version, class: cls, saliency: rows(map), png: saliencyPng(map).toString('base64') };
+  });
+};
