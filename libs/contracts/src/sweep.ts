@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DatasetNameSchema, IdSchema, ModelArchSchema, ModelNameSchema, Sha256Schema, TimestampSchema } from './common';
-import { HyperparamsSchema, JobStatusSchema } from './train';
+import { HyperparamsSchema, JobStatusSchema, LrScheduleSchema, OptimizerNameSchema } from './train';
 
 /** A value range to sample from (random search), on a log scale by default for rates. */
 const RangeSchema = z
@@ -15,6 +15,8 @@ export const SweepSpaceSchema = z
     learningRate: z.union([z.array(z.number().positive().max(1)).min(1), RangeSchema]).optional(),
     batchSize: z.array(z.number().int().min(1).max(4096)).min(1).optional(),
     epochs: z.array(z.number().int().min(1).max(200)).min(1).optional(),
+    optimizer: z.array(OptimizerNameSchema).min(1).optional(),
+    lrSchedule: z.array(LrScheduleSchema).min(1).optional(),
   })
   .strict()
   .refine((s) => Object.keys(s).length > 0, 'the search space varies nothing');

@@ -1,12 +1,46 @@
 import { z } from 'zod';
 import { DatasetNameSchema, IdSchema, ModelArchSchema, ModelNameSchema, Sha256Schema } from './common';
 
+/**
+ * Seeded data augmentation: each training sample is drawn with a random rotation, shift, scale
+ * and stroke thickness that depend only on (seed, epoch, sample index), so every replica of a
+ * data-parallel group sees the same images.
+ */
+export const AugmentSchema = z
+  .object({
+    /** Largest rotation either way, in degrees. */
+    rotateDeg: z.number().min(0).max(45).default(10),
+    /** Largest shift along each axis, in pixels. */
+    shiftPx: z.number().min(0).max(6).default(2),
+    /** Largest relative change of size (0.1: 90% to 110%). */
+    scale: z.number().min(0).max(0.4).default(0.1),
+    /** Chance that a sample's strokes are made thicker or thinner. */
+    strokeProb: z.number().min(0).max(1).default(0.3),
+  })
+  .strict();
+export type Augment = z.infer<typeof AugmentSchema>;
+
+export const OptimizerNameSchema = z.enum(['adam', 'sgd']);
+export const LrScheduleSchema = z.enum(['constant', 'step', 'cosine', 'one-cycle']);
+export type LrSchedule = z.infer<typeof LrScheduleSchema>;
+
 export const HyperparamsSchema = z
   .object({
     arch: ModelArchSchema.default('cnn-small'),
     epochs: z.number().int().min(1).max(200).default(2),
     batchSize: z.number().int().min(1).max(4096).default(64),
+    /** The peak learning rate; a schedule moves it per step. */
     learningRate: z.number().positive().max(1).default(0.003),
+    optimizer: OptimizerNameSchema.default('adam'),
+    /** Momentum of `optimizer: sgd` (Nesterov). */
+    momentum: z.number().min(0).max(0.999).default(0.9),
+    /** constant; step (× lrStepGamma every lrStepEpochs); cosine to 0; one-cycle (warm up over lrWarmupShare, then cosine). */
+    lrSchedule: LrScheduleSchema.default('constant'),
+    lrStepEpochs: z.number().int().min(1).default(1),
+    lrStepGamma: z.number().positive().max(1).default(0.5),
+    lrWarmupShare: z.number().min(0).max(0.9).default(0.2),
+    /** Augment the training samples (absent: train on the images as they are). */
+    augment: AugmentSchema.optional(),
     seed: z.number().int().nonnegative().default(42),
     /** Train on the first N samples of the train split (0 = all): small defaults keep laptops fast. */
     trainSubset: z.number().int().nonnegative().default(0),
@@ -104,6 +138,8 @@ export const EvaluationSchema = z
     testSamples: z.number().int().positive(),
     perClassAccuracy: z.array(z.number().min(0).max(1)).length(10),
     confusionMatrix: z.array(z.array(z.number().int().nonnegative()).length(10)).length(10),
+    /** Accuracy on the test split rotated, shifted, rescaled and re-stroked (seeded): closer to drawn digits than MNIST. */
+    transformedTestAccuracy: z.number().min(0).max(1).optional(),
   })
   .strict();
 export type Evaluation = z.infer<typeof EvaluationSchema>;

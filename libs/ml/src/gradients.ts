@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { imagesToTensor, labelsToOneHot, type LabelledImages } from './preprocess';
+import { labelsToOneHot, type LabelledImages } from './preprocess';
+import { trainingBatch, type BatchAugment } from './recipe';
 
 /** What one replica computed on its shard of a global batch. */
 export interface ShardGradients {
@@ -25,11 +26,18 @@ export function gradientLength(model: tf.LayersModel): number {
  * coordinator divide by the global batch size, so shards of unequal size combine exactly into
  * the gradient of the mean loss over the whole batch. The loss is the one compileModel uses.
  */
-export function computeShardGradients(model: tf.LayersModel, data: LabelledImages, order: ArrayLike<number>, start: number, count: number): ShardGradients {
+export function computeShardGradients(
+  model: tf.LayersModel,
+  data: LabelledImages,
+  order: ArrayLike<number>,
+  start: number,
+  count: number,
+  augment?: BatchAugment,
+): ShardGradients {
   const vars = trainableVariables(model);
   const gradSum = new Float32Array(gradientLength(model));
   if (count === 0) return { gradSum, lossSum: 0, correct: 0, count: 0 };
-  const xs = imagesToTensor(data.images, count, order, start);
+  const xs = trainingBatch(data, order, start, count, augment);
   const ys = labelsToOneHot(data.labels, count, order, start);
   let hits: tf.Tensor | undefined;
   try {

@@ -10,3 +10,5 @@ export * from './train';
 export * from './serialize';
 export * from './gradients';
 export * from './augment';
+export * from './schedule';
+export * from './recipe';

@@ -1,30 +1,42 @@
 import * as tf from '@tensorflow/tfjs';
 
-export const MODEL_ARCHS = ['cnn-small', 'cnn-deep'] as const;
+export const MODEL_ARCHS = ['cnn-small', 'cnn-deep', 'cnn-wide', 'cnn-bn'] as const;
 export type ModelArch = (typeof MODEL_ARCHS)[number];
 
 export const IMAGE_SHAPE = [28, 28, 1] as const;
 export const NUM_CLASSES = 10;
 
-export interface ModelOptions {
-  seed?: number;
+export type OptimizerName = 'adam' | 'sgd';
+
+export interface OptimizerOptions {
   learningRate?: number;
+  optimizer?: OptimizerName;
+  /** Nesterov momentum of `sgd`. */
+  momentum?: number;
+}
+
+export interface ModelOptions extends OptimizerOptions {
+  seed?: number;
 }
 
 /**
  * A compiled CNN for 28×28×1 inputs in [0,1] and 10 classes. Every initialiser (and dropout) gets
  * its own seed derived from `seed`, so the same seed gives the same initial weights.
- *  - cnn-small: 2 conv layers (8, 16 filters of 5×5) and one dense layer; ~6k parameters, fast.
+ *  - cnn-small: 2 conv layers (8, 16 filters of 5×5) and one dense layer; ~6k parameters, fastest.
+ *  - cnn-wide: the same shape twice as wide (16, 32 filters of 5×5); ~18k parameters, about three
+ *    times the work of cnn-small, and past 99% on MNIST in a few epochs: the default.
+ *  - cnn-bn: cnn-wide with batch normalisation after each convolution: faster to converge, the
+ *    quality recipe's net. Each data-parallel replica keeps its own normalisation statistics.
  *  - cnn-deep: 4 conv layers (16, 16, 32, 32 of 3×3), dense 64 with dropout; ~50k parameters.
  */
 export function createModel(arch: ModelArch, opts: ModelOptions = {}): tf.LayersModel {
   const seeds = seedSequence(opts.seed ?? 42);
-  const conv = (filters: number, kernelSize: number, first = false) =>
+  const conv = (filters: number, kernelSize: number, first = false, activation: 'relu' | 'linear' = 'relu') =>
     tf.layers.conv2d({
       ...(first ? { inputShape: [...IMAGE_SHAPE] } : {}),
       filters,
       kernelSize,
-      activation: 'relu',
+      activation,
       kernelInitializer: tf.initializers.heNormal({ seed: seeds() }),
     });
   const pool = () => tf.layers.maxPooling2d({ poolSize: 2, strides: 2 });
@@ -32,31 +44,35 @@ export function createModel(arch: ModelArch, opts: ModelOptions = {}): tf.Layers
     tf.layers.dense({ units, activation, kernelInitializer: tf.initializers.glorotUniform({ seed: seeds() }) });
 
   const model = tf.sequential({ name: arch.replace('-', '_') });
-  if (arch === 'cnn-small') {
-    model.add(conv(8, 5, true));
-    model.add(pool());
-    model.add(conv(16, 5));
-    model.add(pool());
-    model.add(tf.layers.flatten());
-    model.add(dense(NUM_CLASSES, 'softmax'));
-  } else {
-    model.add(conv(16, 3, true));
-    model.add(conv(16, 3));
-    model.add(pool());
-    model.add(conv(32, 3));
-    model.add(conv(32, 3));
-    model.add(pool());
-    model.add(tf.layers.flatten());
-    model.add(dense(64, 'relu'));
-    model.add(tf.layers.dropout({ rate: 0.25, seed: seeds() }));
-    model.add(dense(NUM_CLASSES, 'softmax'));
+  const add = (...layers: tf.layers.Layer[]) => layers.forEach((l) => model.add(l));
+  switch (arch) {
+    case 'cnn-small':
+      add(conv(8, 5, true), pool(), conv(16, 5), pool(), tf.layers.flatten(), dense(NUM_CLASSES, 'softmax'));
+      break;
+    case 'cnn-wide':
+      add(conv(16, 5, true), pool(), conv(32, 5), pool(), tf.layers.flatten(), dense(NUM_CLASSES, 'softmax'));
+      break;
+    case 'cnn-bn': {
+      const bnRelu = () => [tf.layers.batchNormalization({ axis: -1 }), tf.layers.reLU()];
+      add(conv(16, 5, true, 'linear'), ...bnRelu(), pool(), conv(32, 5, false, 'linear'), ...bnRelu(), pool());
+      add(tf.layers.flatten(), dense(NUM_CLASSES, 'softmax'));
+      break;
+    }
+    case 'cnn-deep':
+      add(conv(16, 3, true), conv(16, 3), pool(), conv(32, 3), conv(32, 3), pool(), tf.layers.flatten(), dense(64, 'relu'));
+      add(tf.layers.dropout({ rate: 0.25, seed: seeds() }), dense(NUM_CLASSES, 'softmax'));
+      break;
   }
-  compileModel(model, opts.learningRate ?? 0.003);
+  compileModel(model, opts);
   return model;
 }
 
-export function compileModel(model: tf.LayersModel, learningRate: number): void {
-  model.compile({ optimizer: tf.train.adam(learningRate), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+/** Compiles with the job's optimizer: Adam, or SGD with Nesterov momentum (plain SGD at momentum 0). */
+export function compileModel(model: tf.LayersModel, opts: OptimizerOptions = {}): void {
+  const rate = opts.learningRate ?? 0.003;
+  const momentum = opts.momentum ?? 0.9;
+  const optimizer = opts.optimizer === 'sgd' ? (momentum > 0 ? tf.train.momentum(rate, momentum, true) : tf.train.sgd(rate)) : tf.train.adam(rate);
+  model.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
 }
 
 /** Distinct, reproducible seeds for each layer. */

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ARTEFACTS, storeKeys } from '@mlpipe/contracts';
 import type { ObjectStore } from '@mlpipe/storage';
-import { compileModel } from './models';
+import { compileModel, type OptimizerOptions } from './models';
 
 /** The standard TensorFlow.js pair: model.json (topology + weights manifest) and weights.bin. */
 export interface ModelArtifacts {
@@ -74,7 +74,7 @@ export async function saveModelToBytes(model: tf.LayersModel): Promise<ModelArti
 }
 
 /** Loads the pair back; a model saved without optimizer state is compiled afresh with `learningRate`. */
-export async function loadModelFromBytes(a: ModelArtifacts, opts: { learningRate?: number } = {}): Promise<tf.LayersModel> {
+export async function loadModelFromBytes(a: ModelArtifacts, opts: OptimizerOptions = {}): Promise<tf.LayersModel> {
   const json = JSON.parse(new TextDecoder().decode(a.modelJson)) as {
     modelTopology: object;
     trainingConfig?: tf.io.TrainingConfig;
@@ -85,6 +85,6 @@ export async function loadModelFromBytes(a: ModelArtifacts, opts: { learningRate
   const model = await tf.loadLayersModel(
     tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs, weightData, ...(json.trainingConfig ? { trainingConfig: json.trainingConfig } : {}) }),
   );
-  if (!model.optimizer) compileModel(model, opts.learningRate ?? 0.003);
+  if (!model.optimizer) compileModel(model, opts);
   return model;
 }

@@ -1,8 +1,11 @@
 import { performance } from 'node:perf_hooks';
 import * as tf from '@tensorflow/tfjs';
+import { transformedTestSet } from './augment';
 import { tally, type Evaluation } from './metrics';
 import { imagesToTensor, labelsToOneHot, type LabelledImages } from './preprocess';
 import { shuffledIndices } from './random';
+import { trainingBatch, type Recipe } from './recipe';
+import { learningRateAt, setLearningRate } from './schedule';
 
 export interface EpochProgress {
   epoch: number;
@@ -26,6 +29,8 @@ export interface TrainOptions {
   onBatch?: (batch: number, batches: number) => void;
   /** Checked between batches; training stops with the signal's reason. */
   signal?: AbortSignal;
+  /** Learning-rate schedule and augmentation (absent: the compiled rate, images as they are). */
+  recipe?: Recipe;
 }
 
 const EVAL_BATCH = 500;
@@ -38,7 +43,8 @@ export function epochOrder(count: number, seed: number, epoch: number): Uint32Ar
 /**
  * Minibatch training: each epoch visits the train set in a seeded order (seed + epoch, so a
  * resumed run sees the same order as an uninterrupted one), converting one batch at a time to
- * tensors, then measures validation loss and accuracy.
+ * tensors (augmented when the recipe says so), setting the scheduled rate for each step, then
+ * measures validation loss and accuracy.
  */
 export async function trainModel(
   model: tf.LayersModel,
@@ -57,8 +63,10 @@ export async function trainModel(
       if (opts.signal?.aborted) throw opts.signal.reason ?? new Error('aborted');
       const start = b * opts.batchSize;
       const size = Math.min(opts.batchSize, train.count - start);
-      const xs = imagesToTensor(train.images, size, order, start);
+      const augment = opts.recipe?.augment ? { config: opts.recipe.augment, seed: opts.seed, epoch } : undefined;
+      const xs = trainingBatch(train, order, start, size, augment);
       const ys = labelsToOneHot(train.labels, size, order, start);
+      if (opts.recipe) setLearningRate(model, learningRateAt((epoch - 1) * batches + b, opts.recipe.schedule));
       try {
         const [loss, acc] = (await model.trainOnBatch(xs, ys)) as number[];
         lossSum += (loss as number) * size;
@@ -89,6 +97,17 @@ export async function trainModel(
     await opts.onEpoch?.(progress);
   }
   return history;
+}
+
+/** One seed for every model, so all of them are scored on the same transformed digits. */
+export const TRANSFORMED_TEST_SEED = 2828;
+
+/**
+ * Accuracy on the held-out set with every image rotated, shifted, rescaled and re-stroked (seeded,
+ * see transformedTestSet): how a model may fare on digits drawn in a browser rather than scanned.
+ */
+export function evaluateTransformed(model: tf.LayersModel, data: LabelledImages): number {
+  return evaluateModel(model, transformedTestSet(data.images, data.labels, data.count, TRANSFORMED_TEST_SEED)).accuracy;
 }
 
 /** Accuracy overall and per class, and the confusion matrix, on a held-out set. */

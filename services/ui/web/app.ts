@@ -4,7 +4,7 @@ export {}; // a module: its names stay out of the global scope
 
 type Prediction = { predictionId: string; model: string; version: number; class: number; probabilities: number[]; input28: number[]; latencyMs: number };
 type Explanation = { saliency: number[][] };
-type ModelVersion = { version: number; aliases: string[]; testAccuracy: number };
+type ModelVersion = { version: number; aliases: string[]; testAccuracy: number; transformedTestAccuracy?: number | null };
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const pad = $<HTMLCanvasElement>('pad');
@@ -60,7 +60,7 @@ async function loadModels(): Promise<void> {
     for (const v of versions) {
       const option = document.createElement('option');
       option.value = `mnist/${v.version}`;
-      option.textContent = `mnist v${v.version}${v.aliases.length ? ` (${v.aliases.join(', ')})` : ''} — ${(v.testAccuracy * 100).toFixed(2)}%`;
+      option.textContent = `mnist v${v.version}${v.aliases.length ? ` (${v.aliases.join(', ')})` : ''} — ${(v.testAccuracy * 100).toFixed(2)}%${v.transformedTestAccuracy != null ? `, transformed ${(v.transformedTestAccuracy * 100).toFixed(1)}%` : ''}`;
       if (v.aliases.includes('champion')) option.selected = true;
       select.append(option);
     }

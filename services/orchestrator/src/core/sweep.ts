@@ -3,7 +3,7 @@ import { HyperparamsSchema, type EarlyStopping, type Hyperparams, type JobStatus
 
 const MAX_TRIALS = 100;
 
-type Choice = Partial<Pick<Hyperparams, 'arch' | 'learningRate' | 'batchSize' | 'epochs'>>;
+type Choice = Partial<Pick<Hyperparams, 'arch' | 'learningRate' | 'batchSize' | 'epochs' | 'optimizer' | 'lrSchedule'>>;
 
 /**
  * The trials of a sweep: every combination of the listed values (grid, in a fixed key order), or
@@ -22,6 +22,8 @@ export function expandTrials(spec: SweepSpec, base: Hyperparams): Hyperparams[] 
     axis('learningRate', Array.isArray(space.learningRate) ? space.learningRate : undefined);
     axis('batchSize', space.batchSize);
     axis('epochs', space.epochs);
+    axis('optimizer', space.optimizer);
+    axis('lrSchedule', space.lrSchedule);
     if (combos.length > MAX_TRIALS) throw new ValidationError(`the grid has ${combos.length} combinations; at most ${MAX_TRIALS}`);
     choices.push(...combos);
   } else {
@@ -35,6 +37,9 @@ export function expandTrials(spec: SweepSpec, base: Hyperparams): Hyperparams[] 
       else if (lr) c.learningRate = lr.scale === 'log' ? Math.exp(Math.log(lr.min) + rand() * (Math.log(lr.max) - Math.log(lr.min))) : lr.min + rand() * (lr.max - lr.min);
       if (space.batchSize) c.batchSize = pick(space.batchSize);
       if (space.epochs) c.epochs = pick(space.epochs);
+      // Drawn after the older keys, so a space without these draws what it drew before.
+      if (space.optimizer) c.optimizer = pick(space.optimizer);
+      if (space.lrSchedule) c.lrSchedule = pick(space.lrSchedule);
       choices.push(c);
     }
   }

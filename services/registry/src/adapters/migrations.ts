@@ -87,4 +87,8 @@ export const migrations: Migration[] = [
       alter table runs add constraint runs_status_check check (status in ('running', 'finished', 'failed', 'killed'));
     `,
   },
+  {
+    id: '003_transformed_accuracy',
+    sql: `alter table model_versions add column transformed_test_accuracy double precision;`,
+  },
 ];

@@ -9,6 +9,7 @@ type VersionRow = {
   run_id: string;
   artefact_prefix: string;
   test_accuracy: number;
+  transformed_test_accuracy: number | null;
   per_class_accuracy: number[];
   confusion_matrix: number[][];
   train_samples: number;
@@ -23,6 +24,7 @@ const toVersion = (r: VersionRow) => ({
   runId: r.run_id,
   artefactPrefix: r.artefact_prefix,
   testAccuracy: r.test_accuracy,
+  transformedTestAccuracy: r.transformed_test_accuracy,
   perClassAccuracy: r.per_class_accuracy,
   confusionMatrix: r.confusion_matrix,
   trainSamples: r.train_samples,

@@ -140,8 +140,8 @@ export class Registrar {
       const judgedChampion = champion && baseline?.version === champion.version ? { version: champion.version, testAccuracy: baseline.testAccuracy, sameData: true } : champion;
       const decision = decideGate(d.evaluation, judgedChampion, this.gate);
       await c.query(
-        `insert into registry.model_versions (model, version, run_id, artefact_prefix, test_accuracy, per_class_accuracy, confusion_matrix, train_samples, dataset_version)
-         values ($1,$2,$3,$4,$5,$6,$7,$8,$9)`,
+        `insert into registry.model_versions (model, version, run_id, artefact_prefix, test_accuracy, per_class_accuracy, confusion_matrix, train_samples, dataset_version, transformed_test_accuracy)
+         values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)`,
         [
           d.modelName,
           version,
@@ -152,6 +152,7 @@ export class Registrar {
           JSON.stringify(d.evaluation.confusionMatrix),
           d.trainSamples,
           d.datasetVersion,
+          d.evaluation.transformedTestAccuracy ?? null,
         ],
       );
       await this.audit(c, TRAINER, 'version.register', d.modelName, version, decision, { runId: d.jobId, testAccuracy: d.evaluation.testAccuracy });
@@ -191,6 +192,7 @@ export class Registrar {
     const finalStep = d.history.at(-1)?.epoch ?? 0;
     await this.writeMetrics(c, d.jobId, finalStep, [
       ['test_accuracy', d.evaluation.testAccuracy],
+      ['transformed_test_accuracy', d.evaluation.transformedTestAccuracy],
       ['duration_seconds', d.durationSec],
       ...d.evaluation.perClassAccuracy.map((a, i): [string, number] => [`test_accuracy_class_${i}`, a]),
     ]);

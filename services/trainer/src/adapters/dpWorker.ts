@@ -13,7 +13,7 @@ import {
   type Hyperparams,
   type LabelledImages,
 } from '@mlpipe/contracts';
-import { applyFlatGradients, computeShardGradients, epochOrder, gradientLength, loadModelFromBytes, saveModelToBytes } from '@mlpipe/ml';
+import { applyFlatGradients, computeShardGradients, epochOrder, gradientLength, learningRateAt, loadModelFromBytes, recipeFrom, saveModelToBytes, setLearningRate, type Recipe } from '@mlpipe/ml';
 import { decodeGradient, encodeDense, TopKCompressor, type EncodedGradient } from '../core/gradientCodec';
 import { batchRange, shardRange, stepPosition } from '../core/sharding';
 import { DpChannel } from './dpChannel';
@@ -71,6 +71,7 @@ export class DpWorker {
   private readonly states = new Map<number, { meta: DpStateMeta; payload: Uint8Array }>();
   private stateArrived: (() => void) | undefined;
   private readonly topk: TopKCompressor | undefined;
+  private readonly recipe: Recipe;
   private finish: ((o: WorkerOutcome) => void) | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
 
@@ -79,6 +80,7 @@ export class DpWorker {
     this.model = opts.model;
     this.appliedThrough = opts.appliedThrough ?? -1;
     this.topk = opts.hyperparams.compression === 'topk' ? new TopKCompressor(opts.hyperparams.topkRatio) : undefined;
+    this.recipe = recipeFrom(opts.hyperparams, opts.perEpoch);
   }
 
   /** The model as trained so far (owned by the caller after run()). */
@@ -180,6 +182,8 @@ export class DpWorker {
     const applyStarted = performance.now();
     if (ctl.apply && this.model && ctl.apply.step > this.appliedThrough) {
       if (ctl.apply.step !== this.appliedThrough + 1) return this.rejoin(`missed step ${this.appliedThrough + 1}`);
+      // Every member sets the same scheduled rate for the same global step before its optimizer runs.
+      setLearningRate(this.model, learningRateAt(ctl.apply.step, this.recipe.schedule));
       applyFlatGradients(this.model, decodeGradient({ encoding: ctl.apply.encoding, bytes: payload }, gradientLength(this.model)));
       this.appliedThrough = ctl.apply.step;
       await this.opts.onApplied?.(ctl.apply, this.model, this.members);
@@ -209,7 +213,8 @@ export class DpWorker {
     const global = batchRange(position.batch, hp.batchSize, this.opts.train.count);
     const shard = shardRange(global, rank, size);
     const order = epochOrder(this.opts.train.count, hp.seed, position.epoch);
-    const g = computeShardGradients(model, this.opts.train, order, shard.start, shard.count);
+    const augment = this.recipe.augment ? { config: this.recipe.augment, seed: hp.seed, epoch: position.epoch } : undefined;
+    const g = computeShardGradients(model, this.opts.train, order, shard.start, shard.count, augment);
     const encoded: EncodedGradient = this.topk ? this.topk.encode(g.gradSum) : encodeDense(g.gradSum, hp.compression === 'fp16' ? 'f16' : 'f32');
     const before = this.channel.bytesSent;
     this.channel.send(
@@ -246,7 +251,7 @@ export class DpWorker {
     this.states.clear();
     const model = await loadModelFromBytes(
       { modelJson: payload.subarray(0, meta.modelJsonBytes), weights: payload.subarray(meta.modelJsonBytes) },
-      { learningRate: this.opts.hyperparams.learningRate },
+      this.recipe.optimizer,
     );
     this.model?.dispose();
     this.model = model;

@@ -4,7 +4,7 @@ import { publishEvent, type Bus } from '@mlpipe/bus';
 import { describeError, ValidationError, type Logger } from '@mlpipe/common';
 import type { ObjectStore } from '@mlpipe/storage';
 import { loadDatasetVersion } from '@mlpipe/dataset';
-import { createModel, evaluateModel, loadModel, loadModelFromBytes, saveModel, saveModelToBytes, trainModel } from '@mlpipe/ml';
+import { createModel, evaluateModel, evaluateTransformed, loadModel, loadModelFromBytes, recipeFrom, saveModel, saveModelToBytes, trainModel } from '@mlpipe/ml';
 import { planData } from '../core/dataPlan';
 import { renderModelCard } from '../core/modelCard';
 import { CheckpointStore } from './checkpoints';
@@ -63,9 +63,8 @@ export async function runJob(
 
   const checkpoints = new CheckpointStore(store);
   const resume = await checkpoints.latest(job.jobId);
-  const model = resume
-    ? await loadModelFromBytes(resume.model, { learningRate: hp.learningRate })
-    : createModel(hp.arch, { seed: hp.seed, learningRate: hp.learningRate });
+  const recipe = recipeFrom(hp, Math.ceil(plan.train.count / hp.batchSize));
+  const model = resume ? await loadModelFromBytes(resume.model, recipe.optimizer) : createModel(hp.arch, { seed: hp.seed, ...recipe.optimizer });
   const history: EpochMetrics[] = resume ? [...resume.history] : [];
   const initialEpoch = resume?.epoch ?? 0;
   log.info({ backend: deps.backend, train: plan.train.count, test: plan.test.count, resumedFromEpoch: initialEpoch }, 'training');
@@ -135,12 +134,13 @@ export async function runJob(
       await trainModel(
         model,
         { train: plan.train, ...(plan.validation ? { validation: plan.validation } : {}) },
-        { epochs: hp.epochs, batchSize: hp.batchSize, seed: hp.seed, initialEpoch, signal: opts.signal, onBatch: () => opts.heartbeat(), onEpoch: (m) => onEpoch(m) },
+        { epochs: hp.epochs, batchSize: hp.batchSize, seed: hp.seed, initialEpoch, recipe, signal: opts.signal, onBatch: () => opts.heartbeat(), onEpoch: (m) => onEpoch(m) },
       );
     }
     if (opts.signal.aborted) throw opts.signal.reason;
 
     const evaluation = evaluateModel(model, plan.test);
+    const transformedTestAccuracy = evaluateTransformed(model, plan.test);
     const baselineEvaluation = job.baseline ? await evaluateBaseline(job.baseline, plan.test, store, log) : undefined;
     const prefix = storeKeys.modelArtefacts(job.modelName, job.jobId);
     const modelFiles = await saveModel(store, prefix, model);
@@ -159,6 +159,7 @@ export async function runJob(
         testSamples: evaluation.count,
         perClassAccuracy: evaluation.perClassAccuracy,
         confusionMatrix: evaluation.confusionMatrix,
+        transformedTestAccuracy,
       },
       history,
       durationSec: (performance.now() - started) / 1000,
@@ -184,7 +185,7 @@ export async function runJob(
       { ...completed, artefacts: { prefix, ...modelFiles } },
       { source, eventId: `train.job.completed:${job.jobId}` },
     );
-    log.info({ testAccuracy: evaluation.accuracy }, 'job completed');
+    log.info({ testAccuracy: evaluation.accuracy, transformedTestAccuracy }, 'job completed');
     return 'completed';
   } catch (err) {
     if (!opts.signal.aborted || opts.signal.reason instanceof ShutdownAbort) throw err;

@@ -4,12 +4,17 @@ import type { TrainJobCompleted } from '@mlpipe/contracts';
 export function renderModelCard(c: Omit<TrainJobCompleted, 'artefacts'>): string {
   const perClass = c.evaluation.perClassAccuracy.map((a, i) => `| ${i} | ${(a * 100).toFixed(2)}% |`).join('\n');
   const last = c.history.at(-1);
+  const hp = c.hyperparams;
+  const schedule = hp.lrSchedule === 'constant' ? 'constant rate' : `${hp.lrSchedule} schedule`;
+  const augment = hp.augment ? `augmented (±${hp.augment.rotateDeg}°, ±${hp.augment.shiftPx} px, ±${Math.round(hp.augment.scale * 100)}% size, strokes ${Math.round(hp.augment.strokeProb * 100)}%)` : 'not augmented';
+  const transformed = c.evaluation.transformedTestAccuracy;
   return `# ${c.modelName} — job ${c.jobId}
 
-- architecture: ${c.hyperparams.arch}; epochs ${c.hyperparams.epochs}, batch ${c.hyperparams.batchSize}, learning rate ${c.hyperparams.learningRate}, seed ${c.hyperparams.seed}
+- architecture: ${hp.arch}; epochs ${hp.epochs}, batch ${hp.batchSize}, ${hp.optimizer} at learning rate ${hp.learningRate} (${schedule}), seed ${hp.seed}; data ${augment}
 - data: ${c.dataset} version ${c.datasetVersion.slice(0, 12)}, ${c.trainSamples} train samples; tested on ${c.evaluation.testSamples}
 - backend: ${c.backend}; code version ${c.codeVersion}; trained in ${c.durationSec.toFixed(1)} s
 - test accuracy: ${(c.evaluation.testAccuracy * 100).toFixed(2)}%${last?.valAccuracy !== undefined ? `; last validation accuracy ${(last.valAccuracy * 100).toFixed(2)}%` : ''}
+- transformed test accuracy (rotated, shifted, rescaled, thicker and thinner strokes): ${transformed === undefined ? 'not measured' : `${(transformed * 100).toFixed(2)}%`}
 
 | class | test accuracy |
 |---|---|
