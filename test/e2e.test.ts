@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestBus, request } from '@mlpipe/bus';
-import { createPool, createTestDatabase, type Pool } from '@mlpipe/db';
+import { request } from '@mlpipe/bus';
+import { createPool, type Pool } from '@mlpipe/db';
+import { createTestBus, createTestDatabase, startS3Server } from '@mlpipe/testing';
 import { OrchestratorConfigSchema, DatasetWatcherConfigSchema, loadConfig } from '@mlpipe/config';
 import { createLogger, createMetricsRegistry } from '@mlpipe/runtime';
 import { createObjectStore, type ObjectStore } from '@mlpipe/storage';
@@ -10,7 +11,6 @@ import { seedDataset } from '@mlpipe/dataset';
 import { startOrchestrator } from '../services/orchestrator/src/service';
 import { startTrainer } from '../services/trainer/src/service';
 import { startRegistry } from '../services/registry/src/service';
-import { startS3Server } from '../libs/storage/test/s3server';
 
 const logger = createLogger('e2e', 'silent');
 
@@ -40,6 +40,7 @@ describe('end to end: bucket → watcher → orchestrator → trainer → regist
     const orchestrator = await startOrchestrator({
       config: loadConfig(OrchestratorConfigSchema, {
         DATABASE_URL: db.url,
+        AUTO_RECIPE: 'plain',
         AUTO_HYPERPARAMS: JSON.stringify({ arch: 'cnn-small', epochs: 2, batchSize: 32, trainSubset: 0, testSubset: 0 }),
       }),
       bus,

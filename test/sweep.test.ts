@@ -2,8 +2,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestBus, publishEvent, request } from '@mlpipe/bus';
-import { createPool, createTestDatabase, type Pool } from '@mlpipe/db';
+import { publishEvent, request } from '@mlpipe/bus';
+import { createPool, type Pool } from '@mlpipe/db';
+import { createTestBus, createTestDatabase, writeMnistVersion } from '@mlpipe/testing';
 import { OrchestratorConfigSchema, loadConfig } from '@mlpipe/config';
 import { eventually } from '@mlpipe/common';
 import { createLogger, createMetricsRegistry } from '@mlpipe/runtime';
@@ -12,7 +13,6 @@ import { initBackend } from '@mlpipe/ml';
 import { startOrchestrator } from '../services/orchestrator/src/service';
 import { startTrainer } from '../services/trainer/src/service';
 import { startRegistry } from '../services/registry/src/service';
-import { writeMnistVersion } from '../services/trainer/test/fixtures';
 
 const logger = createLogger('sweep-test', 'silent');
 

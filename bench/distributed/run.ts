@@ -11,12 +11,12 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { consumeEvents, createTestBus, publishEvent, type Bus } from '@mlpipe/bus';
+import { consumeEvents, publishEvent, type Bus } from '@mlpipe/bus';
+import { createTestBus, writeMnistVersion } from '@mlpipe/testing';
 import { eventually } from '@mlpipe/common';
 import { createLogger } from '@mlpipe/runtime';
 import { HyperparamsSchema, type Envelope, type EventType } from '@mlpipe/contracts';
 import { createObjectStore } from '@mlpipe/storage';
-import { writeMnistVersion } from '../../services/trainer/test/fixtures';
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, batch: { type: 'string', default: '64' } } });
 const quick = values.quick === true;

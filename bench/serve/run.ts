@@ -13,7 +13,8 @@ import { eventually } from '@mlpipe/common';
 import { freePort } from '@mlpipe/runtime';
 import { createModel, initBackend, PIXELS } from '@mlpipe/ml';
 import { parseIdx, readSeedFile } from '@mlpipe/dataset';
-import { startLiveRegistry } from '../../services/registry/test/liveRegistry';
+import { startLiveRegistry } from '@mlpipe/testing';
+import { startRegistry } from '@mlpipe/registry/service';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' } } });
 const SECONDS = Number(values.seconds);
@@ -56,7 +57,7 @@ async function load(url: string, concurrency: number) {
 
 async function main(): Promise<void> {
   await initBackend('wasm');
-  const live = await startLiveRegistry();
+  const live = await startLiveRegistry(startRegistry);
   await live.publishModel('bench', createModel('cnn-small', { seed: 1 }), { accuracy: 0.1 }); // weights do not change the cost
   await live.waitForChampion();
 

@@ -5,4 +5,3 @@ export * from './publish';
 export * from './consume';
 export * from './requests';
 export * from './subscribe';
-export * from './testing';

@@ -3,8 +3,8 @@ import { Registry } from 'prom-client';
 import { DeadLetterSchema, type Envelope } from '@mlpipe/contracts';
 import { TransientError, ValidationError, eventually } from '@mlpipe/common';
 import { pino } from 'pino';
-import { consumeEvents, createTestBus, publishEvent, request, serveRequests, subjectOf, streamNameOf } from '../src';
-import { validatedBatch } from '../../contracts/test/fixtures';
+import { createTestBus, validatedBatch } from '@mlpipe/testing';
+import { consumeEvents, publishEvent, request, serveRequests, subjectOf, streamNameOf } from '../src';
 
 const logger = pino({ level: 'silent' });
 type TestBus = Awaited<ReturnType<typeof createTestBus>>;

@@ -6,14 +6,13 @@ import { pino } from 'pino';
 import {
   buildEnvelope,
   consumeEvents,
-  createTestBus,
   publishEvent,
   request,
   serveRequests,
   subjectOf,
   subscribeEvents,
 } from '../src';
-import { validatedBatch } from '../../contracts/test/fixtures';
+import { createTestBus, validatedBatch } from '@mlpipe/testing';
 
 const logger = pino({ level: 'silent' });
 type TestBus = Awaited<ReturnType<typeof createTestBus>>;

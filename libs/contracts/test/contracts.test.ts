@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EVENTS, HyperparamsSchema, parseEnvelope, REQUESTS, SubmitJobRequestSchema } from '../src';
-import { validatedBatch } from './fixtures';
+import { validatedBatch } from '@mlpipe/testing';
 
 const envelopeOf = (data: unknown, extra: Record<string, unknown> = {}) => ({
   type: 'data.batch.validated',

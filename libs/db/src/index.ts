@@ -1,3 +1,2 @@
 export * from './pool';
 export * from './migrate';
-export * from './testing';

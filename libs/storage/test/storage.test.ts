@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { NotFoundError, ValidationError } from '@mlpipe/common';
 import { createObjectStore, getJson, pollNewObjects, putJson, type ObjectInfo, type ObjectStore } from '../src';
-import { startS3Server } from './s3server';
+import { startS3Server } from '@mlpipe/testing';
 
 type Fixture = { store: ObjectStore; close(): Promise<void> };
 

@@ -5,6 +5,7 @@ import { createLogger, createMetricsRegistry } from '@mlpipe/runtime';
 import { createModel, evaluateModel, initBackend, trainModel, PIXELS } from '@mlpipe/ml';
 import { parseIdx, readSeedFile } from '@mlpipe/dataset';
 import { startLiveRegistry, type LiveRegistry } from '@mlpipe/testing';
+import { startRegistry, type RunningRegistry } from '@mlpipe/registry/service';
 import { startGateway, type RunningGateway } from '../src/service';
 
 const logger = createLogger('gateway-test', 'silent');
@@ -13,7 +14,7 @@ const labels = parseIdx(readSeedFile('mnist', 't10k-labels-idx1-ubyte')).data;
 const sample = (i: number) => images.subarray(i * PIXELS, (i + 1) * PIXELS);
 
 describe('gateway against a real registry, NATS and PostgreSQL', () => {
-  let live: LiveRegistry;
+  let live: LiveRegistry<RunningRegistry>;
   let gateway: RunningGateway;
 
   /** Trains a small model on MNIST test images 2000.. and registers it through the registry's event path. */
@@ -30,7 +31,7 @@ describe('gateway against a real registry, NATS and PostgreSQL', () => {
 
   beforeAll(async () => {
     await initBackend('wasm');
-    live = await startLiveRegistry({ GATE_MARGIN: 0.002, GATE_CLASS_FLOOR: 0.5 });
+    live = await startLiveRegistry(startRegistry, { GATE_MARGIN: 0.002, GATE_CLASS_FLOOR: 0.5 });
     gateway = startGateway({ registryUrl: live.url, bus: live.bus, logger, metrics: createMetricsRegistry('g') });
     await registerModel('job-a', 1);
     await live.waitForChampion();

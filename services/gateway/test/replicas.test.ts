@@ -7,6 +7,7 @@ import { createLogger, createMetricsRegistry, freePort } from '@mlpipe/runtime';
 import { createModel, initBackend, PIXELS } from '@mlpipe/ml';
 import { parseIdx, readSeedFile } from '@mlpipe/dataset';
 import { startLiveRegistry, type LiveRegistry } from '@mlpipe/testing';
+import { startRegistry, type RunningRegistry } from '@mlpipe/registry/service';
 import { buildEdge } from '../src/edge';
 import { ReplicaPool } from '../src/adapters/replicaPool';
 
@@ -15,7 +16,7 @@ const root = resolve(import.meta.dirname, '../../..');
 const images = parseIdx(readSeedFile('mnist', 't10k-images-idx3-ubyte')).data;
 
 describe('gateway edge over model replica processes', () => {
-  let live: LiveRegistry;
+  let live: LiveRegistry<RunningRegistry>;
   const replicas: { url: string; child: ChildProcess }[] = [];
   let edge: FastifyInstance;
   let replicaPool: ReplicaPool;
@@ -35,7 +36,7 @@ describe('gateway edge over model replica processes', () => {
 
   beforeAll(async () => {
     await initBackend('wasm');
-    live = await startLiveRegistry();
+    live = await startLiveRegistry(startRegistry);
     await live.publishModel('job-r', createModel('cnn-small', { seed: 3 }), { accuracy: 0.1 }); // untrained is enough to serve
     await live.waitForChampion();
     const urls = [await startReplica(), await startReplica()];

@@ -5,7 +5,8 @@ import { PredictionRecordSchema, storeKeys } from '@mlpipe/contracts';
 import { createModel, evaluateModel, initBackend, trainModel, PIXELS } from '@mlpipe/ml';
 import { parseIdx, readSeedFile } from '@mlpipe/dataset';
 import type { Registry } from 'prom-client';
-import { startLiveRegistry, type LiveRegistry } from '../../registry/test/liveRegistry';
+import { startLiveRegistry, type LiveRegistry } from '@mlpipe/testing';
+import { startRegistry, type RunningRegistry } from '@mlpipe/registry/service';
 import { startGateway, type RunningGateway } from '../src/service';
 import { routeRequest } from '../src/core/traffic';
 
@@ -25,7 +26,7 @@ describe('routing: canary share and shadow', () => {
 });
 
 describe('champion/challenger at the gateway, against a real registry', () => {
-  let live: LiveRegistry;
+  let live: LiveRegistry<RunningRegistry>;
   const gateways: RunningGateway[] = [];
 
   const registerModel = async (jobId: string, seed: number) => {
@@ -42,7 +43,7 @@ describe('champion/challenger at the gateway, against a real registry', () => {
 
   beforeAll(async () => {
     await initBackend('wasm');
-    live = await startLiveRegistry({ GATE_MARGIN: 0.002, GATE_CLASS_FLOOR: 0 });
+    live = await startLiveRegistry(startRegistry, { GATE_MARGIN: 0.002, GATE_CLASS_FLOOR: 0 });
     await registerModel('job-a', 1);
     await live.waitForChampion();
     await registerModel('job-b', 2);

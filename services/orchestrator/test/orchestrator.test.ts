@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createTestBus, consumeEvents, publishEvent, request } from '@mlpipe/bus';
-import { createPool, createTestDatabase, type Pool } from '@mlpipe/db';
+import { consumeEvents, publishEvent, request } from '@mlpipe/bus';
+import { createPool, type Pool } from '@mlpipe/db';
+import { createTestBus, createTestDatabase } from '@mlpipe/testing';
 import { OrchestratorConfigSchema, loadConfig } from '@mlpipe/config';
 import { eventually } from '@mlpipe/common';
 import { createLogger, createMetricsRegistry } from '@mlpipe/runtime';

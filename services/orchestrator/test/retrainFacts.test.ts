@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPool, createTestDatabase, migrate, type Pool } from '@mlpipe/db';
+import { createPool, migrate, type Pool } from '@mlpipe/db';
+import { createTestDatabase } from '@mlpipe/testing';
 import { HyperparamsSchema, type DatasetVersion } from '@mlpipe/contracts';
 import { ORCHESTRATOR_SCHEMA, migrations } from '../src/adapters/migrations';
 import { openRepositories, type Repositories } from '../src/adapters/repositories';

@@ -1,6 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectBus, createTestBus, type Bus } from '@mlpipe/bus';
+import { connectBus, type Bus } from '@mlpipe/bus';
+import { createTestBus, mnistSamples } from '@mlpipe/testing';
 import { createLogger } from '@mlpipe/runtime';
 import { DP_PROTOCOL_VERSION, HyperparamsSchema, type EpochMetrics, type Hyperparams, type TrainJobRequested } from '@mlpipe/contracts';
 import { createModel, initBackend, trainModel } from '@mlpipe/ml';
@@ -11,7 +12,6 @@ import type { GroupChange } from '../src/adapters/coordinator';
 import { dpSubjects } from '../src/adapters/dpChannel';
 import { DpWorker } from '../src/adapters/dpWorker';
 import { trainAsCoordinator, type DpSettings } from '../src/adapters/distributed';
-import { mnistSamples } from './fixtures';
 
 const logger = createLogger('dp-test', (process.env.DP_LOG as 'silent') ?? 'silent');
 const train = mnistSamples('train', 1024);

@@ -3,7 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { consumeEvents, createTestBus, publishEvent } from '@mlpipe/bus';
+import { consumeEvents, publishEvent } from '@mlpipe/bus';
+import { createTestBus, writeMnistVersion } from '@mlpipe/testing';
 import { eventually } from '@mlpipe/common';
 import { createLogger, createMetricsRegistry } from '@mlpipe/runtime';
 import { HyperparamsSchema, type Envelope, type EventType, type TrainJobRequested } from '@mlpipe/contracts';
@@ -12,7 +13,6 @@ import { createModel, evaluateModel, initBackend, loadModelFromBytes, trainModel
 import { planData } from '../src/core/dataPlan';
 import { loadDatasetVersion } from '@mlpipe/dataset';
 import { startTrainer, type RunningTrainer } from '../src/service';
-import { writeMnistVersion } from './fixtures';
 
 const logger = createLogger('trainer-test', 'silent');
 const root = resolve(import.meta.dirname, '../../..');

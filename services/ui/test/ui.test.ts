@@ -9,7 +9,8 @@ import { createLogger, createMetricsRegistry } from '@mlpipe/runtime';
 import type { ObjectStore } from '@mlpipe/storage';
 import { readIncomingBatch, parseIdx, readSeedFile, PIXELS } from '@mlpipe/dataset';
 import { createModel, evaluateModel, initBackend, trainModel } from '@mlpipe/ml';
-import { startLiveRegistry, type LiveRegistry } from '../../registry/test/liveRegistry';
+import { startLiveRegistry, type LiveRegistry } from '@mlpipe/testing';
+import { startRegistry, type RunningRegistry } from '@mlpipe/registry/service';
 import { startGateway, type RunningGateway } from '../../gateway/src/service';
 import { startOrchestrator, type RunningOrchestrator } from '../../orchestrator/src/service';
 import { OrchestratorConfigSchema, loadConfig } from '@mlpipe/config';
@@ -20,7 +21,7 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const artefacts = resolve(import.meta.dirname, '../../../test-artifacts');
 
 describe('web UI in a real browser, against a real gateway and registry', () => {
-  let live: LiveRegistry;
+  let live: LiveRegistry<RunningRegistry>;
   let bus: LiveRegistry['bus'];
   let store: ObjectStore;
   let gateway: RunningGateway;
@@ -32,7 +33,7 @@ describe('web UI in a real browser, against a real gateway and registry', () => 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) throw new Error(`no browser at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`);
     await initBackend('wasm');
-    live = await startLiveRegistry({ GATE_MARGIN: 0.002, GATE_CLASS_FLOOR: 0.5 });
+    live = await startLiveRegistry(startRegistry, { GATE_MARGIN: 0.002, GATE_CLASS_FLOOR: 0.5 });
     ({ bus, store } = live);
     const registryUrl = live.url;
     gateway = startGateway({ registryUrl, bus, logger, metrics: createMetricsRegistry('g') });

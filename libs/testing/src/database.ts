@@ -3,7 +3,7 @@ import pg from 'pg';
 
 /**
  * A throwaway database for one test: created empty, dropped (with its connections) on dispose.
- * Lives in src so every service's tests share one fixture; it only runs when a test calls it.
+ * Every service's tests share this one fixture; it only runs when a test calls it.
  */
 export async function createTestDatabase(
   adminUrl = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',

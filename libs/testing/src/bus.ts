@@ -1,14 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { connectBus, type Bus } from './connection';
-import { deleteStreams, ensureStreams } from './streams';
+import { connectBus, deleteStreams, ensureStreams, type Bus } from '@mlpipe/bus';
 
 /**
  * A bus on the real NATS server with a namespace of its own (so its own streams and subjects),
  * removed on dispose. Only runs when a test calls it.
  */
-export async function createTestBus(
-  url = process.env.NATS_URL ?? 'nats://127.0.0.1:4222',
-): Promise<Bus & { dispose(): Promise<void> }> {
+export type TestBus = Bus & { dispose(): Promise<void> };
+
+export async function createTestBus(url = process.env.NATS_URL ?? 'nats://127.0.0.1:4222'): Promise<TestBus> {
   const namespace = `t${randomBytes(5).toString('hex')}`;
   const bus = await connectBus({ url, name: `test-${namespace}`, namespace });
   await ensureStreams(bus);
