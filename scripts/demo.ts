@@ -19,7 +19,7 @@ const { values } = parseArgs({
     keep: { type: 'boolean', default: false },
     loop: { type: 'boolean', default: false },
     'timeout-min': { type: 'string', default: '20' },
-    epochs: { type: 'string', default: '3' },
+    epochs: { type: 'string' },
     'train-subset': { type: 'string' },
     /** Trainer replicas started, and the data-parallel replicas of automatic jobs. */
     replicas: { type: 'string', default: '2' },
@@ -40,7 +40,7 @@ if (!Number.isInteger(base) || base < 1024 || base > 64000) fail(`--port-base mu
 const name = values.name ?? 'demo';
 if (!/^[a-z][a-z0-9-]{0,20}$/.test(name)) fail(`--name must be lower-case letters, digits and "-", got "${name}"`);
 // The loop retrains on the union of old and new data: a subset of "the first N" would leave the new batches out.
-const trainSubset = values['train-subset'] ?? (values.loop ? '0' : '30000');
+const trainSubset = values['train-subset'] ?? '0';
 
 const root = resolve(import.meta.dirname, '..');
 const work = join(root, '.mlpipe', name);
@@ -71,7 +71,11 @@ const env: NodeJS.ProcessEnv = {
   CODE_VERSION: codeVersion,
   REGISTRY_URL: registryUrl,
   GATEWAY_URL: `http://127.0.0.1:${port.gateway}`,
-  AUTO_HYPERPARAMS: JSON.stringify({ arch: 'cnn-small', epochs: Number(values.epochs), trainSubset: Number(trainSubset), testSubset: 0 }),
+  // The fast recipe (cnn-wide, one-cycle, augmented) on the whole train split unless told otherwise.
+  // The loop shows drift → retraining → gate: it trains without augmentation, since an augmented
+  // champion already copes with the shifted stream and a retrained one could not beat it by the margin.
+  AUTO_RECIPE: values.loop ? 'plain' : 'fast',
+  AUTO_HYPERPARAMS: JSON.stringify({ ...(values.epochs ? { epochs: Number(values.epochs) } : {}), trainSubset: Number(trainSubset), testSubset: 0 }),
   AUTO_REPLICAS: String(replicas),
   ...(values.loop ? { DRIFT_WINDOW: '200', DRIFT_POLL_MS: '2000', PREDICTION_FLUSH_MS: '1000', DATA_POLL_MS: '1000' } : {}),
 };

@@ -66,8 +66,10 @@ export const OrchestratorConfigSchema = serviceSchema(8082, {
   RETRAIN_MIN_NEW_SAMPLES: z.coerce.number().int().min(1).default(500),
   /** After drift on the champion, this many new labelled train samples are enough to retrain. */
   RETRAIN_MIN_NEW_SAMPLES_ON_DRIFT: z.coerce.number().int().min(1).default(50),
-  /** Hyperparameters for automatically triggered jobs (JSON, merged over the defaults). */
-  AUTO_HYPERPARAMS: z.string().default('{"arch":"cnn-small","trainSubset":30000,"epochs":3}'),
+  /** The recipe automatically triggered jobs start from (see RECIPES in libs/contracts). */
+  AUTO_RECIPE: z.enum(['fast', 'quality', 'plain']).default('fast'),
+  /** Hyperparameters for automatically triggered jobs (JSON, merged over the recipe). */
+  AUTO_HYPERPARAMS: z.string().default('{}'),
   AUTO_MODEL_NAME: z.string().default('mnist'),
   AUTO_TRAIN_ENABLED: bool(true),
   /** Data-parallel replicas of automatically triggered jobs. */

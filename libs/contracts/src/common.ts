@@ -27,7 +27,7 @@ export type Split = z.infer<typeof SplitSchema>;
 export const NUM_CLASSES = 10;
 export const ClassCountsSchema = z.array(z.number().int().nonnegative()).length(NUM_CLASSES);
 
-export const ModelArchSchema = z.enum(['cnn-small', 'cnn-deep', 'cnn-wide', 'cnn-bn']);
+export const ModelArchSchema = z.enum(['cnn-small', 'cnn-deep', 'cnn-wide']);
 export type ModelArch = z.infer<typeof ModelArchSchema>;
 
 export const TimestampSchema = z.iso.datetime({ offset: true });

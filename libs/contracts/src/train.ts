@@ -56,6 +56,23 @@ export const HyperparamsSchema = z
   .strict();
 export type Hyperparams = z.infer<typeof HyperparamsSchema>;
 
+/** Augmentation of the recipes: a little stronger than the schema's defaults, for digits drawn in a browser. */
+const DRAWN_DIGITS_AUGMENT = { rotateDeg: 15, shiftPx: 3, scale: 0.15, strokeProb: 0.5 };
+
+/**
+ * Named starting points for a job's hyperparameters (a job's own values override them).
+ *  - fast: the default for automatic retraining and the demo; ≥ 99% on MNIST in a few minutes of
+ *    two replicas on a laptop (measured in docs/benchmarks-train.md).
+ *  - quality: the longer recipe of docs/benchmarks-train.md for ≥ 99.4%.
+ *  - plain: the schema's defaults (cnn-small, constant rate, no augmentation): quick tests.
+ */
+export const RECIPES = {
+  plain: {},
+  fast: { arch: 'cnn-wide', epochs: 4, batchSize: 64, learningRate: 0.003, lrSchedule: 'one-cycle', augment: DRAWN_DIGITS_AUGMENT },
+  quality: { arch: 'cnn-deep', epochs: 16, batchSize: 64, learningRate: 0.003, lrSchedule: 'one-cycle', augment: DRAWN_DIGITS_AUGMENT },
+} as const satisfies Record<string, z.input<typeof HyperparamsSchema>>;
+export type RecipeName = keyof typeof RECIPES;
+
 /** Marks a job as one trial of a sweep (travels with the job's events so the registry can file it). */
 export const TrialRefSchema = z.object({ sweepId: IdSchema, trial: z.number().int().nonnegative() }).strict();
 export type TrialRef = z.infer<typeof TrialRefSchema>;

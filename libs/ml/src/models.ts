@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 
-export const MODEL_ARCHS = ['cnn-small', 'cnn-deep', 'cnn-wide', 'cnn-bn'] as const;
+export const MODEL_ARCHS = ['cnn-small', 'cnn-deep', 'cnn-wide'] as const;
 export type ModelArch = (typeof MODEL_ARCHS)[number];
 
 export const IMAGE_SHAPE = [28, 28, 1] as const;
@@ -25,18 +25,16 @@ export interface ModelOptions extends OptimizerOptions {
  *  - cnn-small: 2 conv layers (8, 16 filters of 5×5) and one dense layer; ~6k parameters, fastest.
  *  - cnn-wide: the same shape twice as wide (16, 32 filters of 5×5); ~18k parameters, about three
  *    times the work of cnn-small, and past 99% on MNIST in a few epochs: the default.
- *  - cnn-bn: cnn-wide with batch normalisation after each convolution: faster to converge, the
- *    quality recipe's net. Each data-parallel replica keeps its own normalisation statistics.
  *  - cnn-deep: 4 conv layers (16, 16, 32, 32 of 3×3), dense 64 with dropout; ~50k parameters.
  */
 export function createModel(arch: ModelArch, opts: ModelOptions = {}): tf.LayersModel {
   const seeds = seedSequence(opts.seed ?? 42);
-  const conv = (filters: number, kernelSize: number, first = false, activation: 'relu' | 'linear' = 'relu') =>
+  const conv = (filters: number, kernelSize: number, first = false) =>
     tf.layers.conv2d({
       ...(first ? { inputShape: [...IMAGE_SHAPE] } : {}),
       filters,
       kernelSize,
-      activation,
+      activation: 'relu',
       kernelInitializer: tf.initializers.heNormal({ seed: seeds() }),
     });
   const pool = () => tf.layers.maxPooling2d({ poolSize: 2, strides: 2 });
@@ -52,12 +50,6 @@ export function createModel(arch: ModelArch, opts: ModelOptions = {}): tf.Layers
     case 'cnn-wide':
       add(conv(16, 5, true), pool(), conv(32, 5), pool(), tf.layers.flatten(), dense(NUM_CLASSES, 'softmax'));
       break;
-    case 'cnn-bn': {
-      const bnRelu = () => [tf.layers.batchNormalization({ axis: -1 }), tf.layers.reLU()];
-      add(conv(16, 5, true, 'linear'), ...bnRelu(), pool(), conv(32, 5, false, 'linear'), ...bnRelu(), pool());
-      add(tf.layers.flatten(), dense(NUM_CLASSES, 'softmax'));
-      break;
-    }
     case 'cnn-deep':
       add(conv(16, 3, true), conv(16, 3), pool(), conv(32, 3), conv(32, 3), pool(), tf.layers.flatten(), dense(64, 'relu'));
       add(tf.layers.dropout({ rate: 0.25, seed: seeds() }), dense(NUM_CLASSES, 'softmax'));

@@ -3,10 +3,12 @@ import { BaseConfigSchema, loadConfig } from '@mlpipe/config';
 import { connectBus, request, type Bus } from '@mlpipe/bus';
 import { describeError, ValidationError } from '@mlpipe/common';
 import { readFileSync } from 'node:fs';
-import type { Job, Sweep } from '@mlpipe/contracts';
+import { RECIPES, type Job, type RecipeName, type Sweep } from '@mlpipe/contracts';
 
-const USAGE = `usage: mlpipe-jobs submit [--model mnist] [--dataset mnist] [--arch cnn-small|cnn-deep] [--epochs N]
-                          [--batch-size N] [--lr X] [--seed N] [--train-subset N] [--test-subset N]
+const USAGE = `usage: mlpipe-jobs submit [--model mnist] [--dataset mnist] [--recipe fast|quality|plain]
+                          [--arch cnn-small|cnn-wide|cnn-deep] [--epochs N] [--batch-size N] [--lr X]
+                          [--optimizer adam|sgd] [--schedule constant|step|cosine|one-cycle] [--augment|--no-augment]
+                          [--seed N] [--train-subset N] [--test-subset N]
                           [--replicas N] [--compression none|fp16|topk] [--reason TEXT] [--wait]
        mlpipe-jobs sweep --spec JSON|@FILE [same hyperparameter flags as submit, shared by every trial] [--wait]
        mlpipe-jobs sweep-get SWEEP_ID
@@ -97,6 +99,11 @@ async function run(argv: string[]): Promise<number> {
       limit: { type: 'string' },
       replicas: { type: 'string' },
       compression: { type: 'string' },
+      recipe: { type: 'string' },
+      optimizer: { type: 'string' },
+      schedule: { type: 'string' },
+      augment: { type: 'boolean' },
+      'no-augment': { type: 'boolean' },
       spec: { type: 'string' },
       wait: { type: 'boolean' },
       help: { type: 'boolean' },
@@ -113,8 +120,15 @@ async function run(argv: string[]): Promise<number> {
     switch (command) {
       case 'submit':
       case 'sweep': {
+        if (values.recipe && !(values.recipe in RECIPES)) throw new ValidationError(`--recipe must be one of ${Object.keys(RECIPES).join(', ')}, got "${values.recipe}"`);
+        const recipe: Record<string, unknown> = values.recipe ? { ...RECIPES[values.recipe as RecipeName] } : {};
+        if (values['no-augment']) delete recipe.augment;
         const hyperparams = Object.fromEntries(
           Object.entries({
+            ...recipe,
+            ...(values.augment ? { augment: {} } : {}),
+            optimizer: values.optimizer,
+            lrSchedule: values.schedule,
             arch: values.arch,
             epochs: num(values.epochs, 'epochs'),
             batchSize: num(values['batch-size'], 'batch-size'),

@@ -1,4 +1,4 @@
-import { HyperparamsSchema, type EventType, type JobStatus, type Envelope } from '@mlpipe/contracts';
+import { HyperparamsSchema, RECIPES, type EventType, type JobStatus, type Envelope, type RecipeName } from '@mlpipe/contracts';
 import type { OrchestratorConfig } from '@mlpipe/config';
 import { consumeEvents, ensureStreams, serveRequests, type Bus, type ConsumeOptions, type EventHandler, type RunningConsumer } from '@mlpipe/bus';
 import { migrate, type Pool } from '@mlpipe/db';
@@ -27,9 +27,10 @@ export interface RunningOrchestrator {
   stop(): Promise<void>;
 }
 
-export function autoHyperparams(json: string) {
+/** The hyperparameters of automatic jobs: the recipe's, with AUTO_HYPERPARAMS laid over them. */
+export function autoHyperparams(json: string, recipe: RecipeName = 'fast') {
   try {
-    return HyperparamsSchema.parse(JSON.parse(json));
+    return HyperparamsSchema.parse({ ...RECIPES[recipe], ...(JSON.parse(json) as object) });
   } catch (cause) {
     throw new ConfigError(`AUTO_HYPERPARAMS is not valid hyperparameters JSON: ${(cause as Error).message}`, { cause });
   }
@@ -50,7 +51,7 @@ export async function startOrchestrator(deps: OrchestratorDeps): Promise<Running
       minNewSamples: config.RETRAIN_MIN_NEW_SAMPLES,
       autoEnabled: config.AUTO_TRAIN_ENABLED,
       autoModelName: config.AUTO_MODEL_NAME,
-      autoHyperparams: autoHyperparams(config.AUTO_HYPERPARAMS),
+      autoHyperparams: autoHyperparams(config.AUTO_HYPERPARAMS, config.AUTO_RECIPE),
       autoReplicas: config.AUTO_REPLICAS,
       minNewSamplesOnDrift: config.RETRAIN_MIN_NEW_SAMPLES_ON_DRIFT,
     },
