@@ -1,6 +1,6 @@
 import { consumeEvents, publishEvent, type Bus, type RunningConsumer } from '@mlpipe/bus';
 import { describeError, type Logger } from '@mlpipe/common';
-import { PredictionRecordSchema, storeKeys, type DriftDetected } from '@mlpipe/contracts';
+import { PIXELS, PredictionRecordSchema, storeKeys, type DriftDetected } from '@mlpipe/contracts';
 
 type DriftTest = DriftDetected['tests'][number];
 import { loadDatasetVersion } from '@mlpipe/dataset';
@@ -82,8 +82,8 @@ export async function startDriftMonitor(o: DriftMonitorOptions): Promise<Running
       windows.inc({ model, verdict: 'unknown-version' });
       return;
     }
-    const images = new Uint8Array(w.images.length * 784);
-    w.images.forEach((img, i) => images.set(img, i * 784));
+    const images = new Uint8Array(w.images.length * PIXELS);
+    w.images.forEach((img, i) => images.set(img, i * PIXELS));
     const verdict = assessDrift(ref.reference, { images, count: w.images.length }, w.classes, o.thresholds ?? {});
     if (verdict.status === 'too-few-samples') return;
     const tests: DriftTest[] = [
