@@ -1,6 +1,5 @@
-import { z } from 'zod';
 import { mulberry32 } from '@mlpipe/common';
-import { PIXELS, type LabelledImages } from './preprocess';
+import { AugmentSchema, PIXELS, type Augment, type LabelledImages } from '@mlpipe/contracts';
 
 /**
  * Seeded data augmentation for 28×28 uint8 digits (white ink on black): rotation, shift and
@@ -12,19 +11,9 @@ import { PIXELS, type LabelledImages } from './preprocess';
  * sample draws the same pixels for it, and N-replica training stays equivalent to one replica.
  */
 
-export const AugmentConfigSchema = z
-  .object({
-    /** Largest rotation either way, in degrees. */
-    rotateDeg: z.number().min(0).max(45).default(10),
-    /** Largest shift along x and along y (each drawn separately), in pixels. */
-    shiftPx: z.number().min(0).max(8).default(2),
-    /** Largest relative change of size: 0.1 scales by a factor in [0.9, 1.1]. */
-    scale: z.number().min(0).max(0.5).default(0.1),
-    /** Chance that a sample's strokes are made thicker or thinner (either, equally likely). */
-    strokeProb: z.number().min(0).max(1).default(0.3),
-  })
-  .strict();
-export type AugmentConfig = z.infer<typeof AugmentConfigSchema>;
+/** A job's `augment` hyperparameter; the schema lives in contracts with the other hyperparameters. */
+export const AugmentConfigSchema = AugmentSchema;
+export type AugmentConfig = Augment;
 
 export const DEFAULT_AUGMENT: Readonly<AugmentConfig> = Object.freeze(AugmentConfigSchema.parse({}));
 
@@ -120,7 +109,7 @@ export function transformImage(
 function pad(src: Uint8Array, base: number, padded: Float32Array): void {
   const side = 28;
   const w = side + 2;
-  padded.fill(0);
+  // Only the interior is written, so the one-pixel border stays black from allocation on.
   for (let y = 0; y < side; y++) {
     const from = base + y * side;
     const to = (y + 1) * w + 1;

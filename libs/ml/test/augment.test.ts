@@ -10,7 +10,7 @@ import {
   transformImage,
   type SampleTransform,
 } from '../src/augment';
-import { PIXELS } from '../src/preprocess';
+import { PIXELS } from '@mlpipe/contracts';
 import { loadMnist } from './mnist';
 
 const mnist = loadMnist('t10k', 64);
