@@ -1,134 +1,124 @@
 /**
- * Training benchmark: for each TensorFlow.js backend that loads here and each architecture,
- * training throughput (samples/s) and wall time to reach 97% and 98.5% test accuracy on MNIST.
- * Usage: npx tsx bench/train/run.ts [--quick]   (writes bench/results/train-<date>.json and docs/benchmarks-train.md)
+ * Training benchmark, in one invocation: every tfjs backend × architecture (tfjsEntry.ts) and the
+ * same nets in PyTorch on 1 and 2 threads (torch_bench.py; python3-torch installed with apt-get if
+ * missing, or skipped with the reason printed). Each entry runs in its own process. Reports
+ * samples/s, time to 98.5 / 99.0 / 99.4% test accuracy and peak RSS, with ours / PyTorch ratios.
+ *
+ * Usage: npx tsx bench/train/run.ts [--quick] [--seconds N] [--archs a,b] [--backends wasm,cpu] [--threads 1,2] [--no-torch]
+ *        npx tsx bench/train/run.ts --render bench/results/train-<date>.json   (docs from an existing result)
+ * Writes bench/results/train-<date>.json and docs/benchmarks-train.md. --quick (a few seconds per
+ * entry, a smoke test) writes train-<date>-quick.json and leaves the docs alone.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import { join, resolve } from 'node:path';
-import { performance } from 'node:perf_hooks';
-import * as tf from '@tensorflow/tfjs';
-import { parseIdx, readSeedFile, PIXELS, type LabelledImages } from '@mlpipe/dataset';
-import { createModel, evaluateModel, imagesToTensor, initBackend, labelsToOneHot, MODEL_ARCHS, shuffledIndices, type ModelArch } from '@mlpipe/ml';
+import { basename, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { MODEL_ARCHS } from '@mlpipe/ml';
+import { runEntry } from './child';
+import { renderMarkdown } from './markdown';
+import { RECIPE, TARGETS } from './recipe';
+import { compare, compareDistributed } from './report';
+import { TrainReportSchema, type EntryResult, type TorchStatus, type TrainReport } from './result';
+import { ensureTorch, PYTHON } from './torch';
 
-const quick = process.argv.includes('--quick');
 const root = resolve(import.meta.dirname, '../..');
-const BATCH = 64;
-const EVAL_EVERY = 6400; // samples between test evaluations
-const TEST_SAMPLES = 10_000;
-const CAP_SECONDS: Record<string, number> = { wasm: quick ? 60 : 300, cpu: quick ? 20 : 45 };
+const here = import.meta.dirname;
+const resultsDir = join(root, 'bench/results');
+const docFile = join(root, 'docs/benchmarks-train.md');
 
-function load(split: 'train' | 't10k', count: number): LabelledImages {
-  const images = parseIdx(readSeedFile('mnist', `${split}-images-idx3-ubyte`)).data;
-  const labels = parseIdx(readSeedFile('mnist', `${split}-labels-idx1-ubyte`)).data;
-  return { images: images.slice(0, count * PIXELS), labels: labels.slice(0, count), count };
-}
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    seconds: { type: 'string' },
+    archs: { type: 'string', default: MODEL_ARCHS.join(',') },
+    backends: { type: 'string', default: 'wasm,cpu' },
+    threads: { type: 'string', default: '1,2' },
+    'no-torch': { type: 'boolean', default: false },
+    render: { type: 'string' },
+  },
+});
+const list = (s: string) => s.split(',').filter((x) => x.length > 0);
 
-interface Result {
-  backend: string;
-  arch: ModelArch;
-  params: number;
-  samplesPerSec: number;
-  trainedSamples: number;
-  trainSeconds: number;
-  secondsTo97: number | null;
-  secondsTo985: number | null;
-  bestTestAccuracy: number;
-  capSeconds: number;
-}
-
-/** Trains until 98.5% or the time cap, timing training only (evaluation pauses the clock). */
-async function measure(backend: string, arch: ModelArch, train: LabelledImages, test: LabelledImages): Promise<Result> {
-  const model = createModel(arch, { seed: 1, learningRate: 0.003 });
-  const cap = CAP_SECONDS[backend] ?? 60;
-  let trainSeconds = 0;
-  let trained = 0;
-  let sinceEval = 0;
-  let best = 0;
-  let to97: number | null = null;
-  let to985: number | null = null;
-  for (let epoch = 1; trainSeconds < cap && to985 === null; epoch++) {
-    const order = shuffledIndices(train.count, epoch);
-    for (let start = 0; start < train.count && trainSeconds < cap; start += BATCH) {
-      const size = Math.min(BATCH, train.count - start);
-      const t0 = performance.now();
-      const xs = imagesToTensor(train.images, size, order, start);
-      const ys = labelsToOneHot(train.labels, size, order, start);
-      await model.trainOnBatch(xs, ys);
-      xs.dispose();
-      ys.dispose();
-      trainSeconds += (performance.now() - t0) / 1000;
-      trained += size;
-      sinceEval += size;
-      if (sinceEval >= EVAL_EVERY && backend !== 'cpu') {
-        sinceEval = 0;
-        const acc = evaluateModel(model, test).accuracy;
-        best = Math.max(best, acc);
-        if (acc >= 0.97 && to97 === null) to97 = trainSeconds;
-        if (acc >= 0.985 && to985 === null) to985 = trainSeconds;
-        console.log(`  ${backend} ${arch}: ${trained} samples, ${trainSeconds.toFixed(1)} s, test accuracy ${(acc * 100).toFixed(2)}%`);
-        if (to985 !== null) break;
-      }
-    }
+/** Training-time cap per entry, by who runs it: the CPU backend only gets long enough for throughput. */
+function caps(): Record<string, number> {
+  if (values.seconds !== undefined) {
+    const s = Number(values.seconds);
+    return { wasm: s, cpu: s, pytorch: s };
   }
-  if (backend === 'cpu') best = evaluateModel(model, { ...test, count: 1000 }).accuracy;
-  const result = {
-    backend,
-    arch,
-    params: model.countParams(),
-    samplesPerSec: trained / trainSeconds,
-    trainedSamples: trained,
-    trainSeconds,
-    secondsTo97: to97,
-    secondsTo985: to985,
-    bestTestAccuracy: best,
-    capSeconds: cap,
-  };
-  model.dispose();
-  return result;
+  return values.quick ? { wasm: 5, cpu: 5, pytorch: 5 } : { wasm: 300, cpu: 30, pytorch: 300 };
 }
 
-const fmt = (s: number | null, cap: number) => (s === null ? `not within ${cap} s` : `${s.toFixed(1)} s`);
+function torchArchs(): string[] {
+  const r = spawnSync(PYTHON, [join(here, 'torch_bench.py'), '--list-archs'], { encoding: 'utf8' });
+  return r.status === 0 ? (JSON.parse(r.stdout) as string[]) : [];
+}
+
+async function runAll(cap: Record<string, number>, torch: TorchStatus, skipped: string[]): Promise<EntryResult[]> {
+  const archs = list(values.archs);
+  const targets = TARGETS.join(',');
+  const results: EntryResult[] = [];
+  const run = async (label: string, command: string, args: string[]) => {
+    console.log(`${label}…`);
+    try {
+      results.push(await runEntry(label, command, args, root));
+    } catch (err) {
+      // One broken entry should not cost the rest of a long run; it is listed in the report.
+      console.error(`${label} failed: ${(err as Error).message}`);
+      skipped.push(`${label} (failed: ${(err as Error).message.split('\n')[0]})`);
+    }
+  };
+  for (const backend of list(values.backends))
+    for (const arch of archs)
+      await run(`tfjs ${backend} ${arch}`, process.execPath, ['--import', 'tsx', join(here, 'tfjsEntry.ts'), '--backend', backend, '--arch', arch, '--max-seconds', String(cap[backend] ?? cap.wasm), '--targets', targets]);
+  if (!torch.available) return results;
+  const mirrored = torchArchs();
+  for (const arch of archs) {
+    if (!mirrored.includes(arch)) {
+      skipped.push(`PyTorch ${arch} (not in torch_bench.py's ARCHS: add a line mirroring models.ts)`);
+      continue;
+    }
+    for (const threads of list(values.threads))
+      await run(`PyTorch ${arch} ${threads} thread(s)`, PYTHON, [join(here, 'torch_bench.py'), '--arch', arch, '--threads', threads, '--max-seconds', String(cap.pytorch), '--targets', targets]);
+  }
+  return results;
+}
+
+function tfjsVersion(): string {
+  return (JSON.parse(readFileSync(join(root, 'node_modules/@tensorflow/tfjs/package.json'), 'utf8')) as { version: string }).version;
+}
 
 async function main(): Promise<void> {
-  const train = load('train', 60_000);
-  const test = load('t10k', TEST_SAMPLES);
-  const results: Result[] = [];
-  for (const backend of ['wasm', 'cpu'] as const) {
-    const choice = await initBackend(backend);
-    await tf.setBackend(choice.name);
-    for (const arch of MODEL_ARCHS) {
-      console.log(`${backend} ${arch}…`);
-      results.push(await measure(choice.name, arch, train, test));
-    }
+  if (values.render !== undefined) {
+    const report = TrainReportSchema.parse(JSON.parse(readFileSync(resolve(values.render), 'utf8')));
+    writeFileSync(docFile, renderMarkdown(report, basename(values.render)));
+    console.log(`rendered ${docFile} from ${values.render}`);
+    return;
   }
-  const pkg = JSON.parse(readFileSync(join(root, 'node_modules/@tensorflow/tfjs/package.json'), 'utf8')) as { version: string };
-  const report = {
-    date: new Date().toISOString(),
-    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
-    tfjs: pkg.version,
-    settings: { batchSize: BATCH, evalEverySamples: EVAL_EVERY, testSamples: TEST_SAMPLES, learningRate: 0.003, quick },
+  const cap = caps();
+  const skipped: string[] = [];
+  const torch: TorchStatus = values['no-torch'] ? { available: false, reason: 'run with --no-torch' } : ensureTorch((l) => console.log(l));
+  if (!torch.available) console.log(`PyTorch skipped: ${torch.reason}`);
+  const results = await runAll(cap, torch, skipped);
+  const date = new Date().toISOString();
+  const report: TrainReport = {
+    date,
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+    tfjs: tfjsVersion(),
+    pytorch: torch,
+    settings: { ...RECIPE, targets: [...TARGETS], capSeconds: cap, quick: values.quick === true },
     results,
+    comparisons: compare(results, TARGETS),
+    distributed: compareDistributed(resultsDir, results),
+    skipped,
   };
-  mkdirSync(join(root, 'bench/results'), { recursive: true });
-  const file = join(root, 'bench/results', `train-${report.date.slice(0, 10)}.json`);
-  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
-  const rows = results.map(
-    (r) =>
-      `| ${r.backend} | ${r.arch} | ${r.params.toLocaleString('en')} | ${r.samplesPerSec.toFixed(0)} | ${r.backend === 'cpu' ? 'not measured (too slow)' : fmt(r.secondsTo97, r.capSeconds)} | ${r.backend === 'cpu' ? 'not measured (too slow)' : fmt(r.secondsTo985, r.capSeconds)} | ${(r.bestTestAccuracy * 100).toFixed(2)}% |`,
-  );
-  const doc = `# Training benchmark
-
-Produced by \`npx tsx bench/train/run.ts\` on ${report.date.slice(0, 10)} (${report.machine.cpus} cores, ${report.machine.cpuModel}, Node ${report.machine.node}, TensorFlow.js ${report.tfjs}); raw numbers in [\`bench/results/${file.split('/').pop()}\`](../bench/results/${file.split('/').pop()}).
-
-One process, batch size ${BATCH}, Adam at 0.003, seed 1. Time counts training steps only: the test-set evaluation every ${EVAL_EVERY} samples (on all ${TEST_SAMPLES} MNIST test images) pauses the clock. Time-to-accuracy runs stop at 98.5% or the cap (${CAP_SECONDS.wasm} s for WASM). The pure-JS CPU backend only gets ${CAP_SECONDS.cpu} s for throughput: it is too slow to train to accuracy in a benchmark run (its accuracy column is on 1,000 test images after that short run). \`@tensorflow/tfjs-node\` does not install on this machine (its native library is downloaded at install time), so it has no row.
-
-| backend | architecture | parameters | samples/s | time to 97% | time to 98.5% | best test accuracy |
-|---|---|---|---|---|---|---|
-${rows.join('\n')}
-`;
-  writeFileSync(join(root, 'docs/benchmarks-train.md'), doc);
+  mkdirSync(resultsDir, { recursive: true });
+  const file = `train-${date.slice(0, 10)}${values.quick ? '-quick' : ''}.json`;
+  writeFileSync(join(resultsDir, file), `${JSON.stringify(report, null, 2)}\n`);
+  const doc = renderMarkdown(report, file);
+  if (!values.quick) writeFileSync(docFile, doc);
   console.log(doc);
+  console.log(`results in bench/results/${file}${values.quick ? ' (quick run: docs/benchmarks-train.md left as it was)' : ', docs/benchmarks-train.md refreshed'}`);
 }
 
 await main();
