@@ -4,7 +4,7 @@ import { connectBus, type Bus } from '@mlpipe/bus';
 import { createTestBus, mnistSamples } from '@mlpipe/testing';
 import { createLogger } from '@mlpipe/runtime';
 import { DP_PROTOCOL_VERSION, HyperparamsSchema, type EpochMetrics, type Hyperparams, type TrainJobRequested } from '@mlpipe/contracts';
-import { createModel, initBackend, trainModel } from '@mlpipe/ml';
+import { createModel, initBackend, recipeFrom, trainModel } from '@mlpipe/ml';
 import { decodeFrame } from '../src/core/frames';
 import { stepsPerEpoch } from '../src/core/sharding';
 import type { Receipt } from '../src/core/group';
@@ -58,7 +58,7 @@ describe('data-parallel training over real NATS (replicas in one process, each w
     const epochs: EpochMetrics[] = [];
     const changes: GroupChange[] = [];
     const receipts: Receipt[] = [];
-    const model = createModel(hp.arch, { seed: hp.seed, learningRate: hp.learningRate });
+    const model = createModel(hp.arch, { seed: hp.seed, ...recipeFrom(hp, stepsPerEpoch(train.count, hp.batchSize)).optimizer });
     const workers = await Promise.all(
       Array.from({ length: o.workers }, async (_, i) => new DpWorker({ bus: await member(`w${i}`), jobId, member: `worker-${i}`, logger, train, hyperparams: hp, perEpoch: stepsPerEpoch(train.count, hp.batchSize), joinTimeoutMs: settings.joinTimeoutMs, coordinatorTimeoutMs: 8000 })),
     );
@@ -110,6 +110,20 @@ describe('data-parallel training over real NATS (replicas in one process, each w
     expect(maxDiff(flat(model), pair.host)).toBeLessThan(1e-2);
     model.dispose();
   }, 60_000);
+
+  it('keeps two replicas equal to one process with augmentation, SGD momentum and a one-cycle schedule on', async () => {
+    const hp = HyperparamsSchema.parse({ ...baseHp, optimizer: 'sgd', learningRate: 0.05, lrSchedule: 'one-cycle', augment: { rotateDeg: 15, shiftPx: 3, scale: 0.15, strokeProb: 0.5 } });
+    const augmentedPair = await runGroup({ replicas: 2, workers: 1, hp });
+    expect(augmentedPair.workers[0]).toEqual(augmentedPair.host);
+    const recipe = recipeFrom(hp, stepsPerEpoch(train.count, hp.batchSize));
+    const model = createModel(hp.arch, { seed: hp.seed, ...recipe.optimizer });
+    const history = await trainModel(model, { train }, { epochs: hp.epochs, batchSize: hp.batchSize, seed: hp.seed, recipe });
+    history.forEach((h, i) => expect(Math.abs(h.loss - augmentedPair.epochs[i]!.loss)).toBeLessThan(1e-3));
+    expect(maxDiff(flat(model), augmentedPair.host)).toBeLessThan(1e-2);
+    // The recipe changed training: a plain run of the same seed ends elsewhere.
+    expect(Math.abs(augmentedPair.epochs[1]!.loss - pair.epochs[1]!.loss)).toBeGreaterThan(1e-3);
+    model.dispose();
+  }, 90_000);
 
   it('is reproducible: the same seed and group give the same weights bit for bit', async () => {
     const again = await runGroup({ replicas: 2, workers: 1 });
