@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -d node_modules ] || npm ci --no-audit --no-fund
-npx tsx scripts/check-deps.ts
+npx tsx scripts/check-deps.ts --for-tests
 bash deploy/scripts/install-tools.sh   # helm, kubectl, promtool; idempotent
 echo "== type-check"; npx tsc -p tsconfig.json --noEmit
 echo "== lint"; npx eslint --max-warnings 0 .
