@@ -58,12 +58,16 @@ export function renderMarkdown(report: TrainReport, resultsFile: string): string
   const s = report.settings;
   const m = report.machine;
   const torch = report.pytorch.available ? `PyTorch ${report.pytorch.version} (Debian's python3-torch)` : `PyTorch skipped: ${report.pytorch.reason}`;
+  const busy =
+    m.loadAverage !== undefined && m.loadAverage > 0.5
+      ? `\n\n**The machine was busy** (1-minute load ${m.loadAverage.toFixed(1)} on ${m.cpus} cores when the run began): every figure is low, two-thread PyTorch's most of all (its threads wait for each other). Run it again on an idle machine before quoting it.`
+      : '';
   const caps = Object.entries(s.capSeconds)
     .map(([who, secs]) => `${who} ${secs} s`)
     .join(', ');
   return `# Training benchmark
 
-Produced by \`npx tsx bench/train/run.ts\` on ${report.date.slice(0, 10)} (${m.cpus} cores, ${m.cpuModel}, Node ${m.node}, TensorFlow.js ${report.tfjs}, ${torch})${s.quick ? ' — a **--quick** run: seconds per entry, numbers not comparable' : ''}; raw numbers in [\`${resultsFile}\`](../bench/results/${resultsFile}).
+Produced by \`npx tsx bench/train/run.ts\` on ${report.date.slice(0, 10)} (${m.cpus} cores, ${m.cpuModel}, Node ${m.node}, TensorFlow.js ${report.tfjs}, ${torch})${s.quick ? ' — a **--quick** run: seconds per entry, numbers not comparable' : ''}; raw numbers in [\`${resultsFile}\`](../bench/results/${resultsFile}).${busy}
 
 The same nets (libs/ml/src/models.ts; PyTorch's copy in bench/train/torch_bench.py) trained with the same recipe: batch ${s.batchSize}, Adam at ${s.learningRate}, inputs in [0, 1], seed ${String(s.seed ?? 1)}, each entry in its own process. Time counts training steps only: the evaluation on all ${num(s.testSamples)} MNIST test images every ${num(s.evalEverySamples)} samples pauses the clock. An entry stops at ${pct(Math.max(...s.targets))} or its cap (${caps}). The pure-JS CPU backend is measured for throughput only. Peak RSS is the whole process (dataset, runtime and libraries included).
 

@@ -58,7 +58,8 @@ export type DistributedComparison = z.infer<typeof DistributedComparisonSchema>;
 /** bench/results/train-<date>.json. */
 export const TrainReportSchema = z.object({
   date: z.string(),
-  machine: z.object({ cpus: z.number(), cpuModel: z.string(), memoryGiB: z.number(), node: z.string() }),
+  /** loadAverage: the 1-minute load when the run began; other work on the cores skews every figure. */
+  machine: z.object({ cpus: z.number(), cpuModel: z.string(), memoryGiB: z.number(), node: z.string(), loadAverage: z.number().optional() }),
   tfjs: z.string(),
   pytorch: TorchStatusSchema,
   settings: z

