@@ -20,6 +20,8 @@ const { values } = parseArgs({
     loop: { type: 'boolean', default: false },
     'timeout-min': { type: 'string', default: '20' },
     epochs: { type: 'string' },
+    /** The recipe of the automatic job: fast (the default), quality (longer, ≥ 99.4%) or plain. */
+    recipe: { type: 'string' },
     'train-subset': { type: 'string' },
     /** Trainer replicas started, and the data-parallel replicas of automatic jobs. */
     replicas: { type: 'string', default: '2' },
@@ -41,6 +43,7 @@ const name = values.name ?? 'demo';
 if (!/^[a-z][a-z0-9-]{0,20}$/.test(name)) fail(`--name must be lower-case letters, digits and "-", got "${name}"`);
 // The loop retrains on the union of old and new data: a subset of "the first N" would leave the new batches out.
 const trainSubset = values['train-subset'] ?? '0';
+if (values.recipe && !['fast', 'quality', 'plain'].includes(values.recipe)) fail(`--recipe must be fast, quality or plain, got "${values.recipe}"`);
 
 const root = resolve(import.meta.dirname, '..');
 const work = join(root, '.mlpipe', name);
@@ -74,7 +77,7 @@ const env: NodeJS.ProcessEnv = {
   // The fast recipe (cnn-wide, one-cycle, augmented) on the whole train split unless told otherwise.
   // The loop shows drift → retraining → gate: it trains without augmentation, since an augmented
   // champion already copes with the shifted stream and a retrained one could not beat it by the margin.
-  AUTO_RECIPE: values.loop ? 'plain' : 'fast',
+  AUTO_RECIPE: values.recipe ?? (values.loop ? 'plain' : 'fast'),
   AUTO_HYPERPARAMS: JSON.stringify({ ...(values.epochs ? { epochs: Number(values.epochs) } : {}), trainSubset: Number(trainSubset), testSubset: 0 }),
   AUTO_REPLICAS: String(replicas),
   ...(values.loop ? { DRIFT_WINDOW: '200', DRIFT_POLL_MS: '2000', PREDICTION_FLUSH_MS: '1000', DATA_POLL_MS: '1000' } : {}),
