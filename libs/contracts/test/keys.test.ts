@@ -59,7 +59,7 @@ describe('key literals outside keys.ts (the check)', () => {
     const files = sourceFiles(root, RUNNING_CODE.filter((d) => existsSync(`${root}${d}`))).filter(
       (f) => f !== KEYS_FILE && !/(^|\/)test\//.test(f),
     );
-    expect(files).toContain('services/trainer/src/adapters/jobRunner.ts');
+    expect(files).toContain('services/trainer/src/app/finish.ts');
     expect(files.length).toBeGreaterThan(100);
     expect(scanFiles(root, files).map((f) => `${f.file}:${f.line} ${f.why}: "${f.text}"`)).toEqual([]);
   });

@@ -6,7 +6,7 @@ import type { RunningService, ServiceContext } from '@mlpipe/runtime';
 import type { TrainJobRequested } from '@mlpipe/contracts';
 import type { ObjectStore } from '@mlpipe/storage';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { ShutdownAbort, runJob, type RunOutcome } from './adapters/jobRunner';
+import { ShutdownAbort, runJob, type RunOutcome } from './app/runJob';
 import type { DpSettings } from './adapters/distributed';
 
 export interface TrainerDeps {

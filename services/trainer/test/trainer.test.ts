@@ -146,7 +146,8 @@ describe('trainer on real NATS and a folder store', () => {
     expect(done.data.evaluation.testAccuracy).toBeGreaterThan(0.85);
   });
   it('finishes a data-parallel job when a worker replica is SIGKILLed mid-epoch: dropped, re-sharded, recorded', async () => {
-    const version = await writeMnistVersion(store, 4000, 1000);
+    // Enough samples that epoch 1 outlasts forming the group by seconds even with fast kernels.
+    const version = await writeMnistVersion(store, 8000, 1000);
     const replica = (id: string) =>
       spawn(process.execPath, ['--import', 'tsx', join(root, 'services/trainer/src/main.ts')], {
         cwd: root,
@@ -174,7 +175,7 @@ describe('trainer on real NATS and a folder store', () => {
       await eventually(() => of('train.group.changed').filter((e) => e.data.change === 'formed').length === 2 || undefined, 60_000, 'both replicas in the group');
       const coordinator = of('train.job.started')[0]!.data.replicaId;
       const worker = coordinator === 'replica-a' ? 'replica-b' : 'replica-a';
-      await new Promise((r) => setTimeout(r, 1500)); // well inside epoch 1
+      await new Promise((r) => setTimeout(r, 200)); // a few steps into epoch 1, which takes seconds
       expect(of('train.job.progress')).toHaveLength(0);
       replicas[worker === 'replica-a' ? 'a' : 'b'].kill('SIGKILL');
 

@@ -1,0 +1,29 @@
+import type { Bus } from '@mlpipe/bus';
+import type { Logger } from '@mlpipe/common';
+import type { EpochMetrics, TrainJobRequested } from '@mlpipe/contracts';
+import type { ObjectStore } from '@mlpipe/storage';
+import type { DpSettings } from '../adapters/distributed';
+import type { StepTiming } from '../adapters/dpWorker';
+import type { Receipt } from '../core/group';
+
+/** What running a job needs from the replica. */
+export interface RunnerDeps {
+  bus: Bus;
+  store: ObjectStore;
+  logger: Logger;
+  replicaId: string;
+  backend: string;
+  codeVersion: string;
+  onEpochMetrics?: (jobId: string, m: EpochMetrics) => void;
+  onStepTiming?: (jobId: string, t: StepTiming) => void;
+  onGradientReceipt?: (r: Receipt) => void;
+  dp?: DpSettings;
+}
+
+/** One attempt of one job, with the replica's stop signal and the job message's heartbeat. */
+export interface RunOptions {
+  job: TrainJobRequested;
+  attempt: number;
+  signal: AbortSignal;
+  heartbeat: () => void;
+}

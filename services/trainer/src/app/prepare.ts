@@ -1,0 +1,72 @@
+import { performance } from 'node:perf_hooks';
+import type * as tf from '@tensorflow/tfjs';
+import { publishEvent } from '@mlpipe/bus';
+import { describeError, ValidationError, type Logger } from '@mlpipe/common';
+import type { EpochMetrics, LabelledImages } from '@mlpipe/contracts';
+import { loadDatasetVersion } from '@mlpipe/dataset';
+import { createModel, loadModelFromBytes, recipeFrom, type Recipe } from '@mlpipe/ml';
+import { CheckpointStore } from '../adapters/checkpoints';
+import { planData, type DataPlan } from '../core/dataPlan';
+import type { RunnerDeps, RunOptions } from './deps';
+
+/** A job ready to train on this replica: its data, its model (fresh or from the last checkpoint), its history so far. */
+export interface PreparedJob {
+  role: 'train';
+  run: RunOptions;
+  plan: DataPlan;
+  model: tf.LayersModel;
+  recipe: Recipe;
+  history: EpochMetrics[];
+  initialEpoch: number;
+  checkpoints: CheckpointStore;
+  log: Logger;
+  source: string;
+  startedAt: number;
+}
+
+/** A worker replica (rank ≥ 1) needs only the train split: its group's coordinator holds the model. */
+export interface AssistingJob {
+  role: 'assist';
+  train: LabelledImages;
+}
+
+/** Loads the data; for the coordinating replica also the model, resumed where a checkpoint exists, and announces the start. */
+export async function prepareJob(run: RunOptions, deps: RunnerDeps): Promise<PreparedJob | AssistingJob> {
+  const { job, attempt } = run;
+  const hp = job.hyperparams;
+  const startedAt = performance.now();
+  const data = await loadDatasetVersion(deps.store, job.dataset, job.datasetVersion).catch((cause: unknown) => {
+    throw new ValidationError(`dataset version ${job.datasetVersion.slice(0, 12)} cannot be loaded: ${describeError(cause)}`, { cause });
+  });
+  const plan = planData(data.train, data.test, hp);
+  if (plan.train.count === 0 || plan.test.count === 0) throw new ValidationError('the job selects no train or no test samples');
+  if (job.rank > 0) return { role: 'assist', train: plan.train };
+
+  const log = deps.logger.child({ jobId: job.jobId, attempt });
+  const source = `trainer/${deps.replicaId}`;
+  const checkpoints = new CheckpointStore(deps.store);
+  const resume = await checkpoints.latest(job.jobId);
+  const recipe = recipeFrom(hp, Math.ceil(plan.train.count / hp.batchSize));
+  const model = resume ? await loadModelFromBytes(resume.model, recipe.optimizer) : createModel(hp.arch, { seed: hp.seed, ...recipe.optimizer });
+  const history: EpochMetrics[] = resume ? [...resume.history] : [];
+  const initialEpoch = resume?.epoch ?? 0;
+  log.info({ backend: deps.backend, train: plan.train.count, test: plan.test.count, resumedFromEpoch: initialEpoch }, 'training');
+  await publishEvent(
+    deps.bus,
+    'train.job.started',
+    {
+      jobId: job.jobId,
+      modelName: job.modelName,
+      replicaId: deps.replicaId,
+      attempt,
+      backend: deps.backend,
+      resumedFromEpoch: initialEpoch,
+      hyperparams: hp,
+      datasetVersion: job.datasetVersion,
+      codeVersion: deps.codeVersion,
+      ...(job.sweep ? { sweep: job.sweep } : {}),
+    },
+    { source, eventId: `train.job.started:${job.jobId}:${attempt}` },
+  );
+  return { role: 'train', run, plan, model, recipe, history, initialEpoch, checkpoints, log, source, startedAt };
+}

@@ -1,0 +1,76 @@
+import { publishEvent } from '@mlpipe/bus';
+import { describeError } from '@mlpipe/common';
+import type { EpochMetrics } from '@mlpipe/contracts';
+import { saveModelToBytes, trainModel } from '@mlpipe/ml';
+import { DEFAULT_DP_SETTINGS, trainAsCoordinator, type GroupResult } from '../adapters/distributed';
+import type { RunnerDeps, RunOptions } from './deps';
+import type { PreparedJob } from './prepare';
+
+/**
+ * Trains the prepared model to the job's last epoch: alone, or as the coordinator of a data-parallel
+ * group (the group's result is handed back for the completion event). Nothing to do for a job
+ * resumed after its last epoch.
+ */
+export async function trainPrepared(p: PreparedJob, deps: RunnerDeps, run: RunOptions): Promise<GroupResult | undefined> {
+  const { job, attempt } = run;
+  const hp = job.hyperparams;
+  if (p.initialEpoch >= hp.epochs) return undefined;
+  const onEpoch = (m: EpochMetrics, members?: string[]) => checkpointAndReport(p, deps, m, members);
+  if (job.replicas <= 1) {
+    await trainModel(
+      p.model,
+      { train: p.plan.train, ...(p.plan.validation ? { validation: p.plan.validation } : {}) },
+      { epochs: hp.epochs, batchSize: hp.batchSize, seed: hp.seed, initialEpoch: p.initialEpoch, recipe: p.recipe, signal: run.signal, onBatch: () => run.heartbeat(), onEpoch: (m) => onEpoch(m) },
+    );
+    return undefined;
+  }
+  if (attempt > 1) await recallWorkers(run, deps);
+  return trainAsCoordinator({
+    bus: deps.bus,
+    job,
+    attempt,
+    replicaId: deps.replicaId,
+    logger: p.log,
+    model: p.model,
+    plan: p.plan,
+    initialEpoch: p.initialEpoch,
+    settings: deps.dp ?? DEFAULT_DP_SETTINGS,
+    signal: run.signal,
+    onEpoch,
+    onChange: (c) => {
+      run.heartbeat();
+      publishEvent(deps.bus, 'train.group.changed', { jobId: job.jobId, ...c }, { source: p.source }).catch((err: unknown) =>
+        p.log.warn({ err: describeError(err) }, 'could not publish a group change'),
+      );
+    },
+    onStep: (t) => {
+      run.heartbeat();
+      deps.onStepTiming?.(job.jobId, t);
+    },
+    ...(deps.onGradientReceipt ? { onReceipt: deps.onGradientReceipt } : {}),
+  });
+}
+
+/** Checkpoint first, then report: a progress event always points at a checkpoint that exists. */
+async function checkpointAndReport(p: PreparedJob, deps: RunnerDeps, m: EpochMetrics, members?: string[]): Promise<void> {
+  const { job, attempt } = p.run;
+  const metrics: EpochMetrics = { ...m };
+  p.history.push(metrics);
+  const prefix = await p.checkpoints.save(job.jobId, { epoch: m.epoch, history: p.history, model: await saveModelToBytes(p.model) });
+  deps.onEpochMetrics?.(job.jobId, metrics);
+  p.log.info({ epoch: m.epoch, loss: m.loss, valAccuracy: m.valAccuracy, samplesPerSec: m.samplesPerSec, members }, 'epoch done');
+  await publishEvent(
+    deps.bus,
+    'train.job.progress',
+    { jobId: job.jobId, replicaId: deps.replicaId, attempt, metrics, checkpointKey: prefix, ...(members ? { members } : {}) },
+    { source: p.source, eventId: `train.job.progress:${job.jobId}:${m.epoch}` },
+  );
+}
+
+/** A resumed coordinator asks for its workers again: the old worker messages may have been used up. */
+async function recallWorkers(run: RunOptions, deps: RunnerDeps): Promise<void> {
+  const { job, attempt } = run;
+  for (let rank = 1; rank < job.replicas; rank++) {
+    await publishEvent(deps.bus, 'train.job.requested', { ...job, rank }, { source: `trainer/${deps.replicaId}`, eventId: `train.job.requested:${job.jobId}:rank${rank}:attempt${attempt}` });
+  }
+}
