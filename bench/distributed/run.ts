@@ -2,7 +2,7 @@
  * Distributed training benchmark: real trainer processes (the service's own entry point) on one
  * machine, a job of 1 or 2 data-parallel replicas, with and without gradient compression.
  * Measures samples/s, the share of step time spent in the gradient exchange, bytes sent per step,
- * and wall time until validation accuracy first reaches 98.5%.
+ * and wall time until validation accuracy first reaches 99.0%, on cnn-wide (the fast recipe's net).
  * Usage: npx tsx bench/distributed/run.ts [--quick] [--batch 64]
  * (writes bench/results/distributed-<date>.json and docs/benchmarks-distributed.md)
  */
@@ -24,7 +24,9 @@ const batchSize = Number(values.batch);
 const root = resolve(import.meta.dirname, '../..');
 const logger = createLogger('bench', 'silent');
 const TRAIN = quick ? 12_000 : 60_000;
-const TARGET = 0.985;
+const TARGET = 0.99;
+/** The net of the fast recipe, trained here with the plain recipe of bench/train (Adam 0.003, constant). */
+const ARCH = 'cnn-wide';
 
 interface Config {
   name: string;
@@ -34,13 +36,14 @@ interface Config {
 }
 
 const CONFIGS: Config[] = [
-  { name: '1 replica', replicas: 1, compression: 'none', epochs: quick ? 2 : 3 },
-  { name: '2 replicas, float32', replicas: 2, compression: 'none', epochs: quick ? 2 : 3 },
+  { name: '1 replica', replicas: 1, compression: 'none', epochs: quick ? 2 : 4 },
+  { name: '2 replicas, float32', replicas: 2, compression: 'none', epochs: quick ? 2 : 4 },
   { name: '2 replicas, fp16', replicas: 2, compression: 'fp16', epochs: 2 },
   { name: '2 replicas, top-k 1% + error feedback', replicas: 2, compression: 'topk', epochs: 2 },
 ];
 
 interface Result extends Config {
+  arch: string;
   batchSize: number;
   trainSamples: number;
   samplesPerSec: number;
@@ -73,7 +76,7 @@ async function run(config: Config): Promise<Result> {
   });
   const replicas = Array.from({ length: config.replicas }, (_, i) => startReplica(bus, dir, `bench-${i}`));
   try {
-    const hyperparams = HyperparamsSchema.parse({ arch: 'cnn-small', epochs: config.epochs, batchSize, seed: 1, validationShare: 5000 / TRAIN, compression: config.compression });
+    const hyperparams = HyperparamsSchema.parse({ arch: ARCH, epochs: config.epochs, batchSize, seed: 1, validationShare: 5000 / TRAIN, compression: config.compression });
     for (let rank = 0; rank < config.replicas; rank++) {
       const job = { jobId: `bench-${config.replicas}-${config.compression}`, modelName: 'mnist', dataset: 'mnist' as const, datasetVersion: version.id, hyperparams, replicas: config.replicas, rank, trigger: { kind: 'manual' as const, reason: 'benchmark' } };
       await publishEvent(bus, 'train.job.requested', job, { source: 'bench', eventId: `bench:${rank}` });
@@ -92,6 +95,7 @@ async function run(config: Config): Promise<Result> {
     const reached = progress.find((p) => (p.data.metrics.valAccuracy ?? 0) >= TARGET);
     return {
       ...config,
+      arch: ARCH,
       batchSize,
       trainSamples: samplesPerEpoch,
       samplesPerSec,
@@ -134,10 +138,10 @@ if (!quick) {
 Measured ${date} by \`npx tsx bench/distributed/run.ts\` (raw numbers: [\`${file}\`](../${file})) on
 ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}, WASM backend. Every replica is a
 real trainer process (\`services/trainer/src/main.ts\`) talking to the others through the local NATS server.
-The job: cnn-small on MNIST, ${results[0]!.trainSamples} training samples per epoch (5,000 held out for validation),
+The job: ${ARCH} on MNIST, ${results[0]!.trainSamples} training samples per epoch (5,000 held out for validation),
 global batch ${batchSize} (each of 2 replicas computes ${batchSize / 2}), Adam 0.003, seed 1.
 
-| configuration | samples/s | vs 1 replica | exchange share of step time | bytes sent per step per replica (KiB) | to 98.5% validation accuracy | test accuracy |
+| configuration | samples/s | vs 1 replica | exchange share of step time | bytes sent per step per replica (KiB) | to ${TARGET * 100}% validation accuracy | test accuracy |
 |---|---|---|---|---|---|---|
 ${rows.join('\n')}
 
@@ -148,7 +152,7 @@ ${rows.join('\n')}
   (network, the coordinator's reduction, and waiting for the slower replica) over that plus compute.
 - **bytes per step**: what the coordinating replica put on the wire per step (its gradient; the
   coordinator's broadcast of the mean is counted separately, it is the same size uncompressed, half with fp16).
-- **to 98.5%**: wall time from the job's start until the first epoch whose validation accuracy reached 98.5%.
+- **to ${TARGET * 100}%**: wall time from the job's start until the first epoch whose validation accuracy reached ${TARGET * 100}%.
 `;
   writeFileSync(join(root, 'docs/benchmarks-distributed.md'), md);
 }
