@@ -57,7 +57,7 @@ export const HyperparamsSchema = z
 export type Hyperparams = z.infer<typeof HyperparamsSchema>;
 
 /** Augmentation of the recipes: a little stronger than the schema's defaults, for digits drawn in a browser. */
-const DRAWN_DIGITS_AUGMENT = { rotateDeg: 15, shiftPx: 3, scale: 0.15, strokeProb: 0.5 };
+const DRAWN_DIGITS_AUGMENT = { rotateDeg: 20, shiftPx: 3, scale: 0.15, strokeProb: 0.6 };
 
 /**
  * Named starting points for a job's hyperparameters (a job's own values override them).
