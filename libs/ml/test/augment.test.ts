@@ -12,6 +12,7 @@ import {
 } from '../src/augment';
 import { PIXELS } from '@mlpipe/contracts';
 import { loadMnist } from './mnist';
+import { centreOfMass } from './images';
 
 const mnist = loadMnist('t10k', 64);
 const STRONG = { rotateDeg: 15, shiftPx: 2, scale: 0.1, strokeProb: 1 };
@@ -36,17 +37,6 @@ function ink(p: Uint8Array): number {
   return sum;
 }
 
-function centreOfMass(p: Uint8Array): [number, number] {
-  let m = 0;
-  let x = 0;
-  let y = 0;
-  p.forEach((v, i) => {
-    m += v;
-    x += v * (i % 28);
-    y += v * Math.floor(i / 28);
-  });
-  return [x / m, y / m];
-}
 
 describe('augmentation is seeded by (seed, epoch, sample index) alone', () => {
   const order = Array.from({ length: 64 }, (_, i) => i);

@@ -4,6 +4,7 @@ import { PNG } from 'pngjs';
 import jpeg from 'jpeg-js';
 import { decodeImage, digitToBytes, imagesToTensor, mnistNormalise, PIXELS, type GreyImage } from '../src';
 import { loadMnist } from './mnist';
+import { centreOfMass } from './images';
 
 /** An MNIST digit drawn bigger, off-centre, as dark ink on white paper: what a person uploads. */
 function redraw(sample: Uint8Array, scale: number, canvas: [number, number], at: [number, number]): GreyImage {
@@ -14,17 +15,6 @@ function redraw(sample: Uint8Array, scale: number, canvas: [number, number], at:
   return { width: w, height: h, pixels };
 }
 
-const centreOfMass = (p: Uint8Array) => {
-  let m = 0;
-  let x = 0;
-  let y = 0;
-  p.forEach((v, i) => {
-    m += v;
-    x += v * (i % 28);
-    y += v * Math.floor(i / 28);
-  });
-  return [x / m, y / m];
-};
 
 describe('one preprocessing path for training and serving', () => {
   it('gives a training sample sent as a 28×28 array exactly the tensor training used', () => {
