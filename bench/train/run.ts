@@ -91,7 +91,10 @@ function tfjsVersion(): string {
 
 async function main(): Promise<void> {
   if (values.render !== undefined) {
-    const report = TrainReportSchema.parse(JSON.parse(readFileSync(resolve(values.render), 'utf8')));
+    const stored = TrainReportSchema.parse(JSON.parse(readFileSync(resolve(values.render), 'utf8')));
+    // The distributed run may be newer than the training run: pair them again, and keep that in the file.
+    const report = { ...stored, distributed: compareDistributed(resultsDir, stored.results) };
+    writeFileSync(resolve(values.render), JSON.stringify(report, null, 2) + '\n');
     writeFileSync(docFile, renderMarkdown(report, basename(values.render)));
     console.log(`rendered ${docFile} from ${values.render}`);
     return;
