@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { execFileSync } from 'node:child_process';
 import { connectBus, deleteStreams } from '@mlpipe/bus';
 import { DatasetWatcherConfigSchema, loadConfig } from '@mlpipe/config';
+import { RECIPE_NAMES } from '@mlpipe/contracts';
 import pg from 'pg';
 import { runLoop } from './demoLoop';
 
@@ -43,7 +44,7 @@ const name = values.name ?? 'demo';
 if (!/^[a-z][a-z0-9-]{0,20}$/.test(name)) fail(`--name must be lower-case letters, digits and "-", got "${name}"`);
 // The loop retrains on the union of old and new data: a subset of "the first N" would leave the new batches out.
 const trainSubset = values['train-subset'] ?? '0';
-if (values.recipe && !['fast', 'quality', 'plain'].includes(values.recipe)) fail(`--recipe must be fast, quality or plain, got "${values.recipe}"`);
+if (values.recipe && !(RECIPE_NAMES as string[]).includes(values.recipe)) fail(`--recipe must be one of ${RECIPE_NAMES.join(', ')}, got "${values.recipe}"`);
 
 const root = resolve(import.meta.dirname, '..');
 const work = join(root, '.mlpipe', name);

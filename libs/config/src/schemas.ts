@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { RECIPE_NAMES } from '@mlpipe/contracts';
 
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 const bool = (fallback: boolean) => z.stringbool().default(fallback);
@@ -67,7 +68,7 @@ export const OrchestratorConfigSchema = serviceSchema(8082, {
   /** After drift on the champion, this many new labelled train samples are enough to retrain. */
   RETRAIN_MIN_NEW_SAMPLES_ON_DRIFT: z.coerce.number().int().min(1).default(50),
   /** The recipe automatically triggered jobs start from (see RECIPES in libs/contracts). */
-  AUTO_RECIPE: z.enum(['fast', 'quality', 'plain']).default('fast'),
+  AUTO_RECIPE: z.enum(RECIPE_NAMES).default('fast'),
   /** Hyperparameters for automatically triggered jobs (JSON, merged over the recipe). */
   AUTO_HYPERPARAMS: z.string().default('{}'),
   AUTO_MODEL_NAME: z.string().default('mnist'),

@@ -73,6 +73,7 @@ export const RECIPES = {
   quality: { arch: 'cnn-deep', epochs: 12, batchSize: 128, learningRate: 0.005, lrSchedule: 'one-cycle', augment: DRAWN_DIGITS_AUGMENT },
 } as const satisfies Record<string, z.input<typeof HyperparamsSchema>>;
 export type RecipeName = keyof typeof RECIPES;
+export const RECIPE_NAMES = Object.keys(RECIPES) as [RecipeName, ...RecipeName[]];
 
 /** Marks a job as one trial of a sweep (travels with the job's events so the registry can file it). */
 export const TrialRefSchema = z.object({ sweepId: IdSchema, trial: z.number().int().nonnegative() }).strict();

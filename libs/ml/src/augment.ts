@@ -11,20 +11,17 @@ import { AugmentSchema, PIXELS, type Augment, type LabelledImages } from '@mlpip
  * sample draws the same pixels for it, and N-replica training stays equivalent to one replica.
  */
 
-/** A job's `augment` hyperparameter; the schema lives in contracts with the other hyperparameters. */
-export const AugmentConfigSchema = AugmentSchema;
-export type AugmentConfig = Augment;
-
-export const DEFAULT_AUGMENT: Readonly<AugmentConfig> = Object.freeze(AugmentConfigSchema.parse({}));
+// A job's `augment` hyperparameter (`Augment`) is defined in contracts with the other hyperparameters.
+export const DEFAULT_AUGMENT: Readonly<Augment> = Object.freeze(AugmentSchema.parse({}));
 
 /** No change at all: `augmentInto` with it copies (or scales to [0,1]) the input. */
-export const NO_AUGMENT: Readonly<AugmentConfig> = Object.freeze({ rotateDeg: 0, shiftPx: 0, scale: 0, strokeProb: 0 });
+export const NO_AUGMENT: Readonly<Augment> = Object.freeze({ rotateDeg: 0, shiftPx: 0, scale: 0, strokeProb: 0 });
 
 /**
  * The "transformed MNIST" test set's transforms: stronger than training's, meant to look like digits
  * drawn in a browser (tilted, off-centre, bigger or smaller, a thicker or thinner pen).
  */
-export const TRANSFORMED_TEST_AUGMENT: Readonly<AugmentConfig> = Object.freeze({ rotateDeg: 20, shiftPx: 3, scale: 0.15, strokeProb: 2 / 3 });
+export const TRANSFORMED_TEST_AUGMENT: Readonly<Augment> = Object.freeze({ rotateDeg: 20, shiftPx: 3, scale: 0.15, strokeProb: 2 / 3 });
 
 /** One sample's drawn transform. `stroke` > 0 thickens by that fraction of a dilation, < 0 thins. */
 export interface SampleTransform {
@@ -57,7 +54,7 @@ export function sampleSeed(seed: number, epoch: number, index: number): number {
 }
 
 /** The transform of dataset sample `index` in `epoch`. Always draws the same five numbers, in order. */
-export function sampleTransform(cfg: AugmentConfig, seed: number, epoch: number, index: number): SampleTransform {
+export function sampleTransform(cfg: Augment, seed: number, epoch: number, index: number): SampleTransform {
   const rand = mulberry32(sampleSeed(seed, epoch, index));
   const between = (lo: number, hi: number) => lo + (hi - lo) * rand();
   const rotateDeg = between(-cfg.rotateDeg, cfg.rotateDeg);
@@ -194,7 +191,6 @@ function strokeFilter(img: Float32Array, amount: number, tmp: Float32Array, filt
   }
 }
 
-
 /** The largest (grow) or smallest of three values; written out because it is the filter's inner loop. */
 function extreme3(grow: boolean, a: number, b: number, c: number): number {
   if (grow) return a > b ? (a > c ? a : c) : b > c ? b : c;
@@ -212,7 +208,7 @@ export function augmentInto(
   order: ArrayLike<number>,
   start: number,
   count: number,
-  cfg: AugmentConfig,
+  cfg: Augment,
   seed: number,
   epoch: number,
 ): void {

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import type { Hyperparams } from '@mlpipe/contracts';
-import { augmentInto, type AugmentConfig } from './augment';
+import { IMAGE_SIDE, type Augment, type Hyperparams } from '@mlpipe/contracts';
+import { augmentInto } from './augment';
 import type { OptimizerOptions } from './models';
 import { imagesToTensor, PIXELS, type LabelledImages } from './preprocess';
 import type { LrScheduleConfig } from './schedule';
@@ -9,8 +9,7 @@ import type { LrScheduleConfig } from './schedule';
 export interface Recipe {
   optimizer: OptimizerOptions;
   schedule: LrScheduleConfig;
-  augment?: AugmentConfig;
-  seed: number;
+  augment?: Augment;
 }
 
 export function recipeFrom(hp: Hyperparams, stepsPerEpoch: number): Recipe {
@@ -26,15 +25,19 @@ export function recipeFrom(hp: Hyperparams, stepsPerEpoch: number): Recipe {
       warmupShare: hp.lrWarmupShare,
     },
     ...(hp.augment ? { augment: hp.augment } : {}),
-    seed: hp.seed,
   };
 }
 
 /** The samples of a batch, augmented for `epoch` when the recipe says so (the same pixels on every replica). */
 export interface BatchAugment {
-  config: AugmentConfig;
+  config: Augment;
   seed: number;
   epoch: number;
+}
+
+/** How `epoch`'s batches are augmented under the recipe (undefined: not at all); keyed by the job's seed alone. */
+export function augmentFor(recipe: Recipe, seed: number, epoch: number): BatchAugment | undefined {
+  return recipe.augment ? { config: recipe.augment, seed, epoch } : undefined;
 }
 
 /** Training input for `order[start .. start+count)`: as imagesToTensor, or augmented per sample. */
@@ -42,5 +45,5 @@ export function trainingBatch(data: LabelledImages, order: ArrayLike<number>, st
   if (!augment) return imagesToTensor(data.images, count, order, start);
   const out = new Float32Array(count * PIXELS);
   augmentInto(out, data.images, order, start, count, augment.config, augment.seed, augment.epoch);
-  return tf.tensor4d(out, [count, 28, 28, 1]);
+  return tf.tensor4d(out, [count, IMAGE_SIDE, IMAGE_SIDE, 1]);
 }

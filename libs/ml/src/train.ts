@@ -4,7 +4,7 @@ import { transformedTestSet } from './augment';
 import { tally, type Evaluation } from './metrics';
 import { imagesToTensor, labelsToOneHot, type LabelledImages } from './preprocess';
 import { shuffledIndices } from './random';
-import { trainingBatch, type Recipe } from './recipe';
+import { augmentFor, trainingBatch, type Recipe } from './recipe';
 import { learningRateAt, setLearningRate } from './schedule';
 
 export interface EpochProgress {
@@ -63,8 +63,7 @@ export async function trainModel(
       if (opts.signal?.aborted) throw opts.signal.reason ?? new Error('aborted');
       const start = b * opts.batchSize;
       const size = Math.min(opts.batchSize, train.count - start);
-      const augment = opts.recipe?.augment ? { config: opts.recipe.augment, seed: opts.seed, epoch } : undefined;
-      const xs = trainingBatch(train, order, start, size, augment);
+      const xs = trainingBatch(train, order, start, size, opts.recipe && augmentFor(opts.recipe, opts.seed, epoch));
       const ys = labelsToOneHot(train.labels, size, order, start);
       if (opts.recipe) setLearningRate(model, learningRateAt((epoch - 1) * batches + b, opts.recipe.schedule));
       try {

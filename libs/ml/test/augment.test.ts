@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import {
-  AugmentConfigSchema,
   augmentInto,
   DEFAULT_AUGMENT,
   IDENTITY_TRANSFORM,
@@ -10,7 +9,7 @@ import {
   transformImage,
   type SampleTransform,
 } from '../src/augment';
-import { PIXELS } from '@mlpipe/contracts';
+import { AugmentSchema, PIXELS } from '@mlpipe/contracts';
 import { loadMnist } from './mnist';
 import { centreOfMass } from './images';
 
@@ -151,12 +150,12 @@ describe('the transformed MNIST test set', () => {
   });
 });
 
-describe('AugmentConfigSchema', () => {
+describe('AugmentSchema', () => {
   it('fills defaults, rejects out-of-range values and unknown keys', () => {
-    expect(AugmentConfigSchema.parse({})).toEqual(DEFAULT_AUGMENT);
-    expect(AugmentConfigSchema.parse({ rotateDeg: 5 }).rotateDeg).toBe(5);
-    expect(() => AugmentConfigSchema.parse({ rotateDeg: 90 })).toThrow();
-    expect(() => AugmentConfigSchema.parse({ strokeProb: 1.5 })).toThrow();
-    expect(() => AugmentConfigSchema.parse({ rotate: 5 })).toThrow();
+    expect(AugmentSchema.parse({})).toEqual(DEFAULT_AUGMENT);
+    expect(AugmentSchema.parse({ rotateDeg: 5 }).rotateDeg).toBe(5);
+    expect(() => AugmentSchema.parse({ rotateDeg: 90 })).toThrow();
+    expect(() => AugmentSchema.parse({ strokeProb: 1.5 })).toThrow();
+    expect(() => AugmentSchema.parse({ rotate: 5 })).toThrow();
   });
 });

@@ -3,7 +3,7 @@ import { BaseConfigSchema, loadConfig } from '@mlpipe/config';
 import { connectBus, request, type Bus } from '@mlpipe/bus';
 import { describeError, ValidationError } from '@mlpipe/common';
 import { readFileSync } from 'node:fs';
-import { RECIPES, type Job, type RecipeName, type Sweep } from '@mlpipe/contracts';
+import { RECIPE_NAMES, RECIPES, type Job, type RecipeName, type Sweep } from '@mlpipe/contracts';
 
 const USAGE = `usage: mlpipe-jobs submit [--model mnist] [--dataset mnist] [--recipe fast|quality|plain]
                           [--arch cnn-small|cnn-wide|cnn-deep] [--epochs N] [--batch-size N] [--lr X]
@@ -120,7 +120,7 @@ async function run(argv: string[]): Promise<number> {
     switch (command) {
       case 'submit':
       case 'sweep': {
-        if (values.recipe && !(values.recipe in RECIPES)) throw new ValidationError(`--recipe must be one of ${Object.keys(RECIPES).join(', ')}, got "${values.recipe}"`);
+        if (values.recipe && !(RECIPE_NAMES as string[]).includes(values.recipe)) throw new ValidationError(`--recipe must be one of ${RECIPE_NAMES.join(', ')}, got "${values.recipe}"`);
         const recipe: Record<string, unknown> = values.recipe ? { ...RECIPES[values.recipe as RecipeName] } : {};
         if (values['no-augment']) delete recipe.augment;
         const hyperparams = Object.fromEntries(

@@ -93,7 +93,7 @@ export async function startTrainer(deps: TrainerDeps): Promise<RunningTrainer> {
     runningJobs.inc();
     lastProgress.setToCurrentTime({ job_id: job.jobId }); // a job that never makes progress is stalled from its start
     try {
-      const outcome = await runJob(job, attempt, runnerDeps, { signal: controller.signal, heartbeat });
+      const outcome = await runJob({ job, attempt, signal: controller.signal, heartbeat }, runnerDeps);
       jobsTotal.inc({ outcome });
       return outcome;
     } finally {

@@ -13,7 +13,7 @@ import {
   type Hyperparams,
   type LabelledImages,
 } from '@mlpipe/contracts';
-import { applyFlatGradients, computeShardGradients, epochOrder, gradientLength, learningRateAt, loadModelFromBytes, recipeFrom, saveModelToBytes, setLearningRate, type Recipe } from '@mlpipe/ml';
+import { applyFlatGradients, augmentFor, computeShardGradients, epochOrder, gradientLength, learningRateAt, loadModelFromBytes, recipeFrom, saveModelToBytes, setLearningRate, type Recipe } from '@mlpipe/ml';
 import { decodeGradient, encodeDense, TopKCompressor, type EncodedGradient } from '../core/gradientCodec';
 import { batchRange, shardRange, stepPosition } from '../core/sharding';
 import { DpChannel } from './dpChannel';
@@ -213,8 +213,7 @@ export class DpWorker {
     const global = batchRange(position.batch, hp.batchSize, this.opts.train.count);
     const shard = shardRange(global, rank, size);
     const order = epochOrder(this.opts.train.count, hp.seed, position.epoch);
-    const augment = this.recipe.augment ? { config: this.recipe.augment, seed: hp.seed, epoch: position.epoch } : undefined;
-    const g = computeShardGradients(model, this.opts.train, order, shard.start, shard.count, augment);
+    const g = computeShardGradients(model, this.opts.train, order, shard.start, shard.count, augmentFor(this.recipe, hp.seed, position.epoch));
     const encoded: EncodedGradient = this.topk ? this.topk.encode(g.gradSum) : encodeDense(g.gradSum, hp.compression === 'fp16' ? 'f16' : 'f32');
     const before = this.channel.bytesSent;
     this.channel.send(

@@ -7,6 +7,7 @@ import { loadDatasetVersion } from '@mlpipe/dataset';
 import { createModel, loadModelFromBytes, recipeFrom, type Recipe } from '@mlpipe/ml';
 import { CheckpointStore } from '../adapters/checkpoints';
 import { planData, type DataPlan } from '../core/dataPlan';
+import { stepsPerEpoch } from '../core/sharding';
 import type { RunnerDeps, RunOptions } from './deps';
 
 /** A job ready to train on this replica: its data, its model (fresh or from the last checkpoint), its history so far. */
@@ -46,7 +47,7 @@ export async function prepareJob(run: RunOptions, deps: RunnerDeps): Promise<Pre
   const source = `trainer/${deps.replicaId}`;
   const checkpoints = new CheckpointStore(deps.store);
   const resume = await checkpoints.latest(job.jobId);
-  const recipe = recipeFrom(hp, Math.ceil(plan.train.count / hp.batchSize));
+  const recipe = recipeFrom(hp, stepsPerEpoch(plan.train.count, hp.batchSize));
   const model = resume ? await loadModelFromBytes(resume.model, recipe.optimizer) : createModel(hp.arch, { seed: hp.seed, ...recipe.optimizer });
   const history: EpochMetrics[] = resume ? [...resume.history] : [];
   const initialEpoch = resume?.epoch ?? 0;

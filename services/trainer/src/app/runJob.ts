@@ -6,7 +6,7 @@ import { prepareJob } from './prepare';
 import { ShutdownAbort } from './shutdownAbort';
 import { trainPrepared } from './train';
 
-export type { RunnerDeps } from './deps';
+export type { RunnerDeps, RunOptions } from './deps';
 export { ShutdownAbort };
 
 /** `assisted`: a worker replica (rank ≥ 1) helped its group until the group finished. */
@@ -20,17 +20,17 @@ export type RunOutcome = 'completed' | 'cancelled' | 'assisted';
  * assists its group. Every event id is derived from job, attempt and epoch, so a replayed attempt
  * publishes nothing twice.
  */
-export async function runJob(job: RunOptions['job'], attempt: number, deps: RunnerDeps, opts: Omit<RunOptions, 'job' | 'attempt'>): Promise<RunOutcome> {
-  const run = { job, attempt, ...opts };
+export async function runJob(run: RunOptions, deps: RunnerDeps): Promise<RunOutcome> {
+  const { job, signal } = run;
   const prepared = await prepareJob(run, deps);
   if (prepared.role === 'assist') return assist(run, prepared.train, deps);
   try {
-    const group = await trainPrepared(prepared, deps, run);
-    if (opts.signal.aborted) throw opts.signal.reason;
+    const group = await trainPrepared(prepared, deps);
+    if (signal.aborted) throw signal.reason;
     await finishJob(prepared, group, deps);
     return 'completed';
   } catch (err) {
-    if (!opts.signal.aborted || opts.signal.reason instanceof ShutdownAbort) throw err;
+    if (!signal.aborted || signal.reason instanceof ShutdownAbort) throw err;
     const atEpoch = prepared.history.at(-1)?.epoch ?? 0;
     await publishEvent(
       deps.bus,

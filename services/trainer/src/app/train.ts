@@ -11,7 +11,8 @@ import type { PreparedJob } from './prepare';
  * group (the group's result is handed back for the completion event). Nothing to do for a job
  * resumed after its last epoch.
  */
-export async function trainPrepared(p: PreparedJob, deps: RunnerDeps, run: RunOptions): Promise<GroupResult | undefined> {
+export async function trainPrepared(p: PreparedJob, deps: RunnerDeps): Promise<GroupResult | undefined> {
+  const { run } = p;
   const { job, attempt } = run;
   const hp = job.hyperparams;
   if (p.initialEpoch >= hp.epochs) return undefined;
