@@ -15,6 +15,12 @@ export interface PublishOptions {
    * duplicate window stores one message. Give a deterministic id wherever a retry may re-publish.
    */
   eventId?: string;
+  /**
+   * Keep trying for this long when the server does not answer (an outage, a restart): the same
+   * event id makes a retry that did reach the stream a duplicate, not a second event. Without it,
+   * one failure throws.
+   */
+  retryForMs?: number;
 }
 
 export interface PublishResult {
@@ -49,6 +55,19 @@ export async function publishEvent<T extends EventType>(
   opts: PublishOptions,
 ): Promise<PublishResult> {
   const envelope = buildEnvelope(type, data, opts);
+  const giveUpAt = Date.now() + (opts.retryForMs ?? 0);
+  for (let tries = 1; ; tries++) {
+    try {
+      return await publishEnvelope(bus, envelope);
+    } catch (err) {
+      if (Date.now() >= giveUpAt) throw err;
+      await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** tries)));
+    }
+  }
+}
+
+async function publishEnvelope<T extends EventType>(bus: Bus, envelope: Envelope<T>): Promise<PublishResult> {
+  const type = envelope.type;
   const subject = subjectOf(bus.namespace, type);
   const attributes = messagingAttributes(subject, 'send', {
     [MessagingAttr.operationName]: 'publish',
