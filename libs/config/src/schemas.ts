@@ -121,6 +121,8 @@ export const GatewayConfigSchema = serviceSchema(8080, {
   /** Share of predictions sampled (inputs and outputs) into the store for drift monitoring and lineage; 0 turns it off. */
   PREDICTION_SAMPLE_SHARE: z.coerce.number().min(0).max(1).default(1),
   PREDICTION_FLUSH_MS: z.coerce.number().int().min(100).default(5000),
+  /** Served aliases are read from the registry again this often (and after every NATS reconnect), so a missed alias event is healed. */
+  GATEWAY_ALIAS_TTL_MS: z.coerce.number().int().min(100).default(30_000),
 });
 
 export const UiConfigSchema = serviceSchema(8083, {

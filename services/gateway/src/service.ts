@@ -13,6 +13,7 @@ import { ModelCache } from './adapters/modelCache';
 import { PredictionLog } from './adapters/predictionLog';
 import { InferenceMetrics } from './adapters/inferenceMetrics';
 import { Predictor } from './app/predictor';
+import { AliasRefresh } from './app/aliasRefresh';
 
 export interface RunningGateway {
   app: FastifyInstance;
@@ -23,7 +24,7 @@ export interface RunningGateway {
   stop(): Promise<void>;
 }
 
-/** Wires the gateway: the model cache on the registry, alias moves from NATS, the predictor and its routing, the HTTP app (not yet listening). */
+/** Wires the gateway: the model cache on the registry, alias moves from NATS (and the refresh for missed ones), the predictor and its routing, the HTTP app (not yet listening). */
 export function startGateway(deps: {
   registryUrl: string;
   bus: Bus;
@@ -38,11 +39,21 @@ export function startGateway(deps: {
   sampling?: { store: ObjectStore; share: number; flushMs: number };
   /** The process's readiness (the runtime's); the gateway is ready only while both are. */
   isReady?: () => boolean;
+  /** Held aliases are read from the registry again this often, and after every reconnect (default 30 s). */
+  aliasTtlMs?: number;
 }): RunningGateway {
   const loadTime = new Histogram({ name: 'mlpipe_model_load_seconds', help: 'Time to load a model version', labelNames: ['model'], registers: [deps.metrics] });
   const models = new ModelCache(deps.registryUrl.replace(/\/$/, ''), deps.cacheSize ?? 4, (name, _v, s) => loadTime.observe({ model: name }, s));
   // An alias move takes effect on the next request, without a restart.
   const aliasSub = subscribeEvents(deps.bus, 'model.alias.changed', (e) => models.invalidate(e.data.modelName), deps.logger);
+  // What the subscription missed (an outage, a lost message) is healed by reading the aliases again.
+  const refreshed = new Counter({ name: 'mlpipe_alias_refresh_total', help: 'Held aliases read again from the registry, by trigger and outcome (moved: an alias event had been missed)', labelNames: ['trigger', 'outcome'], registers: [deps.metrics] });
+  const aliasRefresh = new AliasRefresh({ models, logger: deps.logger, ttlMs: deps.aliasTtlMs ?? 30_000, onOutcome: (trigger, outcome) => refreshed.inc({ trigger, outcome }) });
+  aliasRefresh.start();
+  const unwatch = deps.bus.connection.onReconnect((downMs) => {
+    deps.logger.info({ downMs }, 'NATS is back: reading the served aliases again, in case a move was missed');
+    void aliasRefresh.refresh('reconnect');
+  });
   const sampled = new Counter({ name: 'mlpipe_predictions_sampled_total', help: 'Predictions written to the store for drift monitoring, or dropped when the store stayed unreachable', labelNames: ['outcome'], registers: [deps.metrics] });
   const predictionLog =
     deps.sampling && deps.sampling.share > 0
@@ -73,6 +84,8 @@ export function startGateway(deps: {
     setReady: (r) => void (ready = r),
     flushPredictions: async () => predictionLog?.flush(),
     stop: async () => {
+      unwatch();
+      aliasRefresh.stop();
       aliasSub.unsubscribe();
       await predictionLog?.close();
     },
@@ -107,6 +120,7 @@ export async function serveGateway(ctx: ServiceContext<GatewayConfig, 'bus' | 's
     pinnedVersion: config.MODEL_VERSION,
     traffic: { canaryShare: config.CANARY_SHARE, shadow: config.SHADOW_CHALLENGER },
     sampling: { store: ctx.store, share: config.PREDICTION_SAMPLE_SHARE, flushMs: config.PREDICTION_FLUSH_MS },
+    aliasTtlMs: config.GATEWAY_ALIAS_TTL_MS,
   });
   return { app: gateway.app, stop: () => gateway.stop() };
 }

@@ -4,6 +4,14 @@ import { ARTEFACTS } from '@mlpipe/contracts';
 import { loadModelFromBytes } from '@mlpipe/ml';
 import type { ModelSelector } from '../core/modelSelector';
 
+/** An alias resolution the cache holds, with the model's epoch when it was read (see `moveAlias`). */
+export interface HeldAlias {
+  name: string;
+  alias: string;
+  version: number;
+  epoch: number;
+}
+
 export interface LoadedModel {
   name: string;
   version: number;
@@ -14,11 +22,18 @@ export interface LoadedModel {
 /**
  * Registered models loaded from the registry's API (version records and artefacts), a bounded
  * number kept in memory (least recently used goes first). Aliases are resolved on every request
- * from a small map that `invalidate()` clears when the registry announces an alias move.
+ * from a small map that `invalidate()` clears when the registry announces an alias move, and that
+ * a refresh (`heldAliases` → `readAlias` → `moveAlias`) brings in line with the registry when an
+ * announcement was missed.
  */
 export class ModelCache {
   private readonly loaded = new Map<string, Promise<LoadedModel>>();
   private readonly aliases = new Map<string, number>();
+  /**
+   * Bumped per model by every invalidation: a read that started before one must not write its
+   * (possibly older) answer back over it, whether a request's or a refresh's.
+   */
+  private readonly epochs = new Map<string, number>();
 
   constructor(
     private readonly registryUrl: string,
@@ -47,7 +62,41 @@ export class ModelCache {
 
   /** Forget alias resolutions of a model (called on model.alias.changed). */
   invalidate(name: string): void {
+    this.epochs.set(name, this.epochOf(name) + 1);
     for (const key of [...this.aliases.keys()]) if (key.startsWith(`${name}@`)) this.aliases.delete(key);
+  }
+
+  /** The alias resolutions requests are being answered by now. */
+  heldAliases(): HeldAlias[] {
+    return [...this.aliases].map(([key, version]) => {
+      const [name, alias] = key.split('@') as [string, string];
+      return { name, alias, version, epoch: this.epochOf(name) };
+    });
+  }
+
+  /** The registry's answer for an alias now, past the held one (NotFoundError: it has none; TransientError: no answer). */
+  async readAlias(name: string, alias: string): Promise<number> {
+    const record = (await this.fetchJson(`/models/${name}/aliases/${alias}`)) as { version: number };
+    return record.version;
+  }
+
+  /**
+   * Points a held alias at another version once that version is loaded, so requests switch from one
+   * working model to the next and a failed load (it throws) leaves the old one serving. False when
+   * an alias event or a request got there first: theirs is the newer answer.
+   */
+  async moveAlias(held: HeldAlias, version: number): Promise<boolean> {
+    await this.get({ name: held.name, version });
+    if (!this.stillHeld(held)) return false;
+    this.aliases.set(`${held.name}@${held.alias}`, version);
+    return true;
+  }
+
+  /** Forgets a held alias the registry no longer has; the next request resolves it as a first one would. */
+  dropAlias(held: HeldAlias): boolean {
+    if (!this.stillHeld(held)) return false;
+    this.aliases.delete(`${held.name}@${held.alias}`);
+    return true;
   }
 
   async versions(name: string): Promise<{ version: number; aliases: string[]; testAccuracy: number }[]> {
@@ -65,9 +114,19 @@ export class ModelCache {
     const key = `${name}@${alias}`;
     const cached = this.aliases.get(key);
     if (cached !== undefined) return cached;
-    const record = (await this.fetchJson(`/models/${name}/aliases/${alias}`)) as { version: number };
-    this.aliases.set(key, record.version);
-    return record.version;
+    const epoch = this.epochOf(name);
+    const version = await this.readAlias(name, alias);
+    // An alias event during the read may mean this answer is already old: serve it once, do not keep it.
+    if (this.epochOf(name) === epoch) this.aliases.set(key, version);
+    return version;
+  }
+
+  private epochOf(name: string): number {
+    return this.epochs.get(name) ?? 0;
+  }
+
+  private stillHeld(held: HeldAlias): boolean {
+    return this.epochOf(held.name) === held.epoch && this.aliases.get(`${held.name}@${held.alias}`) === held.version;
   }
 
   private async load(name: string, version: number): Promise<LoadedModel> {
