@@ -81,8 +81,15 @@ export const TrainerConfigSchema = serviceSchema(8085, {
   TRAINER_BACKEND: z.enum(['auto', 'node', 'wasm', 'cpu']).default('auto'),
   /** Unique per replica: the host name (a pod's name) and the process id. */
   TRAINER_REPLICA_ID: z.string().min(1).default(`trainer-${hostname()}-${process.pid}`),
-  /** A job whose trainer sends no heartbeat for this long is handed to another replica. */
-  TRAINER_ACK_WAIT_MS: z.coerce.number().int().min(1000).default(60_000),
+  /**
+   * A job whose trainer stops confirming it for this long is handed to another replica. A live
+   * replica confirms every quarter of it, so this bounds the hand-over after a replica dies.
+   */
+  TRAINER_ACK_WAIT_MS: z.coerce.number().int().min(1000).default(20_000),
+  /** A job with no progress (step, epoch, evaluation) for this long is given back and the replica freed. */
+  TRAINER_WATCHDOG_MS: z.coerce.number().int().min(1000).default(120_000),
+  /** Checkpoint mid-epoch once the last checkpoint is this old (0: only at epoch ends). */
+  TRAINER_CHECKPOINT_EVERY_MS: z.coerce.number().int().min(0).default(30_000),
   TRAINER_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
   /** Data-parallel groups: how often members beat, and when a silent or stalled member is dropped. */
   TRAINER_HEARTBEAT_MS: z.coerce.number().int().min(50).default(1000),
@@ -92,6 +99,12 @@ export const TrainerConfigSchema = serviceSchema(8085, {
   TRAINER_JOIN_WINDOW_MS: z.coerce.number().int().min(0).default(20_000),
   /** How long a worker replica looks for its job's coordinator before giving the task up. */
   TRAINER_JOIN_TIMEOUT_MS: z.coerce.number().int().min(500).default(60_000),
+  /** A NATS outage up to this long is ridden out in place by a group; a longer one ends the attempt. */
+  TRAINER_OUTAGE_TOLERANCE_MS: z.coerce.number().int().min(1000).default(60_000),
+  /** A data-parallel step without progress for this long is announced again (frames lost in an outage). */
+  TRAINER_RETRANSMIT_MS: z.coerce.number().int().min(100).default(5000),
+  /** Time to live of the coordinator's lease in JetStream KV: a dead coordinator's job is free after it. */
+  TRAINER_LEASE_TTL_MS: z.coerce.number().int().min(1000).default(10_000),
   /** Largest NATS message of the gradient exchange (bigger payloads are split); capped by the server's max_payload. */
   TRAINER_MAX_PART_BYTES: z.coerce.number().int().min(1024).optional(),
   CODE_VERSION: z.string().default('dev'),

@@ -5,9 +5,16 @@ import { z } from 'zod';
  * headers are these schemas; gradients and weights travel as the frames' payload).
  * Bump the version on any incompatible change: members refuse a group speaking another.
  */
-export const DP_PROTOCOL_VERSION = 1;
+export const DP_PROTOCOL_VERSION = 2;
 
 const MemberSchema = z.string().min(1).max(128);
+
+/**
+ * The fence every frame carries: the job attempt, and the coordinator's generation (the revision
+ * of its lease in JetStream KV, higher for every new holder). A member ignores frames of an older
+ * generation than it has seen, so a stale coordinator cannot commit steps.
+ */
+const fence = { attempt: z.number().int().positive(), generation: z.number().int().positive() };
 
 export const DpJoinRequestSchema = z.object({ protocol: z.literal(DP_PROTOCOL_VERSION), member: MemberSchema }).strict();
 export type DpJoinRequest = z.infer<typeof DpJoinRequestSchema>;
@@ -18,11 +25,14 @@ export const DpJoinReplySchema = z
     group: z.string().min(1).optional(),
     reason: z.string().optional(),
     heartbeatMs: z.number().int().positive().optional(),
+    attempt: fence.attempt.optional(),
+    generation: fence.generation.optional(),
   })
   .strict();
 export type DpJoinReply = z.infer<typeof DpJoinReplySchema>;
 
-export const DpHeartbeatSchema = z.object({ group: z.string().min(1), member: MemberSchema }).strict();
+/** A member's heartbeat says how far it has applied, so the coordinator knows when its last step reached everyone. */
+export const DpHeartbeatSchema = z.object({ group: z.string().min(1), member: MemberSchema, appliedThrough: z.number().int().min(-1).optional() }).strict();
 
 export const EpochSummarySchema = z
   .object({ epoch: z.number().int().min(1), loss: z.number(), accuracy: z.number().min(0).max(1), samples: z.number().int().nonnegative(), seconds: z.number().nonnegative() })
@@ -45,6 +55,7 @@ export const DpControlSchema = z.discriminatedUnion('kind', [
     .object({
       kind: z.literal('step'),
       group: z.string().min(1),
+      ...fence,
       step: z.number().int().nonnegative(),
       round: z.number().int().nonnegative(),
       members: z.array(MemberSchema).min(1),
@@ -53,14 +64,15 @@ export const DpControlSchema = z.discriminatedUnion('kind', [
       transfer: z.object({ from: MemberSchema, to: z.array(MemberSchema).min(1) }).strict().optional(),
     })
     .strict(),
-  z.object({ kind: z.literal('done'), group: z.string().min(1), apply: AppliedStepSchema }).strict(),
-  z.object({ kind: z.literal('abort'), group: z.string().min(1), reason: z.string().min(1) }).strict(),
+  z.object({ kind: z.literal('done'), group: z.string().min(1), ...fence, apply: AppliedStepSchema }).strict(),
+  z.object({ kind: z.literal('abort'), group: z.string().min(1), ...fence, reason: z.string().min(1) }).strict(),
 ]);
 export type DpControl = z.infer<typeof DpControlSchema>;
 
 export const DpGradientMetaSchema = z
   .object({
     group: z.string().min(1),
+    ...fence,
     step: z.number().int().nonnegative(),
     round: z.number().int().nonnegative(),
     member: MemberSchema,
@@ -75,6 +87,7 @@ export type DpGradientMeta = z.infer<typeof DpGradientMetaSchema>;
 export const DpStateMetaSchema = z
   .object({
     group: z.string().min(1),
+    ...fence,
     /** The last step applied to these weights. */
     appliedThrough: z.number().int().min(-1),
     from: MemberSchema,

@@ -46,10 +46,12 @@ export const storeKeys = {
   normalisedBatch: (dataset: string, contentHash: string) => `datasets/${dataset}/batches/${contentHash}/`,
   normalisedFile: (batchPrefix: string, file: keyof typeof NORMALISED_FILES) => `${batchPrefix}${NORMALISED_FILES[file]}`,
   datasetVersion: (dataset: string, versionId: string) => `datasets/${dataset}/versions/${versionId}.json`,
-  checkpointDir: (jobId: string, epoch: number) => `checkpoints/${jobId}/epoch-${String(epoch).padStart(4, '0')}/`,
+  /** One folder per attempt and step: a stale attempt never writes into a newer one's checkpoint. */
+  checkpointDir: (jobId: string, attempt: number, step: number) => `checkpoints/${jobId}/attempt-${String(attempt).padStart(3, '0')}/step-${String(step).padStart(9, '0')}/`,
   /** Written last, after the checkpoint files: a checkpoint exists only once this points at it. */
   checkpointPointer: (jobId: string) => `checkpoints/${jobId}/latest.json`,
-  modelArtefacts: (modelName: string, jobId: string) => `models/${modelName}/${jobId}/`,
+  /** With the attempt, one folder per attempt: a redelivered attempt never overwrites files another attempt announced. */
+  modelArtefacts: (modelName: string, jobId: string, attempt?: number) => `models/${modelName}/${jobId}/${attempt ? `attempt-${attempt}/` : ''}`,
   /** One file of an artefact or checkpoint folder. */
   artefact: (prefix: string, name: ArtefactName) => `${prefix}${ARTEFACTS[name].file}`,
   /** Every model's sampled predictions (what the drift monitor reads). */
@@ -97,7 +99,13 @@ export type IncomingBatchManifest = z.infer<typeof IncomingBatchManifestSchema>;
 export const CheckpointPointerSchema = z
   .object({
     jobId: z.string(),
-    epoch: z.number().int().min(1),
+    /** Whole epochs done. */
+    epoch: z.number().int().min(0),
+    /** Steps applied (absent in checkpoints written before step checkpoints: epoch × steps per epoch). */
+    steps: z.number().int().min(0).optional(),
+    /** The sums of the epoch in progress, when the checkpoint is mid-epoch. */
+    partialEpoch: z.object({ samples: z.number().int().min(0), lossSum: z.number(), correct: z.number().min(0), seconds: z.number().min(0) }).strict().optional(),
+    attempt: z.number().int().positive().optional(),
     prefix: z.string(),
     history: z.array(z.unknown()),
     writtenAt: z.string(),

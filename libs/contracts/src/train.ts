@@ -116,6 +116,8 @@ export const TrainJobStartedSchema = z
     attempt: z.number().int().min(1),
     backend: z.string().min(1),
     resumedFromEpoch: z.number().int().nonnegative(),
+    /** Steps already applied when the attempt began: a resume by time-based checkpoint may start mid-epoch. */
+    resumedFromStep: z.number().int().nonnegative().optional(),
     hyperparams: HyperparamsSchema,
     datasetVersion: Sha256Schema,
     codeVersion: z.string().min(1),

@@ -10,12 +10,14 @@ const RUNNING_CODE = ['libs', 'services', 'scripts', 'bench', 'deploy'];
 const KEYS_FILE = 'libs/contracts/src/keys.ts';
 
 describe('store keys', () => {
-  it('pads checkpoint epochs so keys sort by epoch', () => {
-    expect(storeKeys.checkpointDir('j1', 2) < storeKeys.checkpointDir('j1', 10)).toBe(true);
+  it('pads checkpoint attempts and steps so keys sort by attempt, then step', () => {
+    expect(storeKeys.checkpointDir('j1', 1, 2) < storeKeys.checkpointDir('j1', 1, 10)).toBe(true);
+    expect(storeKeys.checkpointDir('j1', 2, 5) > storeKeys.checkpointDir('j1', 1, 500)).toBe(true);
   });
 
   it('names every artefact file once and finds it back by name', () => {
     expect(storeKeys.artefact(storeKeys.modelArtefacts('mnist', 'job-1'), 'weights')).toBe('models/mnist/job-1/weights.bin');
+    expect(storeKeys.modelArtefacts('mnist', 'job-1', 2)).toBe('models/mnist/job-1/attempt-2/');
     for (const [name, a] of Object.entries(ARTEFACTS)) expect(artefactOfFile(a.file)).toBe(name);
     expect(artefactOfFile('../secrets')).toBeUndefined();
   });

@@ -24,6 +24,15 @@ export interface TrainOptions {
   seed: number;
   /** Epochs already done (resuming from a checkpoint): training continues with epoch initialEpoch+1. */
   initialEpoch?: number;
+  /**
+   * Steps already done (resuming from a mid-epoch checkpoint), counted from the first epoch; wins
+   * over initialEpoch. The seeded order makes the resumed run visit exactly the batches it missed.
+   */
+  initialStep?: number;
+  /** The sums of the epoch that initialStep falls in, so its figures still cover the whole epoch. */
+  partialEpoch?: EpochSoFar;
+  /** Awaited after every step that does not end an epoch: the place for a checkpoint by time. */
+  afterStep?: (at: { step: number; epochSoFar: EpochSoFar }) => Promise<void> | void;
   /** Awaited after every epoch: the place to checkpoint and report. */
   onEpoch?: (p: EpochProgress) => Promise<void> | void;
   onBatch?: (batch: number, batches: number) => void;
@@ -31,6 +40,14 @@ export interface TrainOptions {
   signal?: AbortSignal;
   /** Learning-rate schedule and augmentation (absent: the compiled rate, images as they are). */
   recipe?: Recipe;
+}
+
+/** The running sums of an epoch in progress (correct = accuracy × samples). */
+export interface EpochSoFar {
+  samples: number;
+  lossSum: number;
+  correct: number;
+  seconds: number;
 }
 
 const EVAL_BATCH = 500;
@@ -54,12 +71,16 @@ export async function trainModel(
   const history: EpochProgress[] = [];
   const { train } = data;
   const batches = Math.ceil(train.count / opts.batchSize);
-  for (let epoch = (opts.initialEpoch ?? 0) + 1; epoch <= opts.epochs; epoch++) {
+  const firstStep = opts.initialStep ?? (opts.initialEpoch ?? 0) * batches;
+  for (let epoch = Math.floor(firstStep / batches) + 1; epoch <= opts.epochs; epoch++) {
     const order = epochOrder(train.count, opts.seed, epoch);
-    const started = performance.now();
-    let lossSum = 0;
-    let accSum = 0;
-    for (let b = 0; b < batches; b++) {
+    const firstBatch = epoch === Math.floor(firstStep / batches) + 1 ? firstStep % batches : 0;
+    const carried = firstBatch > 0 ? opts.partialEpoch : undefined;
+    const started = performance.now() - (carried?.seconds ?? 0) * 1000;
+    let lossSum = carried?.lossSum ?? 0;
+    let accSum = carried?.correct ?? 0;
+    let samples = carried?.samples ?? 0;
+    for (let b = firstBatch; b < batches; b++) {
       if (opts.signal?.aborted) throw opts.signal.reason ?? new Error('aborted');
       const start = b * opts.batchSize;
       const size = Math.min(opts.batchSize, train.count - start);
@@ -70,11 +91,13 @@ export async function trainModel(
         const [loss, acc] = (await model.trainOnBatch(xs, ys)) as number[];
         lossSum += (loss as number) * size;
         accSum += (acc as number) * size;
+        samples += size;
       } finally {
         xs.dispose();
         ys.dispose();
       }
       opts.onBatch?.(b + 1, batches);
+      if (b + 1 < batches) await opts.afterStep?.({ step: (epoch - 1) * batches + b + 1, epochSoFar: { samples, lossSum, correct: accSum, seconds: (performance.now() - started) / 1000 } });
       // Let timers and I/O (heartbeats, cancel messages) run between batches.
       if (b % 8 === 7) await new Promise((r) => setImmediate(r));
     }
@@ -82,8 +105,8 @@ export async function trainModel(
     const progress: EpochProgress = {
       epoch,
       epochs: opts.epochs,
-      loss: lossSum / train.count,
-      accuracy: accSum / train.count,
+      loss: lossSum / Math.max(1, samples),
+      accuracy: accSum / Math.max(1, samples),
       samplesPerSec: train.count / seconds,
       seconds,
     };

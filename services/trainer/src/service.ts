@@ -7,7 +7,10 @@ import type { TrainJobRequested } from '@mlpipe/contracts';
 import type { ObjectStore } from '@mlpipe/storage';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { ShutdownAbort, runJob, type RunOutcome } from './app/runJob';
+import { WatchdogAbort } from './app/shutdownAbort';
 import type { DpSettings } from './adapters/distributed';
+import { LeaseLost } from './adapters/coordinatorLease';
+import { OutageTooLong } from './adapters/coordinator';
 
 export interface TrainerDeps {
   bus: Bus;
@@ -25,6 +28,10 @@ export interface TrainerDeps {
   consume?: boolean;
   /** Data-parallel group timing (defaults: DEFAULT_DP_SETTINGS). */
   dp?: DpSettings;
+  /** A job with no progress for this long is given back (default 120 s). */
+  watchdogMs?: number;
+  /** Mid-epoch checkpoints once the last is this old (default 30 s; 0: epoch ends only). */
+  checkpointEveryMs?: number;
 }
 
 export interface RunningTrainer {
@@ -56,8 +63,11 @@ export async function startTrainer(deps: TrainerDeps): Promise<RunningTrainer> {
   const runningJobs = new Gauge({ name: 'mlpipe_trainer_running_jobs', help: 'Jobs (or group memberships) this replica is working on', registers: [metrics] });
   const lastProgress = new Gauge({ name: 'mlpipe_trainer_last_progress_timestamp_seconds', help: 'When a running job last started, finished an epoch or a data-parallel step (Unix seconds); removed when it ends', labelNames: ['job_id'], registers: [metrics] });
   const receipts = new Counter({ name: 'mlpipe_trainer_gradients_total', help: 'Gradients received by a coordinator, by receipt (accepted, duplicate, stale, ahead, stranger)', labelNames: ['receipt'], registers: [metrics] });
+  const ackWaitMs = deps.ackWaitMs ?? 20_000;
+  const watchdogMs = deps.watchdogMs ?? 120_000;
   const runnerDeps = {
     ...(deps.dp ? { dp: deps.dp } : {}),
+    ...(deps.checkpointEveryMs !== undefined ? { checkpointEveryMs: deps.checkpointEveryMs } : {}),
     onStepTiming: (job: string, t: { computeMs: number; exchangeMs: number; bytesSent: number }) => {
       lastProgress.setToCurrentTime({ job_id: job });
       stepSeconds.observe({ phase: 'compute' }, t.computeMs / 1000);
@@ -86,17 +96,46 @@ export async function startTrainer(deps: TrainerDeps): Promise<RunningTrainer> {
     (e) => running.get(e.data.jobId)?.abort(new Error(`cancelled: ${e.data.reason}`)),
     logger,
   );
+  // A cancel published while this replica was cut off never arrives live: ask after every reconnect.
+  const stopResync = bus.connection.onReconnect(() => {
+    for (const [jobId, controller] of running) {
+      request(bus, 'orchestrator.jobs.get', { jobId }, 5000).then(
+        ({ status }) => {
+          if (status === 'cancelled') controller.abort(new Error('cancelled while this replica was disconnected'));
+        },
+        (err: unknown) => logger.warn({ jobId, err: describeError(err) }, 'could not re-read the job after a reconnect'),
+      );
+    }
+  });
 
-  const runOne = async (job: TrainJobRequested, attempt = 1, heartbeat: () => void = () => undefined) => {
+  /**
+   * Runs a job while confirming its message every quarter of the ack wait, so a live replica keeps
+   * it and a dead one loses it within the ack wait. The watchdog stops confirming and gives the job
+   * back when nothing has made progress for `watchdogMs`: no replica is held by a dead job.
+   */
+  const runOne = async (job: TrainJobRequested, attempt = 1, confirm: () => void = () => undefined) => {
     const controller = new AbortController();
     running.set(job.jobId, controller);
     runningJobs.inc();
     lastProgress.setToCurrentTime({ job_id: job.jobId }); // a job that never makes progress is stalled from its start
+    let progressAt = Date.now();
+    const progress = () => void (progressAt = Date.now());
+    const keepalive = setInterval(() => {
+      const quiet = Date.now() - progressAt;
+      if (quiet > watchdogMs) {
+        clearInterval(keepalive);
+        logger.error({ jobId: job.jobId, rank: job.rank, quietMs: quiet }, 'watchdog: no progress; giving the job back');
+        controller.abort(new WatchdogAbort(quiet));
+        return;
+      }
+      confirm();
+    }, Math.max(250, ackWaitMs / 4));
     try {
-      const outcome = await runJob({ job, attempt, signal: controller.signal, heartbeat }, runnerDeps);
+      const outcome = await runJob({ job, attempt, signal: controller.signal, heartbeat: progress }, runnerDeps);
       jobsTotal.inc({ outcome });
       return outcome;
     } finally {
+      clearInterval(keepalive);
       running.delete(job.jobId);
       runningJobs.dec();
       lastProgress.remove({ job_id: job.jobId });
@@ -104,10 +143,11 @@ export async function startTrainer(deps: TrainerDeps): Promise<RunningTrainer> {
   };
 
   /** The orchestrator may have cancelled the job while it waited in the queue (or, for a worker's message, finished it). */
-  const endedBeforeStart = async (jobId: string, rank: number): Promise<boolean> => {
+  const endedBeforeStart = async (jobId: string): Promise<boolean> => {
     try {
       const { status } = await request(bus, 'orchestrator.jobs.get', { jobId }, 3000);
-      return status === 'cancelled' || (rank > 0 && (status === 'succeeded' || status === 'failed'));
+      // A redelivered message of a job that finished meanwhile (its old holder acked late, or a lost ack).
+      return status === 'cancelled' || status === 'succeeded' || status === 'failed';
     } catch (err) {
       if (err instanceof NotFoundError) return false;
       logger.warn({ jobId, err: describeError(err) }, 'could not ask the orchestrator about the job; running it');
@@ -116,7 +156,14 @@ export async function startTrainer(deps: TrainerDeps): Promise<RunningTrainer> {
   };
 
   if (deps.consume === false) {
-    return { runOne: (job, attempt) => runOne(job, attempt), busy: () => running.size > 0, stop: async () => cancelSub.unsubscribe() };
+    return {
+      runOne: (job, attempt) => runOne(job, attempt),
+      busy: () => running.size > 0,
+      stop: async () => {
+        stopResync();
+        cancelSub.unsubscribe();
+      },
+    };
   }
   const consumer: RunningConsumer = await consumeEvents(bus, {
     durable: 'trainer-jobs',
@@ -124,27 +171,23 @@ export async function startTrainer(deps: TrainerDeps): Promise<RunningTrainer> {
     metrics,
     maxInFlight: 1,
     maxDeliver: maxAttempts,
-    ackWaitMs: deps.ackWaitMs ?? 60_000,
+    ackWaitMs,
     handlers: {
       'train.job.requested': async (e, ctx) => {
         const job = e.data;
-        if (await endedBeforeStart(job.jobId, job.rank)) {
+        if (await endedBeforeStart(job.jobId)) {
           logger.info({ jobId: job.jobId, rank: job.rank }, 'job ended before this replica started on it');
           return;
         }
-        let lastBeat = 0;
-        const heartbeat = () => {
-          const now = Date.now();
-          if (now - lastBeat > 5000) {
-            lastBeat = now;
-            ctx.working();
-          }
-        };
         try {
-          await runOne(job, ctx.deliveryCount, heartbeat);
+          await runOne(job, ctx.deliveryCount, () => ctx.working());
         } catch (err) {
-          // Stopping mid-job: no failure to report; the message goes back and the job resumes from its checkpoint.
-          if (err instanceof ShutdownAbort) throw new TransientError(err.message);
+          // Stopping mid-job, the watchdog, an outage past the tolerance, or the lease held by another
+          // coordinator: nothing failed for good. The message goes back and the job resumes from its checkpoint.
+          if (err instanceof ShutdownAbort || err instanceof OutageTooLong || err instanceof LeaseLost) {
+            logger.warn({ jobId: job.jobId, rank: job.rank, err: describeError(err) }, 'giving the job back');
+            throw new TransientError(err.message);
+          }
           if (job.rank > 0) {
             // A worker's failure is not the job's: its group drops it and carries on.
             logger.error({ jobId: job.jobId, rank: job.rank, err: describeError(err) }, 'worker replica failed; the group continues without it');
@@ -169,6 +212,7 @@ export async function startTrainer(deps: TrainerDeps): Promise<RunningTrainer> {
     runOne: (job, attempt) => runOne(job, attempt),
     busy: () => running.size > 0,
     stop: async () => {
+      stopResync();
       cancelSub.unsubscribe();
       for (const controller of running.values()) controller.abort(new ShutdownAbort());
       await consumer.stop();
@@ -198,12 +242,17 @@ export async function serveTrainer(ctx: ServiceContext<TrainerConfig, 'bus' | 's
     consume: !jobId,
     ackWaitMs: config.TRAINER_ACK_WAIT_MS,
     maxAttempts: config.TRAINER_MAX_ATTEMPTS,
+    watchdogMs: config.TRAINER_WATCHDOG_MS,
+    checkpointEveryMs: config.TRAINER_CHECKPOINT_EVERY_MS,
     dp: {
       heartbeatMs: config.TRAINER_HEARTBEAT_MS,
       heartbeatTimeoutMs: config.TRAINER_HEARTBEAT_TIMEOUT_MS,
       stepTimeoutMs: config.TRAINER_STEP_TIMEOUT_MS,
       joinWindowMs: config.TRAINER_JOIN_WINDOW_MS,
       joinTimeoutMs: config.TRAINER_JOIN_TIMEOUT_MS,
+      outageToleranceMs: config.TRAINER_OUTAGE_TOLERANCE_MS,
+      retransmitMs: config.TRAINER_RETRANSMIT_MS,
+      leaseTtlMs: config.TRAINER_LEASE_TTL_MS,
       ...(config.TRAINER_MAX_PART_BYTES ? { maxPartBytes: config.TRAINER_MAX_PART_BYTES } : {}),
     },
   });

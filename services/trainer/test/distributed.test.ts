@@ -12,10 +12,11 @@ import type { GroupChange } from '../src/adapters/coordinator';
 import { dpSubjects } from '../src/adapters/dpChannel';
 import { DpWorker } from '../src/adapters/dpWorker';
 import { trainAsCoordinator, type DpSettings } from '../src/adapters/distributed';
+import { LinkClock } from '../src/adapters/linkClock';
 
 const logger = createLogger('dp-test', (process.env.DP_LOG as 'silent') ?? 'silent');
 const train = mnistSamples('train', 1024);
-const settings: DpSettings = { heartbeatMs: 200, heartbeatTimeoutMs: 2000, stepTimeoutMs: 2500, joinWindowMs: 2000, joinTimeoutMs: 4000 };
+const settings: DpSettings = { heartbeatMs: 200, heartbeatTimeoutMs: 2000, stepTimeoutMs: 2500, joinWindowMs: 2000, joinTimeoutMs: 4000, outageToleranceMs: 10_000, retransmitMs: 1000, leaseTtlMs: 3000 };
 const baseHp = HyperparamsSchema.parse({ arch: 'cnn-small', epochs: 2, batchSize: 64, seed: 7, validationShare: 0 });
 const flat = (m: tf.LayersModel) => Float32Array.from(m.getWeights().flatMap((w) => Array.from(w.dataSync())));
 const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((d, v, i) => Math.max(d, Math.abs(v - (b[i] as number))), 0);
@@ -60,14 +61,18 @@ describe('data-parallel training over real NATS (replicas in one process, each w
     const receipts: Receipt[] = [];
     const model = createModel(hp.arch, { seed: hp.seed, ...recipeFrom(hp, stepsPerEpoch(train.count, hp.batchSize)).optimizer });
     const workers = await Promise.all(
-      Array.from({ length: o.workers }, async (_, i) => new DpWorker({ bus: await member(`w${i}`), jobId, member: `worker-${i}`, logger, train, hyperparams: hp, perEpoch: stepsPerEpoch(train.count, hp.batchSize), joinTimeoutMs: settings.joinTimeoutMs, coordinatorTimeoutMs: 8000 })),
+      Array.from({ length: o.workers }, async (_, i) => {
+        const b = await member(`w${i}`);
+        const clock = new LinkClock(b.connection);
+        return new DpWorker({ bus: b, jobId, member: `worker-${i}`, logger, train, hyperparams: hp, perEpoch: stepsPerEpoch(train.count, hp.batchSize), joinTimeoutMs: settings.joinTimeoutMs, coordinatorTimeoutMs: 8000, clock, outageToleranceMs: settings.outageToleranceMs, lease: { ttlMs: settings.leaseTtlMs } });
+      }),
     );
     const controller = new AbortController();
     let steps = 0;
     let startWorkers: () => void = () => undefined;
     const workersMayStart = new Promise<void>((resolve) => (startWorkers = resolve));
     const hosting = trainAsCoordinator({
-      bus, job, attempt: 1, replicaId: 'host', logger, model, plan: { train, validation: undefined, test: train }, initialEpoch: 0, settings, signal: controller.signal,
+      bus, job, attempt: 1, replicaId: 'host', logger, model, plan: { train, validation: undefined, test: train }, startStep: 0, settings, signal: controller.signal,
       onEpoch: async (m) => void epochs.push(m),
       onChange: (c) => void changes.push(c),
       onReceipt: (r) => void receipts.push(r),

@@ -3,26 +3,38 @@ import { getJson, putJson, type ObjectStore } from '@mlpipe/storage';
 import { getModelFiles, putModelFiles, type ModelArtifacts } from '@mlpipe/ml';
 import { NotFoundError } from '@mlpipe/common';
 import { z } from 'zod';
+import type { EpochTallyState } from '../core/group';
 
 export interface Checkpoint {
+  /** Whole epochs done. */
   epoch: number;
+  /** Steps applied; mid-epoch when it is not a multiple of the steps per epoch. */
+  steps: number;
+  /** The sums of the epoch in progress (mid-epoch checkpoints). */
+  partialEpoch?: EpochTallyState;
   history: EpochMetrics[];
   model: ModelArtifacts;
 }
 
 /**
- * Checkpoints: the files of an epoch go to their own folder, then `latest.json` is rewritten to
- * point at it. A crash at any moment leaves the previous pointer, and so a whole checkpoint.
+ * Checkpoints: the files go to a folder of their own (per attempt and step), then `latest.json` is
+ * rewritten to point at it. A crash at any moment leaves the previous pointer, and so a whole
+ * checkpoint. `beforePointer` runs between the two: a coordinator that lost its lease throws there
+ * and moves no pointer.
  */
 export class CheckpointStore {
   constructor(private readonly store: ObjectStore) {}
 
-  async save(jobId: string, cp: Checkpoint): Promise<string> {
-    const prefix = storeKeys.checkpointDir(jobId, cp.epoch);
+  async save(jobId: string, attempt: number, cp: Checkpoint, beforePointer: () => void = () => undefined): Promise<string> {
+    const prefix = storeKeys.checkpointDir(jobId, attempt, cp.steps);
     await putModelFiles(this.store, prefix, cp.model);
+    beforePointer();
     await putJson(this.store, storeKeys.checkpointPointer(jobId), {
       jobId,
       epoch: cp.epoch,
+      steps: cp.steps,
+      ...(cp.partialEpoch ? { partialEpoch: cp.partialEpoch } : {}),
+      attempt,
       prefix,
       history: cp.history,
       writtenAt: new Date().toISOString(),
@@ -30,7 +42,8 @@ export class CheckpointStore {
     return prefix;
   }
 
-  async latest(jobId: string): Promise<Checkpoint | undefined> {
+  /** The last checkpoint; `stepsPerEpoch` dates checkpoints written before step counts were kept. */
+  async latest(jobId: string, stepsPerEpoch: number): Promise<Checkpoint | undefined> {
     let pointer: z.infer<typeof CheckpointPointerSchema>;
     try {
       pointer = await getJson(this.store, storeKeys.checkpointPointer(jobId), CheckpointPointerSchema);
@@ -40,6 +53,8 @@ export class CheckpointStore {
     }
     return {
       epoch: pointer.epoch,
+      steps: pointer.steps ?? pointer.epoch * stepsPerEpoch,
+      ...(pointer.partialEpoch ? { partialEpoch: pointer.partialEpoch } : {}),
       history: z.array(EpochMetricsSchema).parse(pointer.history),
       model: await getModelFiles(this.store, pointer.prefix),
     };

@@ -13,9 +13,11 @@ import {
   type EpochSummary,
 } from '@mlpipe/contracts';
 import { decodeGradient, encodeDense } from '../core/gradientCodec';
-import { EpochTally, Membership, StepRound, type Receipt, type ReducedStep } from '../core/group';
+import { EpochTally, Membership, StepRound, type EpochTallyState, type Receipt, type ReducedStep } from '../core/group';
 import { stepPosition } from '../core/sharding';
+import { LeaseLost, type CoordinatorLease } from './coordinatorLease';
 import { DpChannel } from './dpChannel';
+import type { LinkClock } from './linkClock';
 
 export interface GroupChange {
   change: 'formed' | 'joined' | 'dropped';
@@ -26,10 +28,23 @@ export interface GroupChange {
   members: string[];
 }
 
+/** The attempt ends because NATS stayed out of reach past the tolerance; it resumes from its checkpoint. */
+export class OutageTooLong extends Error {}
+
 export interface CoordinatorOptions {
   bus: Bus;
   jobId: string;
   group: string;
+  attempt: number;
+  /** Held for the whole run: steps are committed only while it is valid. */
+  lease: CoordinatorLease;
+  clock: LinkClock;
+  /** An outage longer than this ends the attempt (members keep their state until then). */
+  outageToleranceMs: number;
+  /** A step without progress for this long is announced again (frames lost in an outage are re-sent). */
+  retransmitMs: number;
+  /** Loss and accuracy sums of the epoch in progress when resuming mid-epoch. */
+  partialEpoch?: EpochTallyState;
   logger: Logger;
   /** The replica hosting the coordinator: first member, the source of the initial weights. */
   host: string;
@@ -56,11 +71,16 @@ export interface CoordinatorOptions {
  * back one mean gradient that every member applies. A member silent past the heartbeat timeout,
  * or without a gradient within the step timeout, is dropped and the step is restarted with the
  * rest (new shards): a step is applied by all members of its final round or by none.
+ *
+ * Faults: its timeouts run on a clock that stops while NATS is out of reach, a step that makes no
+ * progress is announced again (members answer a repeated step with the gradient they already
+ * computed), and a step is committed only under a valid lease. So an outage within the tolerance
+ * costs no step, and a stale coordinator commits none.
  */
 export class Coordinator {
   private readonly channel: DpChannel;
   private readonly membership = new Membership();
-  private readonly tally = new EpochTally();
+  private readonly tally: EpochTally;
   private round: StepRound | undefined;
   private roundCounter = 0;
   private wake: (() => void) | undefined;
@@ -70,9 +90,25 @@ export class Coordinator {
   private changes = 0;
   private joinSub: { unsubscribe(): void } | undefined;
   private heartbeatSub: { unsubscribe(): void } | undefined;
+  private readonly applied = new Map<string, number>();
+  private announceAgain = false;
+  private stopWatchingLink: (() => void) | undefined;
+  /** Seconds the epoch in progress had run before a resume. */
+  private carriedSeconds: number;
 
   constructor(private readonly opts: CoordinatorOptions) {
     this.channel = new DpChannel(opts.bus, opts.jobId, `coord-${opts.group}`, opts.logger, opts.maxPartBytes);
+    this.tally = new EpochTally(opts.partialEpoch);
+    this.carriedSeconds = opts.partialEpoch?.seconds ?? 0;
+  }
+
+  /** The epoch in progress, for a mid-epoch checkpoint. */
+  epochSoFar(): EpochTallyState {
+    return this.tally.state(this.carriedSeconds + (performance.now() - this.epochStarted) / 1000);
+  }
+
+  private fence(): { attempt: number; generation: number } {
+    return { attempt: this.opts.attempt, generation: this.opts.lease.generation };
   }
 
   get membershipChanges(): number {
@@ -91,16 +127,23 @@ export class Coordinator {
     this.heartbeatSub = bus.nc.subscribe(s.heartbeat, {
       callback: (_err, msg) => {
         const hb = DpHeartbeatSchema.safeParse(safeJson(msg.data));
-        if (hb.success && hb.data.group === this.opts.group) this.membership.seen(hb.data.member, Date.now());
+        if (!hb.success || hb.data.group !== this.opts.group) return;
+        this.membership.seen(hb.data.member, this.opts.clock.now());
+        if (hb.data.appliedThrough !== undefined) this.applied.set(hb.data.member, hb.data.appliedThrough);
+        if (this.finished) this.wake?.();
       },
     });
     this.channel.listen(s.grad, ({ meta, payload }) => this.onGradient(meta, payload));
+    this.stopWatchingLink = this.opts.clock.onReconnect(() => {
+      this.announceAgain = true;
+      this.wake?.();
+    });
   }
 
   abort(reason: string): void {
     if (this.finished) return;
     this.aborted = reason;
-    this.channel.send(this.channel.subjects.ctl, { kind: 'abort', group: this.opts.group, reason } satisfies DpControl);
+    this.channel.send(this.channel.subjects.ctl, { kind: 'abort', group: this.opts.group, ...this.fence(), reason } satisfies DpControl);
     this.wake?.();
   }
 
@@ -122,14 +165,56 @@ export class Coordinator {
         pending = { reduced, applied, payload: encoded.bytes };
         if (step + 1 < o.totalSteps && this.membership.hasWaiting()) transfer = this.admit(step + 1, false);
       }
-      if (pending) this.channel.send(this.channel.subjects.ctl, { kind: 'done', group: o.group, apply: pending.applied } satisfies DpControl, pending.payload);
       this.finished = true;
+      if (pending) await this.sayDone(pending.applied, pending.payload);
     } finally {
       this.close();
     }
   }
 
+  /**
+   * Sends the last step and keeps re-sending it until every member reports having applied it (or
+   * falls silent): a 'done' lost in an outage would otherwise leave members waiting for good.
+   */
+  private async sayDone(applied: AppliedStep, payload: Uint8Array): Promise<void> {
+    const o = this.opts;
+    const send = () => this.channel.send(this.channel.subjects.ctl, { kind: 'done', group: o.group, ...this.fence(), apply: applied } satisfies DpControl, payload);
+    await this.committable();
+    send();
+    let sentAt = Date.now();
+    for (;;) {
+      const waiting = this.membership.current().filter((m) => (this.applied.get(m) ?? -1) < applied.step);
+      const silent = new Set(this.membership.silent(o.clock.now(), o.heartbeatTimeoutMs));
+      if (waiting.every((m) => silent.has(m))) return;
+      this.checkOutage();
+      if (o.clock.connected() && (this.announceAgain || Date.now() - sentAt >= o.retransmitMs)) {
+        this.announceAgain = false;
+        send();
+        sentAt = Date.now();
+      }
+      await this.sleep(o.heartbeatMs);
+    }
+  }
+
+  /** Ends the attempt when NATS has been out of reach past the tolerance, or the lease went to another coordinator. */
+  private checkOutage(): void {
+    const lost = this.opts.lease.lostReason();
+    if (lost) throw new LeaseLost(lost);
+    const outage = this.opts.clock.outageMs();
+    if (outage > this.opts.outageToleranceMs) throw new OutageTooLong(`NATS out of reach for ${Math.round(outage / 1000)} s (tolerance ${this.opts.outageToleranceMs / 1000} s)`);
+  }
+
+  /** Waits until a step may be committed: connected, under a valid lease. */
+  private async committable(): Promise<void> {
+    while (!(this.opts.clock.connected() && this.opts.lease.valid())) {
+      if (this.aborted) throw new Error(this.aborted);
+      this.checkOutage();
+      await this.sleep(Math.min(200, this.opts.heartbeatMs));
+    }
+  }
+
   close(): void {
+    this.stopWatchingLink?.();
     this.joinSub?.unsubscribe();
     this.heartbeatSub?.unsubscribe();
     this.channel.close();
@@ -139,8 +224,9 @@ export class Coordinator {
   private closeEpoch(epoch: number): EpochSummary {
     const t = this.tally.close();
     const now = performance.now();
-    const summary = { epoch, loss: t.loss, accuracy: t.accuracy, samples: t.samples, seconds: (now - this.epochStarted) / 1000 };
+    const summary = { epoch, loss: t.loss, accuracy: t.accuracy, samples: t.samples, seconds: this.carriedSeconds + (now - this.epochStarted) / 1000 };
     this.epochStarted = now;
+    this.carriedSeconds = 0;
     return summary;
   }
 
@@ -154,9 +240,10 @@ export class Coordinator {
     if (!isMember && this.membership.size() >= this.opts.maxMembers) {
       return void reply({ accepted: false, reason: `the group is full (${this.opts.maxMembers} replicas)` });
     }
+    if (!this.opts.lease.valid()) return void reply({ accepted: false, reason: 'the coordinator is not holding the job lease' });
     if (isMember) this.drop(id, 're-joining to re-synchronise', this.round?.step ?? this.opts.startStep);
-    this.membership.requestJoin(id, Date.now());
-    reply({ accepted: true, group: this.opts.group, heartbeatMs: this.opts.heartbeatMs });
+    this.membership.requestJoin(id, this.opts.clock.now());
+    reply({ accepted: true, group: this.opts.group, heartbeatMs: this.opts.heartbeatMs, ...this.fence() });
     this.wake?.();
   }
 
@@ -164,7 +251,7 @@ export class Coordinator {
     const parsed = DpGradientMetaSchema.safeParse(meta);
     if (!parsed.success || parsed.data.group !== this.opts.group || !this.round) return;
     const m = parsed.data;
-    this.membership.seen(m.member, Date.now());
+    this.membership.seen(m.member, this.opts.clock.now());
     let gradSum: Float32Array;
     try {
       gradSum = decodeGradient({ encoding: m.encoding, bytes: payload }, this.opts.gradientLength);
@@ -179,14 +266,16 @@ export class Coordinator {
   }
 
   private async waitForMembers(): Promise<void> {
-    const deadline = Date.now() + this.opts.joinWindowMs;
+    const { clock } = this.opts;
+    const deadline = clock.now() + this.opts.joinWindowMs;
     while (!this.aborted) {
+      this.checkOutage();
       const known = this.membership.size();
-      if (known >= this.opts.maxMembers || Date.now() >= deadline) {
+      if (known >= this.opts.maxMembers || clock.now() >= deadline) {
         if (known >= 1) return;
         throw new Error(`no replica joined the group within ${this.opts.joinWindowMs} ms`);
       }
-      await this.sleep(Math.min(200, Math.max(1, deadline - Date.now())));
+      await this.sleep(Math.min(200, Math.max(1, deadline - clock.now())));
     }
     throw new Error(this.aborted);
   }
@@ -215,6 +304,7 @@ export class Coordinator {
     transfer: { from: string; to: string[] } | undefined,
   ): Promise<ReducedStep> {
     const o = this.opts;
+    const { clock } = o;
     for (;;) {
       if (this.aborted) throw new Error(this.aborted);
       const members = this.membership.current();
@@ -222,23 +312,48 @@ export class Coordinator {
       const round = new StepRound(step, ++this.roundCounter, members);
       this.round = round;
       const liveTransfer = transfer ? liveTransferOf(transfer, members) : undefined;
-      const ctl: DpControl = {
-        kind: 'step',
-        group: o.group,
-        step,
-        round: round.round,
-        members,
-        ...(pending ? { apply: pending.applied } : {}),
-        ...(liveTransfer ? { transfer: liveTransfer } : {}),
+      // The previous step is committed by this message: only under a valid lease.
+      if (pending) await this.committable();
+      const announce = () => {
+        const ctl: DpControl = {
+          kind: 'step',
+          group: o.group,
+          ...this.fence(),
+          step,
+          round: round.round,
+          members,
+          ...(pending ? { apply: pending.applied } : {}),
+          ...(liveTransfer ? { transfer: liveTransfer } : {}),
+        };
+        this.channel.send(this.channel.subjects.ctl, ctl, pending?.payload);
       };
-      this.channel.send(this.channel.subjects.ctl, ctl, pending?.payload);
-      const deadline = Date.now() + o.stepTimeoutMs + (liveTransfer ? o.stepTimeoutMs : 0);
+      announce();
+      let announcedAt = Date.now();
+      let received = 0;
+      let deadline = clock.now() + o.stepTimeoutMs + (liveTransfer ? o.stepTimeoutMs : 0);
       while (!round.complete() && !this.aborted) {
+        this.checkOutage();
         if (round.members.some((m) => !this.membership.isMember(m))) break;
+        const got = members.length - round.missing().length;
+        if (got > received) {
+          received = got;
+          announcedAt = Date.now();
+        }
+        if (!clock.connected()) {
+          await this.sleep(o.heartbeatMs);
+          continue;
+        }
+        if (this.announceAgain || Date.now() - announcedAt >= o.retransmitMs) {
+          // Back from an outage, or a quiet step: frames may have been lost, so say it again.
+          if (this.announceAgain) deadline = Math.max(deadline, clock.now() + o.stepTimeoutMs);
+          this.announceAgain = false;
+          announce();
+          announcedAt = Date.now();
+        }
         if (this.overdue(round, deadline)) {
           // Read what the socket holds first: after a long synchronous step, heartbeats may be queued.
           await new Promise((r) => setImmediate(r));
-          const now = Date.now();
+          const now = clock.now();
           // The host shares this process: if it were gone, so would the coordinator be.
           const silent = this.membership.silent(now, o.heartbeatTimeoutMs).filter((m) => round.members.includes(m) && m !== o.host);
           const late = now >= deadline ? round.missing().filter((m) => m !== o.host) : [];
@@ -246,14 +361,14 @@ export class Coordinator {
           for (const m of late) this.drop(m, `no gradient for step ${step} within ${o.stepTimeoutMs} ms (stalled)`, step);
           if (silent.length || late.length) break;
         }
-        await this.sleep(Math.min(o.heartbeatMs, Math.max(1, deadline - Date.now())));
+        await this.sleep(Math.min(o.heartbeatMs, Math.max(1, deadline - clock.now())));
       }
       if (round.complete() && !this.aborted) return round.reduce();
     }
   }
 
   private overdue(round: StepRound, deadline: number): boolean {
-    const now = Date.now();
+    const now = this.opts.clock.now();
     if (now >= deadline && !round.complete()) return true;
     return this.membership.silent(now, this.opts.heartbeatTimeoutMs).some((m) => round.members.includes(m) && m !== this.opts.host);
   }

@@ -7,8 +7,11 @@ import { evaluateWithLoss, gradientLength } from '@mlpipe/ml';
 import type { DataPlan } from '../core/dataPlan';
 import type { Receipt } from '../core/group';
 import { stepsPerEpoch } from '../core/sharding';
+import type { EpochTallyState } from '../core/group';
 import { Coordinator, type GroupChange } from './coordinator';
+import { CoordinatorLease } from './coordinatorLease';
 import { DpWorker, type StepTiming, type WorkerOutcome } from './dpWorker';
+import { LinkClock } from './linkClock';
 
 /** Timing of the group protocol; defaults suit a laptop, tests shorten them. */
 export interface DpSettings {
@@ -19,6 +22,12 @@ export interface DpSettings {
   joinWindowMs: number;
   /** How long a worker keeps looking for a coordinator (and re-trying after losing one). */
   joinTimeoutMs: number;
+  /** A NATS outage up to this long is ridden out in place; a longer one ends the attempt. */
+  outageToleranceMs: number;
+  /** A step without progress for this long is announced again. */
+  retransmitMs: number;
+  /** The coordinator lease's time to live: a dead coordinator's job is free after it. */
+  leaseTtlMs: number;
   maxPartBytes?: number;
 }
 
@@ -28,6 +37,9 @@ export const DEFAULT_DP_SETTINGS: DpSettings = {
   stepTimeoutMs: 60_000,
   joinWindowMs: 20_000,
   joinTimeoutMs: 60_000,
+  outageToleranceMs: 60_000,
+  retransmitMs: 5000,
+  leaseTtlMs: 10_000,
 };
 
 export interface ExchangeStats {
@@ -57,10 +69,18 @@ export interface CoordinateArgs {
   logger: Logger;
   model: tf.LayersModel;
   plan: DataPlan;
-  initialEpoch: number;
+  /** Steps already applied to `model` (a resumed job). */
+  startStep: number;
+  /** The sums of the epoch in progress at `startStep`, when it resumes mid-epoch. */
+  partialEpoch?: EpochTallyState;
   settings: DpSettings;
   signal: AbortSignal;
   onEpoch: (m: EpochMetrics, members: string[]) => Promise<void>;
+  /**
+   * After each step that is not an epoch end: the caller may checkpoint (by time). `fenced()`
+   * throws once this replica no longer holds the job's lease, so a stale coordinator writes nothing.
+   */
+  onStepApplied?: (at: { step: number; epochSoFar: EpochTallyState; fenced: () => void }) => Promise<void>;
   onChange: (c: GroupChange & { group: string }) => void;
   onReceipt?: (r: Receipt) => void;
   onStep?: (t: StepTiming) => void;
@@ -81,14 +101,26 @@ export async function trainAsCoordinator(a: CoordinateArgs): Promise<GroupResult
   const perEpoch = stepsPerEpoch(a.plan.train.count, hp.batchSize);
   const group = `${a.attempt}-${randomBytes(4).toString('hex')}`;
   const exchange: ExchangeStats = { steps: 0, computeMs: 0, exchangeMs: 0, bytesSent: 0 };
+  const log = a.logger.child({ role: 'coordinator', group });
+  const lease = new CoordinatorLease(a.bus, a.job.jobId, { ttlMs: a.settings.leaseTtlMs }, log);
+  // A predecessor that died holds the lease for at most one TTL more.
+  const generation = await lease.acquire(a.replicaId, a.attempt, group, a.settings.leaseTtlMs + 2000);
+  log.info({ generation }, 'holding the job lease');
+  const clock = new LinkClock(a.bus.connection);
   const coordinator = new Coordinator({
     bus: a.bus,
     jobId: a.job.jobId,
     group,
-    logger: a.logger.child({ role: 'coordinator', group }),
+    attempt: a.attempt,
+    lease,
+    clock,
+    outageToleranceMs: a.settings.outageToleranceMs,
+    retransmitMs: a.settings.retransmitMs,
+    ...(a.partialEpoch ? { partialEpoch: a.partialEpoch } : {}),
+    logger: log,
     host: a.replicaId,
     maxMembers: a.job.replicas,
-    startStep: a.initialEpoch * perEpoch,
+    startStep: a.startStep,
     totalSteps: hp.epochs * perEpoch,
     perEpoch,
     gradientLength: gradientLength(a.model),
@@ -105,6 +137,10 @@ export async function trainAsCoordinator(a: CoordinateArgs): Promise<GroupResult
   const stopWorker = new AbortController();
   const onJobAbort = () => coordinator.abort(String(a.signal.reason ?? 'cancelled'));
   a.signal.addEventListener('abort', onJobAbort, { once: true });
+  const fenced = () => {
+    const lost = lease.lostReason();
+    if (lost || !lease.valid()) throw new Error(`not holding the job lease: ${lost ?? 'it could not be renewed'}`);
+  };
   const worker = new DpWorker({
     bus: a.bus,
     jobId: a.job.jobId,
@@ -114,20 +150,24 @@ export async function trainAsCoordinator(a: CoordinateArgs): Promise<GroupResult
     hyperparams: hp,
     perEpoch,
     model: a.model,
-    appliedThrough: a.initialEpoch * perEpoch - 1,
+    appliedThrough: a.startStep - 1,
     joinTimeoutMs: a.settings.joinTimeoutMs,
     coordinatorTimeoutMs: a.settings.stepTimeoutMs * 3,
+    clock,
+    outageToleranceMs: a.settings.outageToleranceMs,
+    lease: { ttlMs: a.settings.leaseTtlMs },
     ...(a.settings.maxPartBytes ? { maxPartBytes: a.settings.maxPartBytes } : {}),
     signal: stopWorker.signal,
     onApplied: async (applied, model, members) => {
       const end = applied.epochEnd;
-      if (!end) return;
+      if (!end) return a.onStepApplied?.({ step: applied.step, epochSoFar: coordinator.epochSoFar(), fenced });
       const metrics: EpochMetrics = { epoch: end.epoch, epochs: hp.epochs, loss: end.loss, accuracy: end.accuracy, samplesPerSec: end.samples / Math.max(end.seconds, 1e-9), seconds: end.seconds };
       if (a.plan.validation && a.plan.validation.count > 0) {
         const v = evaluateWithLoss(model, a.plan.validation);
         metrics.valLoss = v.loss;
         metrics.valAccuracy = v.accuracy;
       }
+      fenced();
       await a.onEpoch(metrics, members);
     },
     onStep: (t) => {
@@ -149,6 +189,8 @@ export async function trainAsCoordinator(a: CoordinateArgs): Promise<GroupResult
   } finally {
     a.signal.removeEventListener('abort', onJobAbort);
     coordinator.close();
+    clock.close();
+    await lease.release();
   }
 }
 
@@ -165,30 +207,33 @@ export interface AssistArgs {
 
 /**
  * A worker replica (rank ≥ 1): joins the job's group and trains with it until it finishes. A lost
- * coordinator (its replica died) is looked for again until the join timeout, since the job
- * resumes on another replica from its checkpoint and forms a new group.
+ * group is not looked for again: the replica is freed at once, and a coordinator that resumes the
+ * job (on any replica, from its checkpoint) asks for workers anew.
  */
 export async function assistJob(a: AssistArgs): Promise<{ outcome: WorkerOutcome; reason?: string }> {
   const hp = a.job.hyperparams;
-  const perEpoch = stepsPerEpoch(a.train.count, hp.batchSize);
-  for (;;) {
-    const worker = new DpWorker({
-      bus: a.bus,
-      jobId: a.job.jobId,
-      member: a.replicaId,
-      logger: a.logger.child({ role: 'member' }),
-      train: a.train,
-      hyperparams: hp,
-      perEpoch,
-      joinTimeoutMs: a.settings.joinTimeoutMs,
-      coordinatorTimeoutMs: a.settings.stepTimeoutMs * 3,
-      ...(a.settings.maxPartBytes ? { maxPartBytes: a.settings.maxPartBytes } : {}),
-      signal: a.signal,
-      ...(a.onStep ? { onStep: a.onStep } : {}),
-    });
-    const result = await worker.run();
+  const clock = new LinkClock(a.bus.connection);
+  const worker = new DpWorker({
+    bus: a.bus,
+    jobId: a.job.jobId,
+    member: a.replicaId,
+    logger: a.logger.child({ role: 'member' }),
+    train: a.train,
+    hyperparams: hp,
+    perEpoch: stepsPerEpoch(a.train.count, hp.batchSize),
+    joinTimeoutMs: a.settings.joinTimeoutMs,
+    coordinatorTimeoutMs: a.settings.stepTimeoutMs * 3,
+    clock,
+    outageToleranceMs: a.settings.outageToleranceMs,
+    lease: { ttlMs: a.settings.leaseTtlMs },
+    ...(a.settings.maxPartBytes ? { maxPartBytes: a.settings.maxPartBytes } : {}),
+    signal: a.signal,
+    ...(a.onStep ? { onStep: a.onStep } : {}),
+  });
+  try {
+    return await worker.run();
+  } finally {
     worker.currentModel()?.dispose();
-    if (result.outcome !== 'lost' || a.signal.aborted || result.reason?.startsWith('no coordinator answered')) return result;
-    a.logger.warn({ reason: result.reason }, 'lost the group; looking for its coordinator again');
+    clock.close();
   }
 }

@@ -16,7 +16,9 @@ import {
 import { applyFlatGradients, augmentFor, computeShardGradients, epochOrder, gradientLength, learningRateAt, loadModelFromBytes, recipeFrom, saveModelToBytes, setLearningRate, type Recipe } from '@mlpipe/ml';
 import { decodeGradient, encodeDense, TopKCompressor, type EncodedGradient } from '../core/gradientCodec';
 import { batchRange, shardRange, stepPosition } from '../core/sharding';
+import { readLease, type LeaseSettings } from './coordinatorLease';
 import { DpChannel } from './dpChannel';
+import type { LinkClock } from './linkClock';
 
 export type WorkerOutcome = 'done' | 'aborted' | 'lost' | 'refused';
 
@@ -45,6 +47,11 @@ export interface DpWorkerOptions {
   /** Silence from the coordinator after which the group is considered lost. */
   coordinatorTimeoutMs: number;
   maxPartBytes?: number;
+  clock: LinkClock;
+  /** An outage longer than this ends the membership (the job resumes from its checkpoint). */
+  outageToleranceMs: number;
+  /** The job's coordinator lease: a member whose coordinator's lease is gone for a TTL leaves at once. */
+  lease: LeaseSettings;
   signal?: AbortSignal;
   /** Awaited after every applied step (the coordinating replica validates and checkpoints at epoch ends). */
   onApplied?: (applied: AppliedStep, model: tf.LayersModel, members: string[]) => Promise<void> | void;
@@ -56,6 +63,11 @@ export interface DpWorkerOptions {
  * step's global batch, sends the gradient sum, applies the mean it gets back, and sends its
  * state to joiners when asked. Out of step for any reason, it asks to re-join and is
  * re-synchronised at the next step boundary instead of guessing.
+ *
+ * Faults: frames of an older coordinator generation are ignored; a step announced again is
+ * answered with the gradient already computed; after a reconnect the pending gradient is sent
+ * again. Its timeouts run on a clock that stops during an outage; past the tolerance, or once the
+ * coordinator's lease has been gone for a TTL, it leaves so the replica is free for other work.
  */
 export class DpWorker {
   private readonly channel: DpChannel;
@@ -65,7 +77,7 @@ export class DpWorker {
   private role: 'outside' | 'waiting' | 'member' = 'outside';
   private members: string[] = [];
   private queue: Promise<void> = Promise.resolve();
-  private lastControlAt = Date.now();
+  private lastControlAt = 0;
   private gradientSentAt: number | undefined;
   private lastTiming: Omit<StepTiming, 'exchangeMs'> | undefined;
   private readonly states = new Map<number, { meta: DpStateMeta; payload: Uint8Array }>();
@@ -74,6 +86,12 @@ export class DpWorker {
   private readonly recipe: Recipe;
   private finish: ((o: WorkerOutcome) => void) | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
+  private beat: () => void = () => undefined;
+  /** The highest coordinator generation seen: frames from a lower one come from a stale coordinator. */
+  private generation = 0;
+  private attempt = 0;
+  /** The gradient sent for the step in flight, re-sent when the step is announced again. */
+  private lastGradient: { step: number; round: number; meta: object; payload: Uint8Array } | undefined;
 
   constructor(private readonly opts: DpWorkerOptions) {
     this.channel = new DpChannel(opts.bus, opts.jobId, opts.member, opts.logger, opts.maxPartBytes);
@@ -102,7 +120,7 @@ export class DpWorker {
     this.channel.listen(s.ctl, ({ meta, payload }) => {
       const ctl = DpControlSchema.safeParse(meta);
       if (!ctl.success) return;
-      this.lastControlAt = Date.now();
+      this.lastControlAt = this.opts.clock.now();
       this.queue = this.queue.then(() => this.onControl(ctl.data, payload)).catch((err: unknown) => {
         reason = describeError(err);
         this.opts.logger.error({ err: reason }, 'data-parallel step failed on this replica');
@@ -111,18 +129,42 @@ export class DpWorker {
     });
     this.channel.listen(s.state, ({ meta, payload }) => {
       const m = DpStateMetaSchema.safeParse(meta);
-      if (!m.success || !m.data.to.includes(this.opts.member)) return;
+      if (!m.success || !m.data.to.includes(this.opts.member) || m.data.generation < this.generation) return;
       this.states.set(m.data.appliedThrough, { meta: m.data, payload });
       this.stateArrived?.();
     });
     const onAbort = () => this.finish?.('aborted');
     this.opts.signal?.addEventListener('abort', onAbort, { once: true });
+    const { clock } = this.opts;
+    let leaseGoneSince: number | undefined;
+    let leaseCheckedAt = 0;
+    const leave = (why: string) => {
+      reason = why;
+      this.finish?.('lost');
+    };
     const watchdog = setInterval(() => {
-      if (this.role !== 'outside' && Date.now() - this.lastControlAt > this.opts.coordinatorTimeoutMs) {
-        reason = `no word from the coordinator for ${this.opts.coordinatorTimeoutMs} ms`;
-        this.finish?.('lost');
-      }
+      if (clock.outageMs() > this.opts.outageToleranceMs) return leave(`NATS out of reach for more than ${this.opts.outageToleranceMs / 1000} s`);
+      if (this.role === 'outside') return;
+      if (clock.now() - this.lastControlAt > this.opts.coordinatorTimeoutMs) return leave(`no word from the coordinator for ${this.opts.coordinatorTimeoutMs} ms`);
+      if (!clock.connected() || Date.now() - leaseCheckedAt < 2000) return;
+      leaseCheckedAt = Date.now();
+      readLease(this.opts.bus, this.opts.jobId, this.opts.lease).then(
+        (lease) => {
+          if (lease && lease.group === this.group) return void (leaseGoneSince = undefined);
+          leaseGoneSince ??= clock.now();
+          // A coordinator back from an outage takes its lease again within a fraction of the TTL: wait a whole one.
+          if (clock.now() - leaseGoneSince > this.opts.lease.ttlMs) {
+            leave(lease ? `the job is now coordinated by ${lease.holder} (attempt ${lease.attempt})` : `the coordinator's lease has been gone for ${this.opts.lease.ttlMs / 1000} s`);
+          }
+        },
+        () => undefined,
+      );
     }, 500);
+    const stopWatchingLink = clock.onReconnect(() => {
+      this.beat();
+      const g = this.lastGradient;
+      if (g && g.step > this.appliedThrough) this.channel.send(this.channel.subjects.grad, g.meta, g.payload);
+    });
     try {
       const joined = await this.join();
       if (joined !== true) return { outcome: joined.outcome, reason: joined.reason };
@@ -132,6 +174,7 @@ export class DpWorker {
       return reason === undefined ? { outcome: result } : { outcome: result, reason };
     } finally {
       clearInterval(watchdog);
+      stopWatchingLink();
       clearInterval(this.heartbeat);
       this.opts.signal?.removeEventListener('abort', onAbort);
       this.channel.close();
@@ -139,25 +182,32 @@ export class DpWorker {
   }
 
   private async join(): Promise<true | { outcome: WorkerOutcome; reason: string }> {
-    const deadline = Date.now() + this.opts.joinTimeoutMs;
+    const { clock } = this.opts;
+    const deadline = clock.now() + this.opts.joinTimeoutMs;
     const request = JSON.stringify({ protocol: DP_PROTOCOL_VERSION, member: this.opts.member });
     for (;;) {
       if (this.opts.signal?.aborted) return { outcome: 'aborted', reason: 'aborted before joining' };
+      if (clock.outageMs() > this.opts.outageToleranceMs) return { outcome: 'lost', reason: `NATS out of reach for more than ${this.opts.outageToleranceMs / 1000} s` };
       try {
         const msg = await this.opts.bus.nc.request(this.channel.subjects.join, request, { timeout: 2000 });
         const reply = DpJoinReplySchema.parse(JSON.parse(new TextDecoder().decode(msg.data)));
-        if (!reply.accepted || !reply.group) return { outcome: 'refused', reason: reply.reason ?? 'refused' };
+        if (!reply.accepted || !reply.group || !reply.generation || !reply.attempt) return { outcome: 'refused', reason: reply.reason ?? 'refused' };
+        // Two coordinators may answer (a stale one and its successor): only the lease holder's answer counts.
+        const lease = await readLease(this.opts.bus, this.opts.jobId, this.opts.lease);
+        if (reply.generation < this.generation || (lease && lease.group !== reply.group)) throw new Error(`a stale coordinator answered (generation ${reply.generation})`);
         this.group = reply.group;
+        this.generation = reply.generation;
+        this.attempt = reply.attempt;
         this.role = 'waiting';
-        this.lastControlAt = Date.now();
+        this.lastControlAt = clock.now();
         const beatEvery = reply.heartbeatMs ?? 1000;
         clearInterval(this.heartbeat);
-        const beat = () => this.channel.publishJson(this.channel.subjects.heartbeat, { group: this.group, member: this.opts.member });
-        beat();
-        this.heartbeat = setInterval(beat, beatEvery);
+        this.beat = () => this.channel.publishJson(this.channel.subjects.heartbeat, { group: this.group, member: this.opts.member, appliedThrough: this.appliedThrough });
+        this.beat();
+        this.heartbeat = setInterval(this.beat, beatEvery);
         return true;
       } catch (err) {
-        if (Date.now() >= deadline) return { outcome: 'lost', reason: `no coordinator answered within ${this.opts.joinTimeoutMs} ms (${describeError(err)})` };
+        if (clock.now() >= deadline) return { outcome: 'lost', reason: `no coordinator answered within ${this.opts.joinTimeoutMs} ms (${describeError(err)})` };
         await new Promise((r) => setTimeout(r, 500));
       }
     }
@@ -172,8 +222,14 @@ export class DpWorker {
   }
 
   private async onControl(ctl: DpControl, payload: Uint8Array): Promise<void> {
-    if (ctl.group !== this.group) return;
+    if (ctl.group !== this.group || ctl.generation < this.generation) return;
     if (ctl.kind === 'abort') return void this.finish?.('aborted');
+    const g = this.lastGradient;
+    if (ctl.kind === 'step' && g && g.step === ctl.step && g.round === ctl.round && this.appliedThrough === ctl.step - 1) {
+      // The step announced again (frames were lost, or it was slow): the answer is the one already computed.
+      this.channel.send(this.channel.subjects.grad, g.meta, g.payload);
+      return;
+    }
     if (this.gradientSentAt !== undefined && this.lastTiming) {
       this.opts.onStep?.({ ...this.lastTiming, exchangeMs: performance.now() - this.gradientSentAt });
       this.gradientSentAt = undefined;
@@ -189,7 +245,10 @@ export class DpWorker {
       await this.opts.onApplied?.(ctl.apply, this.model, this.members);
     }
     const applyMs = performance.now() - applyStarted;
-    if (ctl.kind === 'done') return void this.finish?.('done');
+    if (ctl.kind === 'done') {
+      this.beat(); // tells the coordinator the last step arrived
+      return void this.finish?.('done');
+    }
 
     if (ctl.transfer?.from === this.opts.member && this.model) await this.sendState(ctl.transfer.to);
     const rank = ctl.members.indexOf(this.opts.member);
@@ -216,11 +275,9 @@ export class DpWorker {
     const g = computeShardGradients(model, this.opts.train, order, shard.start, shard.count, augmentFor(this.recipe, hp.seed, position.epoch));
     const encoded: EncodedGradient = this.topk ? this.topk.encode(g.gradSum) : encodeDense(g.gradSum, hp.compression === 'fp16' ? 'f16' : 'f32');
     const before = this.channel.bytesSent;
-    this.channel.send(
-      this.channel.subjects.grad,
-      { group: this.group, step, round, member: this.opts.member, count: g.count, lossSum: g.lossSum, correct: g.correct, encoding: encoded.encoding },
-      encoded.bytes,
-    );
+    const meta = { group: this.group, attempt: this.attempt, generation: this.generation, step, round, member: this.opts.member, count: g.count, lossSum: g.lossSum, correct: g.correct, encoding: encoded.encoding };
+    this.lastGradient = { step, round, meta, payload: encoded.bytes };
+    this.channel.send(this.channel.subjects.grad, meta, encoded.bytes);
     this.gradientSentAt = performance.now();
     this.lastTiming = { step, computeMs: this.gradientSentAt - started + applyMs, bytesSent: this.channel.bytesSent - before };
   }
@@ -230,14 +287,14 @@ export class DpWorker {
     const payload = new Uint8Array(bytes.modelJson.byteLength + bytes.weights.byteLength);
     payload.set(bytes.modelJson, 0);
     payload.set(bytes.weights, bytes.modelJson.byteLength);
-    const meta: DpStateMeta = { group: this.group as string, appliedThrough: this.appliedThrough, from: this.opts.member, to, modelJsonBytes: bytes.modelJson.byteLength };
+    const meta: DpStateMeta = { group: this.group as string, attempt: this.attempt, generation: this.generation, appliedThrough: this.appliedThrough, from: this.opts.member, to, modelJsonBytes: bytes.modelJson.byteLength };
     this.channel.send(this.channel.subjects.state, meta, payload);
   }
 
   private async receiveState(appliedThrough: number): Promise<void> {
-    const deadline = Date.now() + this.opts.coordinatorTimeoutMs;
+    const deadline = this.opts.clock.now() + this.opts.coordinatorTimeoutMs;
     while (!this.states.has(appliedThrough)) {
-      if (Date.now() > deadline) throw new Error(`no weights arrived for step ${appliedThrough + 1}`);
+      if (this.opts.clock.now() > deadline) throw new Error(`no weights arrived for step ${appliedThrough + 1}`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, 200);
         this.stateArrived = () => {

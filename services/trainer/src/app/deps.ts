@@ -18,7 +18,11 @@ export interface RunnerDeps {
   onStepTiming?: (jobId: string, t: StepTiming) => void;
   onGradientReceipt?: (r: Receipt) => void;
   dp?: DpSettings;
+  /** Checkpoint mid-epoch once the last checkpoint is this old (0: at epoch ends only). */
+  checkpointEveryMs?: number;
 }
+
+export const DEFAULT_CHECKPOINT_EVERY_MS = 30_000;
 
 /** One attempt of one job, with the replica's stop signal and the job message's heartbeat. */
 export interface RunOptions {

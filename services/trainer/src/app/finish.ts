@@ -4,7 +4,7 @@ import { describeError, type Logger } from '@mlpipe/common';
 import { ARTEFACTS, storeKeys, type LabelledImages, type TrainJobCompleted, type TrainJobRequested } from '@mlpipe/contracts';
 import { evaluateModel, evaluateTransformed, loadModel, saveModel } from '@mlpipe/ml';
 import type { ObjectStore } from '@mlpipe/storage';
-import { exchangeSummary, type GroupResult } from '../adapters/distributed';
+import { DEFAULT_DP_SETTINGS, exchangeSummary, type GroupResult } from '../adapters/distributed';
 import { renderModelCard } from '../core/modelCard';
 import type { RunnerDeps } from './deps';
 import type { PreparedJob } from './prepare';
@@ -15,14 +15,15 @@ import type { PreparedJob } from './prepare';
  * message is kept alive between the steps: scoring and uploading take seconds.
  */
 export async function finishJob(p: PreparedJob, group: GroupResult | undefined, deps: RunnerDeps): Promise<void> {
-  const { job, heartbeat } = p.run;
+  const { job, attempt, heartbeat } = p.run;
   const evaluation = evaluateModel(p.model, p.plan.test);
   heartbeat();
   const transformedTestAccuracy = evaluateTransformed(p.model, p.plan.test);
   heartbeat();
   const baselineEvaluation = job.baseline ? await evaluateBaseline(job.baseline, p.plan.test, deps.store, p.log) : undefined;
   heartbeat();
-  const prefix = storeKeys.modelArtefacts(job.modelName, job.jobId);
+  // Per attempt: a stale attempt finishing late never overwrites the files another one announced.
+  const prefix = storeKeys.modelArtefacts(job.modelName, job.jobId, attempt);
   const modelFiles = await saveModel(deps.store, prefix, p.model);
   const completed = {
     jobId: job.jobId,
@@ -51,7 +52,12 @@ export async function finishJob(p: PreparedJob, group: GroupResult | undefined, 
     contentType: ARTEFACTS.modelCard.contentType,
   });
   heartbeat();
-  await publishEvent(deps.bus, 'train.job.completed', { ...completed, artefacts: { prefix, ...modelFiles } }, { source: p.source, eventId: `train.job.completed:${job.jobId}` });
+  // One event id per job: a redelivered attempt's completion is a duplicate, and the registry registers a run once.
+  await publishEvent(deps.bus, 'train.job.completed', { ...completed, artefacts: { prefix, ...modelFiles } }, {
+    source: p.source,
+    eventId: `train.job.completed:${job.jobId}`,
+    retryForMs: deps.dp?.outageToleranceMs ?? DEFAULT_DP_SETTINGS.outageToleranceMs,
+  });
   p.log.info({ testAccuracy: evaluation.accuracy, transformedTestAccuracy }, 'job completed');
 }
 

@@ -7,6 +7,7 @@ import { loadDatasetVersion } from '@mlpipe/dataset';
 import { createModel, loadModelFromBytes, recipeFrom, type Recipe } from '@mlpipe/ml';
 import { CheckpointStore } from '../adapters/checkpoints';
 import { planData, type DataPlan } from '../core/dataPlan';
+import type { EpochTallyState } from '../core/group';
 import { stepsPerEpoch } from '../core/sharding';
 import type { RunnerDeps, RunOptions } from './deps';
 
@@ -19,6 +20,11 @@ export interface PreparedJob {
   recipe: Recipe;
   history: EpochMetrics[];
   initialEpoch: number;
+  /** Steps already applied (a resumed job may stop mid-epoch) and the sums of that epoch so far. */
+  startStep: number;
+  partialEpoch?: EpochTallyState;
+  /** performance.now() of the last checkpoint (or the start), for checkpoints by time. */
+  lastCheckpointAt: number;
   checkpoints: CheckpointStore;
   log: Logger;
   source: string;
@@ -46,12 +52,14 @@ export async function prepareJob(run: RunOptions, deps: RunnerDeps): Promise<Pre
   const log = deps.logger.child({ jobId: job.jobId, attempt });
   const source = `trainer/${deps.replicaId}`;
   const checkpoints = new CheckpointStore(deps.store);
-  const resume = await checkpoints.latest(job.jobId);
-  const recipe = recipeFrom(hp, stepsPerEpoch(plan.train.count, hp.batchSize));
+  const perEpoch = stepsPerEpoch(plan.train.count, hp.batchSize);
+  const resume = await checkpoints.latest(job.jobId, perEpoch);
+  const recipe = recipeFrom(hp, perEpoch);
   const model = resume ? await loadModelFromBytes(resume.model, recipe.optimizer) : createModel(hp.arch, { seed: hp.seed, ...recipe.optimizer });
   const history: EpochMetrics[] = resume ? [...resume.history] : [];
   const initialEpoch = resume?.epoch ?? 0;
-  log.info({ backend: deps.backend, train: plan.train.count, test: plan.test.count, resumedFromEpoch: initialEpoch }, 'training');
+  const startStep = resume?.steps ?? 0;
+  log.info({ backend: deps.backend, train: plan.train.count, test: plan.test.count, resumedFromEpoch: initialEpoch, resumedFromStep: startStep }, 'training');
   await publishEvent(
     deps.bus,
     'train.job.started',
@@ -62,6 +70,7 @@ export async function prepareJob(run: RunOptions, deps: RunnerDeps): Promise<Pre
       attempt,
       backend: deps.backend,
       resumedFromEpoch: initialEpoch,
+      resumedFromStep: startStep,
       hyperparams: hp,
       datasetVersion: job.datasetVersion,
       codeVersion: deps.codeVersion,
@@ -69,5 +78,5 @@ export async function prepareJob(run: RunOptions, deps: RunnerDeps): Promise<Pre
     },
     { source, eventId: `train.job.started:${job.jobId}:${attempt}` },
   );
-  return { role: 'train', run, plan, model, recipe, history, initialEpoch, checkpoints, log, source, startedAt };
+  return { role: 'train', run, plan, model, recipe, history, initialEpoch, startStep, ...(resume?.partialEpoch ? { partialEpoch: resume.partialEpoch } : {}), checkpoints, log, source, startedAt, lastCheckpointAt: performance.now() };
 }

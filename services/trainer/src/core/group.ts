@@ -135,11 +135,29 @@ export class Membership {
   }
 }
 
+/** The sums of an epoch in progress: what a mid-epoch checkpoint keeps so the epoch's figures stay whole. */
+export interface EpochTallyState {
+  samples: number;
+  lossSum: number;
+  correct: number;
+  seconds: number;
+}
+
 /** Loss and accuracy of an epoch from the steps committed in it. */
 export class EpochTally {
   private samples = 0;
   private lossSum = 0;
   private correct = 0;
+
+  constructor(from?: Omit<EpochTallyState, 'seconds'>) {
+    this.samples = from?.samples ?? 0;
+    this.lossSum = from?.lossSum ?? 0;
+    this.correct = from?.correct ?? 0;
+  }
+
+  state(seconds = 0): EpochTallyState {
+    return { samples: this.samples, lossSum: this.lossSum, correct: this.correct, seconds };
+  }
 
   add(step: ReducedStep): void {
     this.samples += step.count;
