@@ -14,9 +14,13 @@ interface Replica {
 
 /**
  * Health-aware round robin over model replicas by HTTP. A request goes to the next healthy
- * replica; if that replica cannot be reached, times out or answers 503, it is marked unhealthy
- * and the request is retried once on a different one (inference is idempotent). A background
- * probe of /readyz brings replicas back. With no replica able to answer: TransientError (503).
+ * replica; one that cannot be reached, drops the connection, times out or answers 503 is marked
+ * unhealthy at once and the request goes on to a replica it has not tried (inference is
+ * idempotent). Failures that cost no time (refused, reset, 503) do not use up the retry: a request
+ * tries every replica if it must, so it fails only when none can answer, however many died at once
+ * (a lost node). A timeout does cost time, so only one retry follows it: a request gives up at
+ * its second timeout. A background probe of /readyz brings replicas back. With no replica able to
+ * answer: TransientError (503).
  */
 export class ReplicaPool {
   private readonly replicas: Replica[];
@@ -41,27 +45,34 @@ export class ReplicaPool {
   async forward(method: string, path: string, body: Buffer | undefined, contentType: string | undefined): Promise<ReplicaAnswer> {
     const tried = new Set<Replica>();
     const reasons: string[] = [];
-    for (let attempt = 0; attempt < 2; attempt++) {
+    for (let timeouts = 0; timeouts < 2; ) {
       const replica = this.pick(tried);
       if (!replica) break;
       tried.add(replica);
-      try {
-        const res = await fetch(`${replica.url}${path}`, {
-          method,
-          ...(body !== undefined ? { body: new Uint8Array(body) } : {}),
-          headers: contentType ? { 'content-type': contentType } : {},
-          signal: AbortSignal.timeout(this.timeoutMs),
-        });
-        const answer = { status: res.status, contentType: res.headers.get('content-type') ?? 'application/json', body: Buffer.from(await res.arrayBuffer()), replica: replica.url };
-        if (res.status !== 503) return answer; // a draining or not-ready replica says 503: try another
-        replica.healthy = false;
-        reasons.push(`${replica.url} is not ready`);
-      } catch (err) {
-        replica.healthy = false;
-        reasons.push(`${replica.url}: ${(err as Error).name === 'TimeoutError' ? `no answer within ${this.timeoutMs} ms` : 'unreachable'}`);
-      }
+      const outcome = await this.attempt(replica, method, path, body, contentType);
+      if ('answer' in outcome) return outcome.answer;
+      replica.healthy = false;
+      reasons.push(`${replica.url}: ${outcome.reason}`);
+      if (outcome.timedOut) timeouts++;
     }
     throw new TransientError(`no model replica could answer (${reasons.join('; ') || 'none is healthy'})`);
+  }
+
+  /** One try on one replica: its answer, or why it gave none (a 503 is a replica saying it cannot answer now). */
+  private async attempt(replica: Replica, method: string, path: string, body: Buffer | undefined, contentType: string | undefined): Promise<{ answer: ReplicaAnswer } | { reason: string; timedOut: boolean }> {
+    try {
+      const res = await fetch(`${replica.url}${path}`, {
+        method,
+        ...(body !== undefined ? { body: new Uint8Array(body) } : {}),
+        headers: contentType ? { 'content-type': contentType } : {},
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+      const answer = { status: res.status, contentType: res.headers.get('content-type') ?? 'application/json', body: Buffer.from(await res.arrayBuffer()), replica: replica.url };
+      return res.status === 503 ? { reason: 'not ready', timedOut: false } : { answer };
+    } catch (err) {
+      const timedOut = (err as Error).name === 'TimeoutError';
+      return { reason: timedOut ? `no answer within ${this.timeoutMs} ms` : 'unreachable', timedOut };
+    }
   }
 
   stop(): void {
