@@ -47,7 +47,7 @@ export class AliasRefresh {
     this.running = (async () => {
       for (let next: RefreshTrigger | undefined = trigger; next && !this.stopped; next = this.again) {
         this.again = undefined;
-        await this.round(next);
+        await this.round(next).catch((err: unknown) => this.o.logger.error({ trigger: next, err: describeError(err) }, 'alias refresh failed; trying again at the next tick'));
       }
     })().finally(() => {
       this.running = undefined;
