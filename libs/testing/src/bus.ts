@@ -14,7 +14,16 @@ export async function createTestBus(url = process.env.NATS_URL ?? 'nats://127.0.
   return Object.assign(bus, {
     dispose: async () => {
       await deleteStreams(bus).catch(() => undefined);
+      await deleteKvBuckets(bus).catch(() => undefined);
       await bus.close();
     },
   });
+}
+
+/** The namespace's KV buckets (e.g. the trainer's coordinator leases) live in streams named KV_<namespace>_…. */
+async function deleteKvBuckets(bus: Bus): Promise<void> {
+  const prefix = `KV_${bus.namespace.replace(/-/g, '_')}_`;
+  for await (const name of bus.jsm.streams.names()) {
+    if (name.startsWith(prefix)) await bus.jsm.streams.delete(name);
+  }
 }
