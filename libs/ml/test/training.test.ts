@@ -76,6 +76,38 @@ describe('training on WASM', () => {
     [straight, again, first, resumed].forEach((m) => m.dispose());
   });
 
+  it('resumes mid-epoch at the exact step: the same weights and the same whole-epoch figures as an uninterrupted run', async () => {
+    const small = { train: { images: train.images.subarray(0, 600 * 784), labels: train.labels.subarray(0, 600), count: 600 } };
+    const straight = createModel('cnn-small', { seed: 5 });
+    const straightHistory = await trainModel(straight, small, { epochs: 2, batchSize: 50, seed: 5 });
+    // Stop after step 17 (epoch 2, batch 5 of 12), as a crash after a checkpoint by time would.
+    const first = createModel('cnn-small', { seed: 5 });
+    const stop = new AbortController();
+    let saved: { bytes: Awaited<ReturnType<typeof saveModelToBytes>>; step: number; epochSoFar: Parameters<NonNullable<Parameters<typeof trainModel>[2]['afterStep']>>[0]['epochSoFar'] } | undefined;
+    await expect(
+      trainModel(first, small, {
+        epochs: 2,
+        batchSize: 50,
+        seed: 5,
+        signal: stop.signal,
+        afterStep: async ({ step, epochSoFar }) => {
+          if (step !== 17) return;
+          saved = { bytes: await saveModelToBytes(first), step, epochSoFar };
+          stop.abort(new Error('crash'));
+        },
+      }),
+    ).rejects.toThrow('crash');
+    const resumed = await loadModelFromBytes(saved!.bytes);
+    const history = await trainModel(resumed, small, { epochs: 2, batchSize: 50, seed: 5, initialStep: saved!.step, partialEpoch: saved!.epochSoFar });
+    const a = weightsOf(resumed).flat();
+    const b = weightsOf(straight).flat();
+    expect(Math.max(...a.map((v, i) => Math.abs(v - (b[i] as number))))).toBeLessThan(1e-5);
+    expect(history.map((h) => h.epoch)).toEqual([2]);
+    expect(saved!.epochSoFar.samples).toBe(5 * 50);
+    expect(Math.abs(history[0]!.loss - straightHistory[1]!.loss)).toBeLessThan(1e-5);
+    [straight, first, resumed].forEach((m) => m.dispose());
+  });
+
   it('saves the standard tfjs files and loads them back to identical predictions', async () => {
     const model = createModel('cnn-deep', { seed: 2 });
     const bytes = await saveModelToBytes(model);
