@@ -7,8 +7,8 @@ import { consumeEvents, publishEvent } from '@mlpipe/bus';
 import { createTestBus, writeMnistVersion } from '@mlpipe/testing';
 import { eventually } from '@mlpipe/common';
 import { createLogger, createMetricsRegistry } from '@mlpipe/runtime';
-import { HyperparamsSchema, type Envelope, type EventType, type TrainJobRequested } from '@mlpipe/contracts';
-import { createObjectStore, type ObjectStore } from '@mlpipe/storage';
+import { CheckpointPointerSchema, HyperparamsSchema, storeKeys, type Envelope, type EventType, type TrainJobRequested } from '@mlpipe/contracts';
+import { createObjectStore, getJson, type ObjectStore } from '@mlpipe/storage';
 import { createModel, evaluateModel, initBackend, loadModelFromBytes, trainModel } from '@mlpipe/ml';
 import { planData } from '../src/core/dataPlan';
 import { loadDatasetVersion } from '@mlpipe/dataset';
@@ -122,16 +122,22 @@ describe('trainer on real NATS and a folder store', () => {
     expect(done.data.history.map((h) => h.epoch)).toEqual([1, 2, 3, 4]);
   });
 
-  it('resumes from the last checkpoint after its trainer process is killed', async () => {
+  it('resumes at the exact step of its last checkpoint by time after its trainer process is killed mid-epoch', async () => {
     const version = await writeMnistVersion(store, 3000, 300);
     const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'services/trainer/src/main.ts')], {
       cwd: root,
-      env: { ...process.env, BUS_NAMESPACE: bus.namespace, STORE_KIND: 'fs', STORE_ROOT: dir, TRAINER_BACKEND: 'wasm', TRAINER_REPLICA_ID: 'doomed', TRAINER_ACK_WAIT_MS: '3000', HTTP_PORT: '0', LOG_LEVEL: 'warn' },
+      env: { ...process.env, BUS_NAMESPACE: bus.namespace, STORE_KIND: 'fs', STORE_ROOT: dir, TRAINER_BACKEND: 'wasm', TRAINER_REPLICA_ID: 'doomed', TRAINER_ACK_WAIT_MS: '3000', TRAINER_CHECKPOINT_EVERY_MS: '300', HTTP_PORT: '0', LOG_LEVEL: 'warn' },
       stdio: 'ignore',
     });
+    let midEpoch: { epoch: number; steps: number } | undefined;
     try {
       await publishEvent(bus, 'train.job.requested', job(version.id, 'job-kill', { epochs: 4 }), { source: 't' });
       await eventually(() => of('train.job.progress').find((e) => e.data.replicaId === 'doomed' && e.data.metrics.epoch >= 1), 60_000);
+      // Kill it right after a checkpoint by time (mid-epoch: the pointer carries the epoch's partial sums).
+      midEpoch = await eventually(async () => {
+        const pointer = await getJson(store, storeKeys.checkpointPointer('job-kill'), CheckpointPointerSchema).catch(() => undefined);
+        return pointer?.partialEpoch && pointer.steps ? { epoch: pointer.epoch, steps: pointer.steps } : undefined;
+      }, 60_000, 'a mid-epoch checkpoint');
     } finally {
       child.kill('SIGKILL');
     }
@@ -140,8 +146,10 @@ describe('trainer on real NATS and a folder store', () => {
     const done = await eventually(() => of('train.job.completed')[0], 120_000, 'the resumed job to complete');
     const resumed = of('train.job.started').find((e) => e.data.replicaId === 'in-process');
     expect(resumed?.data.attempt).toBe(2);
-    expect(resumed?.data.resumedFromEpoch).toBeGreaterThanOrEqual(1);
+    expect(resumed?.data.resumedFromEpoch).toBeGreaterThanOrEqual(midEpoch!.epoch);
     expect(resumed?.data.resumedFromEpoch).toBeLessThanOrEqual(doneBeforeKill);
+    // Epoch checkpoints alone would have sent it back to the start of the epoch in progress.
+    expect(resumed?.data.resumedFromStep).toBeGreaterThanOrEqual(midEpoch!.steps);
     expect(done.data.history.map((h) => h.epoch)).toEqual([1, 2, 3, 4]);
     expect(done.data.evaluation.testAccuracy).toBeGreaterThan(0.85);
   });
