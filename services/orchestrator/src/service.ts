@@ -3,6 +3,7 @@ import type { OrchestratorConfig } from '@mlpipe/config';
 import { consumeEvents, ensureStreams, serveRequests, type Bus, type ConsumeOptions, type EventHandler, type RunningConsumer } from '@mlpipe/bus';
 import { migrate, type Pool } from '@mlpipe/db';
 import { ConfigError, type Logger } from '@mlpipe/common';
+import { createOutbox, startOutboxRelay } from '@mlpipe/outbox';
 import type { Subscription } from '@nats-io/nats-core';
 import { Counter, type Registry } from 'prom-client';
 import { openRepositories, type Repositories } from './adapters/repositories';
@@ -11,6 +12,7 @@ import { JobService } from './app/jobService';
 import { SweepService } from './app/sweepService';
 import { Retraining } from './app/retraining';
 import { JobEvents } from './app/jobEvents';
+import { SOURCE } from './app/ids';
 
 export interface OrchestratorDeps {
   config: OrchestratorConfig;
@@ -36,14 +38,17 @@ export function autoHyperparams(json: string, recipe: RecipeName = 'fast') {
   }
 }
 
-/** Wires the orchestrator: migrations, streams, the use cases on their repositories, four event consumers and the request API. */
+/**
+ * Wires the orchestrator: migrations, streams, the use cases on their repositories, four event
+ * consumers, the request API, and the outbox relay that publishes what the use cases commit.
+ */
 export async function startOrchestrator(deps: OrchestratorDeps): Promise<RunningOrchestrator> {
   const { config, bus, pool, logger, metrics } = deps;
   await migrate(pool, ORCHESTRATOR_SCHEMA, migrations);
   await ensureStreams(bus);
-  const repos = openRepositories(pool);
-  const jobs = new JobService(repos, bus, logger);
-  const sweeps = new SweepService(repos, jobs, bus, logger);
+  const repos = openRepositories(pool, createOutbox(ORCHESTRATOR_SCHEMA, SOURCE));
+  const jobs = new JobService(repos, logger);
+  const sweeps = new SweepService(repos, jobs, logger);
   const retraining = new Retraining(
     repos,
     jobs,
@@ -113,6 +118,8 @@ export async function startOrchestrator(deps: OrchestratorDeps): Promise<Running
     serveRequests(bus, 'orchestrator.sweeps.submit', (req) => sweeps.submit(req), logger),
     serveRequests(bus, 'orchestrator.sweeps.get', (req) => sweeps.get(req.sweepId), logger),
   ];
+  // Last, so nothing above can fail with it running; what was committed meanwhile waits in the table.
+  const relay = startOutboxRelay({ pool, bus, schema: ORCHESTRATOR_SCHEMA, logger, metrics });
   logger.info('orchestrator started');
   return {
     jobs,
@@ -121,6 +128,8 @@ export async function startOrchestrator(deps: OrchestratorDeps): Promise<Running
     stop: async () => {
       for (const s of subscriptions) s.unsubscribe();
       await Promise.all(consumers.map((c) => c.stop()));
+      // After the consumers, whose last handlers may still enqueue.
+      await relay.stop();
     },
   };
 }

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool, migrate, type Pool } from '@mlpipe/db';
 import { createTestDatabase } from '@mlpipe/testing';
+import { createOutbox } from '@mlpipe/outbox';
 import { HyperparamsSchema, type DatasetVersion } from '@mlpipe/contracts';
 import { ORCHESTRATOR_SCHEMA, migrations } from '../src/adapters/migrations';
 import { openRepositories, type Repositories } from '../src/adapters/repositories';
@@ -18,7 +19,7 @@ describe('the retraining context, read in one statement', () => {
     db = await createTestDatabase();
     pool = await createPool(db.url);
     await migrate(pool, ORCHESTRATOR_SCHEMA, migrations);
-    repos = openRepositories(pool);
+    repos = openRepositories(pool, createOutbox(ORCHESTRATOR_SCHEMA, 'test'));
   });
   afterAll(async () => {
     await pool.end();

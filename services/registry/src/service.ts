@@ -1,11 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import type { RegistryConfig } from '@mlpipe/config';
-import { consumeEvents, ensureStreams, publishEvent, type Bus, type RunningConsumer } from '@mlpipe/bus';
+import { consumeEvents, ensureStreams, type Bus, type RunningConsumer } from '@mlpipe/bus';
 import { migrate, type Pool } from '@mlpipe/db';
 import type { Logger } from '@mlpipe/common';
 import type { ModelAliasChanged } from '@mlpipe/contracts';
+import { createOutbox, startOutboxRelay } from '@mlpipe/outbox';
 import type { ObjectStore } from '@mlpipe/storage';
-import { randomUUID } from 'node:crypto';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { buildRegistryApi } from './adapters/http';
 import { REGISTRY_SCHEMA, migrations } from './adapters/migrations';
@@ -27,35 +27,37 @@ export interface RegistryDeps {
 export interface RunningRegistry {
   app: FastifyInstance;
   registrar: Registrar;
-  /** Stops consuming (the caller closes the HTTP server). */
+  /** Stops consuming, then the outbox relay (the caller closes the HTTP server). */
   stop(): Promise<void>;
 }
 
 const SOURCE = 'registry';
 
-/** Wires the registry: migrations, the training-event consumer, and the REST API (not yet listening). */
+/**
+ * Wires the registry: migrations, the training-event consumer, the REST API (not yet listening),
+ * and the outbox relay that publishes the versions and alias moves they commit.
+ */
 export async function startRegistry(deps: RegistryDeps): Promise<RunningRegistry> {
   const { bus, pool, store, logger, metrics } = deps;
   await migrate(pool, REGISTRY_SCHEMA, migrations);
   await ensureStreams(bus);
   await store.ensureReady();
-  const registrar = new Registrar(pool, store, { margin: deps.config.GATE_MARGIN, classFloor: deps.config.GATE_CLASS_FLOOR });
+  const registrar = new Registrar(pool, store, { margin: deps.config.GATE_MARGIN, classFloor: deps.config.GATE_CLASS_FLOOR }, createOutbox(REGISTRY_SCHEMA, SOURCE));
   const versions = new Counter({ name: 'mlpipe_registry_versions_total', help: 'Model versions registered', labelNames: ['model'], registers: [metrics] });
   const decisions = new Counter({ name: 'mlpipe_registry_gate_decisions_total', help: 'Gate decisions by outcome', labelNames: ['model', 'outcome'], registers: [metrics] });
 
-  const announce = async (r: Registration): Promise<void> => {
+  // The events themselves were enqueued with the rows (Registrar); here only what this process counts.
+  const registered = (r: Registration): void => {
     const v = r.registered;
     versions.inc({ model: v.modelName });
     decisions.inc({ model: v.modelName, outcome: v.decision.outcome });
     logger.info({ model: v.modelName, version: v.version, decision: v.decision }, 'version registered');
-    await publishEvent(bus, 'model.version.registered', v, { source: SOURCE, eventId: `model.version.registered:${v.modelName}:${v.version}` });
-    for (const change of r.aliasChanges) await announceAlias(change, `model.alias.changed:${change.modelName}:${change.alias}:${change.version}:gate`);
+    for (const change of r.aliasChanges) aliasMoved(change);
   };
   const championSince = new Gauge({ name: 'mlpipe_registry_champion_promoted_timestamp_seconds', help: 'When the current champion of a model was promoted (Unix seconds)', labelNames: ['model'], registers: [metrics] });
   for (const c of await new RegistryQueries(pool).championsPromotedAt()) championSince.set({ model: c.model }, c.at.getTime() / 1000);
-  const announceAlias = async (change: ModelAliasChanged, eventId: string) => {
+  const aliasMoved = (change: ModelAliasChanged): void => {
     if (change.alias === 'champion') championSince.set({ model: change.modelName }, Date.now() / 1000);
-    await publishEvent(bus, 'model.alias.changed', change, { source: SOURCE, eventId });
   };
 
   const consumer: RunningConsumer = await consumeEvents(bus, {
@@ -70,13 +72,13 @@ export async function startRegistry(deps: RegistryDeps): Promise<RunningRegistry
       'train.job.cancelled': (e) => registrar.runCancelled(e.data),
       'train.job.completed': async (e) => {
         const r = await registrar.register(e.data);
-        if (r) await announce(r);
+        if (r) registered(r);
         else logger.info({ runId: e.data.jobId, sweep: e.data.sweep }, 'sweep trial recorded; the sweep registers its best');
       },
       'train.sweep.completed': async (e) => {
         const r = await registrar.sweepCompleted(e.data);
         logger.info({ sweepId: e.data.sweepId, best: e.data.bestJobId, reason: e.data.reason }, 'sweep finished');
-        if (r) await announce(r);
+        if (r) registered(r);
       },
     },
   });
@@ -90,18 +92,23 @@ export async function startRegistry(deps: RegistryDeps): Promise<RunningRegistry
     logger,
     metrics,
     isReady: () => ready && (deps.isReady?.() ?? true),
+    // The reply is the committed move; its event follows through the relay (within a poll, usually at once).
     promote: async (model, alias, version, reason, actor) => {
       const change = await registrar.promote(model, alias, version, reason, actor);
-      await announceAlias(change, `model.alias.changed:${model}:${alias}:${version}:${randomUUID()}`);
+      aliasMoved(change);
       return change;
     },
   });
+  // Last, so nothing above can fail with it running; what was committed meanwhile waits in the table.
+  const relay = startOutboxRelay({ pool, bus, schema: REGISTRY_SCHEMA, logger, metrics });
   return {
     app,
     registrar,
     stop: async () => {
       ready = false;
       await consumer.stop();
+      // After the consumer, whose last handler may still enqueue.
+      await relay.stop();
     },
   };
 }

@@ -1,12 +1,12 @@
-import type { Pool } from '@mlpipe/db';
+import type { Db } from './db';
 
 /** Drift reported on a model's predictions, open until a retraining job answers it. */
 export class DriftAlertRepository {
-  constructor(private readonly pool: Pool) {}
+  constructor(private readonly db: Db) {}
 
   /** Records a drift alert once per event. */
   async record(eventId: string, modelName: string, version: number, reasons: string[]): Promise<void> {
-    await this.pool.query(
+    await this.db.query(
       'insert into orchestrator.drift_alerts (model_name, version, reasons, event_id) values ($1,$2,$3,$4) on conflict (event_id) do nothing',
       [modelName, version, JSON.stringify(reasons), eventId],
     );
@@ -14,7 +14,7 @@ export class DriftAlertRepository {
 
   /** Marks every open alert of the model as answered by the job. */
   async resolve(modelName: string, jobId: string): Promise<void> {
-    await this.pool.query('update orchestrator.drift_alerts set resolved_by_job = $2 where model_name = $1 and resolved_by_job is null', [modelName, jobId]);
+    await this.db.query('update orchestrator.drift_alerts set resolved_by_job = $2 where model_name = $1 and resolved_by_job is null', [modelName, jobId]);
   }
 }
 

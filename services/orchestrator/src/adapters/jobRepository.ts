@@ -1,7 +1,7 @@
-import type { Pool } from '@mlpipe/db';
 import { NotFoundError } from '@mlpipe/common';
 import type { DatasetVersion, EpochMetrics, Hyperparams, Job, JobStatus, TrialRef, Trigger } from '@mlpipe/contracts';
 import { nextStatus, type JobSignal } from '../core/jobState';
+import { inTransaction, type Db } from './db';
 import { toJob, type JobRow } from './jobRow';
 
 export interface NewJob {
@@ -26,11 +26,11 @@ export interface JobChanges {
 
 /** The jobs table: creation once per idempotency key, reads, and state-machine signals. */
 export class JobRepository {
-  constructor(private readonly pool: Pool) {}
+  constructor(private readonly db: Db) {}
 
   /** Inserts the job unless its idempotency key exists; returns the job under that key either way. */
   async createOnce(job: NewJob): Promise<{ job: Job; created: boolean }> {
-    const inserted = await this.pool.query<JobRow>(
+    const inserted = await this.db.query<JobRow>(
       `insert into orchestrator.jobs (job_id, idempotency_key, model_name, dataset, dataset_version, hyperparams, replicas, trigger, status, status_reason, sweep_id, trial)
        values ($1,$2,$3,$4,$5,$6,$7,$8,'queued',$9,$10,$11)
        on conflict (idempotency_key) do nothing returning *`,
@@ -49,35 +49,33 @@ export class JobRepository {
       ],
     );
     if (inserted.rows[0]) return { job: toJob(inserted.rows[0]), created: true };
-    const existing = await this.pool.query<JobRow>('select * from orchestrator.jobs where idempotency_key = $1', [job.idempotencyKey]);
+    const existing = await this.db.query<JobRow>('select * from orchestrator.jobs where idempotency_key = $1', [job.idempotencyKey]);
     return { job: toJob(existing.rows[0] as JobRow), created: false };
   }
 
   async get(jobId: string): Promise<Job> {
-    const { rows } = await this.pool.query<JobRow>('select * from orchestrator.jobs where job_id = $1', [jobId]);
+    const { rows } = await this.db.query<JobRow>('select * from orchestrator.jobs where job_id = $1', [jobId]);
     if (!rows[0]) throw new NotFoundError(`no job ${jobId}`);
     return toJob(rows[0]);
   }
 
   async list(opts: { status?: JobStatus | undefined; limit: number }): Promise<Job[]> {
-    const { rows } = await this.pool.query<JobRow>(
+    const { rows } = await this.db.query<JobRow>(
       `select * from orchestrator.jobs where ($1::text is null or status = $1) order by created_at desc limit $2`,
       [opts.status ?? null, opts.limit],
     );
     return rows.map(toJob);
   }
 
-  /** Applies a state-machine signal under a row lock, so concurrent events cannot interleave; undefined for an unknown job. */
+  /**
+   * Applies a state-machine signal under a row lock, so concurrent events cannot interleave (in a
+   * transaction of its own, or in the caller's); undefined for an unknown job.
+   */
   async signal(jobId: string, signal: JobSignal, changes: JobChanges = {}): Promise<Job | undefined> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('begin');
+    return inTransaction(this.db, async (client) => {
       const { rows } = await client.query<JobRow>('select * from orchestrator.jobs where job_id = $1 for update', [jobId]);
       const row = rows[0];
-      if (!row) {
-        await client.query('rollback');
-        return undefined;
-      }
+      if (!row) return undefined;
       const status = nextStatus(row.status as JobStatus, signal);
       const updated = await client.query<JobRow>(
         `update orchestrator.jobs set status = $2,
@@ -97,13 +95,7 @@ export class JobRepository {
           changes.countAttempt ? 1 : 0,
         ],
       );
-      await client.query('commit');
       return toJob(updated.rows[0] as JobRow);
-    } catch (err) {
-      await client.query('rollback').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
   }
 }

@@ -1,4 +1,5 @@
 import type { Migration } from '@mlpipe/db';
+import { outboxMigration } from '@mlpipe/outbox';
 
 export const ORCHESTRATOR_SCHEMA = 'orchestrator';
 
@@ -85,4 +86,6 @@ export const migrations: Migration[] = [
     id: '004_model_artefacts',
     sql: `alter table model_versions add column artefact_prefix text;`,
   },
+  // Job requests, cancels and sweep results commit with the rows that make them true (libs/outbox).
+  outboxMigration('005_outbox'),
 ];

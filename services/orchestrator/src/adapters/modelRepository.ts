@@ -1,4 +1,4 @@
-import type { Pool } from '@mlpipe/db';
+import type { Db } from './db';
 import type { ChampionSnapshot } from '../core/policy';
 
 export interface ModelVersionRecord {
@@ -37,10 +37,10 @@ export const toChampion = (r: ChampionRow): ChampionSnapshot => ({
 
 /** Registered model versions and which one is each model's champion. */
 export class ModelRepository {
-  constructor(private readonly pool: Pool) {}
+  constructor(private readonly db: Db) {}
 
   async recordVersion(v: ModelVersionRecord): Promise<void> {
-    await this.pool.query(
+    await this.db.query(
       `insert into orchestrator.model_versions (model_name, version, job_id, train_samples, dataset_version, artefact_prefix)
        values ($1,$2,$3,$4,$5,$6) on conflict do nothing`,
       [v.modelName, v.version, v.jobId, v.trainSamples, v.datasetVersion, v.artefactPrefix],
@@ -48,7 +48,7 @@ export class ModelRepository {
   }
 
   async setChampion(modelName: string, version: number): Promise<void> {
-    await this.pool.query(
+    await this.db.query(
       `insert into orchestrator.champions (model_name, version) values ($1,$2)
        on conflict (model_name) do update set version = excluded.version, updated_at = now()`,
       [modelName, version],
@@ -56,7 +56,7 @@ export class ModelRepository {
   }
 
   async champion(modelName: string): Promise<ChampionSnapshot | null> {
-    const { rows } = await this.pool.query<ChampionRow>(championSql('$1'), [modelName]);
+    const { rows } = await this.db.query<ChampionRow>(championSql('$1'), [modelName]);
     return rows[0] ? toChampion(rows[0]) : null;
   }
 }

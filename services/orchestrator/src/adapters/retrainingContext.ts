@@ -1,4 +1,4 @@
-import type { Pool } from '@mlpipe/db';
+import type { Db } from './db';
 import type { DatasetVersion } from '@mlpipe/contracts';
 import type { RetrainFacts } from '../core/policy';
 import { latestVersionSql } from './datasetVersionRepository';
@@ -18,8 +18,8 @@ type ContextRow = {
  * so the newest version, the champion, the jobs and the drift alerts cannot be from different moments.
  * Undefined while the dataset has no version yet.
  */
-export async function loadRetrainFacts(pool: Pool, modelName: string, dataset: string): Promise<RetrainFacts | undefined> {
-  const { rows } = await pool.query<ContextRow>(
+export async function loadRetrainFacts(db: Db, modelName: string, dataset: string): Promise<RetrainFacts | undefined> {
+  const { rows } = await db.query<ContextRow>(
     `with latest as (${latestVersionSql('$2')}),
           champion as (${championSql('$1')}),
           drift as (${openDriftSql('$1')})

@@ -1,4 +1,4 @@
-import type { Pool } from '@mlpipe/db';
+import type { Db } from './db';
 import { NotFoundError } from '@mlpipe/common';
 import type { EpochMetrics, Job, SweepSpec } from '@mlpipe/contracts';
 import { toJob, type JobRow } from './jobRow';
@@ -37,17 +37,17 @@ type SweepTableRow = {
 
 /** Sweeps and their trials (the jobs that carry the sweep's id). */
 export class SweepRepository {
-  constructor(private readonly pool: Pool) {}
+  constructor(private readonly db: Db) {}
 
   async create(s: Pick<SweepRow, 'sweepId' | 'modelName' | 'dataset' | 'datasetVersion' | 'spec'>): Promise<void> {
-    await this.pool.query(
+    await this.db.query(
       `insert into orchestrator.sweeps (sweep_id, model_name, dataset, dataset_version, spec, status) values ($1,$2,$3,$4,$5,'running')`,
       [s.sweepId, s.modelName, s.dataset, s.datasetVersion, s.spec],
     );
   }
 
   async get(sweepId: string): Promise<SweepRow> {
-    const { rows } = await this.pool.query<SweepTableRow>('select * from orchestrator.sweeps where sweep_id = $1', [sweepId]);
+    const { rows } = await this.db.query<SweepTableRow>('select * from orchestrator.sweeps where sweep_id = $1', [sweepId]);
     const r = rows[0];
     if (!r) throw new NotFoundError(`no sweep ${sweepId}`);
     return {
@@ -64,17 +64,17 @@ export class SweepRepository {
   }
 
   async trials(sweepId: string): Promise<TrialRow[]> {
-    const { rows } = await this.pool.query<JobRow>('select * from orchestrator.jobs where sweep_id = $1 order by trial', [sweepId]);
+    const { rows } = await this.db.query<JobRow>('select * from orchestrator.jobs where sweep_id = $1 order by trial', [sweepId]);
     return rows.map((r) => ({ job: toJob(r), trial: r.trial ?? 0, history: r.history, prunedReason: r.pruned_reason }));
   }
 
   async markPruned(jobId: string, reason: string): Promise<void> {
-    await this.pool.query('update orchestrator.jobs set pruned_reason = $2 where job_id = $1 and pruned_reason is null', [jobId, reason]);
+    await this.db.query('update orchestrator.jobs set pruned_reason = $2 where job_id = $1 and pruned_reason is null', [jobId, reason]);
   }
 
   /** Closes a running sweep; false when it was closed already. */
   async finish(sweepId: string, status: 'succeeded' | 'failed', reason: string, bestJobId: string | null): Promise<boolean> {
-    const { rowCount } = await this.pool.query(
+    const { rowCount } = await this.db.query(
       `update orchestrator.sweeps set status = $2, status_reason = $3, best_job_id = $4, updated_at = now() where sweep_id = $1 and status = 'running'`,
       [sweepId, status, reason, bestJobId],
     );

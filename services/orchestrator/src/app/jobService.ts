@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { HyperparamsSchema, type DatasetVersion, type Hyperparams, type Job, type ParsedRequestOf, type TrialRef, type Trigger } from '@mlpipe/contracts';
-import { publishEvent, type Bus } from '@mlpipe/bus';
 import { ConflictError, ValidationError, type Logger } from '@mlpipe/common';
 import { isTerminal } from '../core/jobState';
-import type { Repositories } from '../adapters/repositories';
-import { SOURCE, newId } from './ids';
+import type { Repositories, Transaction } from '../adapters/repositories';
+import { newId } from './ids';
 
 /** What a new job is: the retraining flow, a person and a sweep each start them this way. */
 export interface JobStart {
@@ -17,11 +16,14 @@ export interface JobStart {
   sweep?: TrialRef;
 }
 
-/** Jobs by request: submit, cancel, and the one way a job starts (row first, then the queue). */
+/**
+ * Jobs by request: submit, cancel, and the one way a job starts. A job's row and its queue messages
+ * commit together (the messages through the outbox), so a job is never left queued with nothing
+ * on the queue.
+ */
 export class JobService {
   constructor(
-    private readonly repos: Pick<Repositories, 'jobs' | 'datasets' | 'models'>,
-    private readonly bus: Bus,
+    private readonly repos: Pick<Repositories, 'jobs' | 'datasets' | 'transaction'>,
     private readonly logger: Logger,
   ) {}
 
@@ -37,12 +39,15 @@ export class JobService {
     });
   }
 
+  /** Marks the job cancelled and asks its trainer to stop (one request per job: the id de-duplicates). */
   async cancel(jobId: string, reason: string): Promise<Job> {
-    const job = await this.repos.jobs.get(jobId);
-    if (isTerminal(job.status)) throw new ConflictError(`job ${jobId} is already ${job.status}`);
-    await publishEvent(this.bus, 'train.job.cancel-requested', { jobId, reason }, { source: SOURCE });
-    const updated = await this.repos.jobs.signal(jobId, 'cancelled', { reason });
-    return updated ?? job;
+    return this.repos.transaction(async (tx) => {
+      const job = await tx.jobs.get(jobId);
+      if (isTerminal(job.status)) throw new ConflictError(`job ${jobId} is already ${job.status}`);
+      const updated = await tx.jobs.signal(jobId, 'cancelled', { reason });
+      await tx.enqueue('train.job.cancel-requested', { jobId, reason }, `train.job.cancel-requested:${jobId}`);
+      return updated ?? job;
+    });
   }
 
   /** The dataset version a submitted job or sweep trains on: the given one, else the newest; it needs both splits. */
@@ -55,9 +60,16 @@ export class JobService {
     return version;
   }
 
-  /** Creates the job once per idempotency key and queues one message per replica. */
+  /** Creates the job once per idempotency key, with one queue message per replica. */
   async startJob(args: JobStart): Promise<Job> {
-    const { job, created } = await this.repos.jobs.createOnce({
+    const { job, created } = await this.repos.transaction((tx) => this.createJob(tx, args));
+    if (created) this.logger.info({ jobId: job.jobId, trigger: job.trigger }, 'job created');
+    return job;
+  }
+
+  /** startJob on the caller's transaction, so the job commits with the caller's rows (a sweep with its trials). */
+  async createJob(tx: Transaction, args: JobStart): Promise<{ job: Job; created: boolean }> {
+    const { job, created } = await tx.jobs.createOnce({
       jobId: newId('job'),
       idempotencyKey: args.idempotencyKey,
       modelName: args.modelName,
@@ -68,9 +80,8 @@ export class JobService {
       trigger: args.trigger,
       ...(args.sweep ? { sweep: args.sweep } : {}),
     });
-    if (job.status === 'queued') await this.queue(job);
-    if (created) this.logger.info({ jobId: job.jobId, trigger: job.trigger }, 'job created');
-    return job;
+    if (job.status === 'queued') await this.queue(tx, job);
+    return { job, created };
   }
 
   private async findVersion(dataset: DatasetVersion['dataset'], id: string): Promise<DatasetVersion> {
@@ -80,16 +91,16 @@ export class JobService {
   }
 
   /**
-   * Published even when the row existed: a crash between insert and publish is healed on redelivery,
-   * and the deterministic event ids let JetStream drop the duplicates. One message per replica:
-   * rank 0 coordinates the data-parallel group, ranks 1.. join it (any idle trainer takes one).
+   * One message per replica: rank 0 coordinates the data-parallel group, ranks 1.. join it (any idle
+   * trainer takes one). Enqueued with the job's row; for a job that already existed too, which costs
+   * nothing (the outbox keeps one row per event id) and re-sends a request whose outbox row was
+   * pruned. The deterministic ids let JetStream drop duplicates.
    */
-  private async queue(job: Job): Promise<void> {
-    const champion = await this.repos.models.champion(job.modelName);
+  private async queue(tx: Transaction, job: Job): Promise<void> {
+    const champion = await tx.models.champion(job.modelName);
     const baseline = champion?.artefactPrefix ? { version: champion.version, artefactPrefix: champion.artefactPrefix } : undefined;
     for (let rank = 0; rank < job.replicas; rank++) {
-      await publishEvent(
-        this.bus,
+      await tx.enqueue(
         'train.job.requested',
         {
           jobId: job.jobId,
@@ -103,7 +114,7 @@ export class JobService {
           ...(job.sweep ? { sweep: job.sweep } : {}),
           ...(baseline ? { baseline } : {}),
         },
-        { source: SOURCE, eventId: rank === 0 ? `train.job.requested:${job.jobId}` : `train.job.requested:${job.jobId}:rank${rank}` },
+        rank === 0 ? `train.job.requested:${job.jobId}` : `train.job.requested:${job.jobId}:rank${rank}`,
       );
     }
   }

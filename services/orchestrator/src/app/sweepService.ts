@@ -1,12 +1,11 @@
 import { HyperparamsSchema, type Job, type ParsedRequestOf, type Sweep, type SweepTrial } from '@mlpipe/contracts';
-import { publishEvent, type Bus } from '@mlpipe/bus';
-import { ConflictError, describeError, type Logger } from '@mlpipe/common';
+import { ConflictError, type Logger } from '@mlpipe/common';
 import { isTerminal } from '../core/jobState';
 import { expandTrials, judgeTrial, pickBest, type TrialCurve } from '../core/sweep';
 import type { Repositories } from '../adapters/repositories';
 import type { TrialRow } from '../adapters/sweepRepository';
 import type { JobService } from './jobService';
-import { SOURCE, newId } from './ids';
+import { newId } from './ids';
 
 function curveOf(t: TrialRow): TrialCurve {
   // Progress may be delivered twice: the last report of an epoch counts.
@@ -28,9 +27,8 @@ function curveOf(t: TrialRow): TrialCurve {
  */
 export class SweepService {
   constructor(
-    private readonly repos: Pick<Repositories, 'sweeps'>,
+    private readonly repos: Pick<Repositories, 'sweeps' | 'transaction'>,
     private readonly jobs: JobService,
-    private readonly bus: Bus,
     private readonly logger: Logger,
   ) {}
 
@@ -38,18 +36,21 @@ export class SweepService {
     const version = await this.jobs.trainableVersion(req.dataset, req.datasetVersion);
     const trials = expandTrials(req.sweep, HyperparamsSchema.parse(req.hyperparams));
     const sweepId = newId('sweep');
-    await this.repos.sweeps.create({ sweepId, modelName: req.modelName, dataset: version.dataset, datasetVersion: version.id, spec: req.sweep });
-    for (const [trial, hyperparams] of trials.entries()) {
-      await this.jobs.startJob({
-        idempotencyKey: `sweep:${sweepId}:${trial}`,
-        modelName: req.modelName,
-        version,
-        hyperparams,
-        replicas: 1,
-        trigger: { kind: 'manual', reason: `${req.reason} (sweep ${sweepId}, trial ${trial})` },
-        sweep: { sweepId, trial },
-      });
-    }
+    // The sweep, its trials' jobs and their queue messages commit together: no half-created sweep.
+    await this.repos.transaction(async (tx) => {
+      await tx.sweeps.create({ sweepId, modelName: req.modelName, dataset: version.dataset, datasetVersion: version.id, spec: req.sweep });
+      for (const [trial, hyperparams] of trials.entries()) {
+        await this.jobs.createJob(tx, {
+          idempotencyKey: `sweep:${sweepId}:${trial}`,
+          modelName: req.modelName,
+          version,
+          hyperparams,
+          replicas: 1,
+          trigger: { kind: 'manual', reason: `${req.reason} (sweep ${sweepId}, trial ${trial})` },
+          sweep: { sweepId, trial },
+        });
+      }
+    });
     this.logger.info({ sweepId, trials: trials.length, strategy: req.sweep.strategy }, 'sweep started');
     return this.get(sweepId);
   }
@@ -110,27 +111,31 @@ export class SweepService {
     await this.finishIfDone(sweepId);
   }
 
+  /**
+   * Closes the sweep once every trial ended, and announces it on the same transaction. Enqueued on
+   * every look after that too: the outbox keeps one row per event id, and JetStream one message.
+   */
   private async finishIfDone(sweepId: string): Promise<void> {
-    const trials = await this.repos.sweeps.trials(sweepId);
-    if (!trials.every((t) => isTerminal(t.job.status))) return;
-    const sweep = await this.repos.sweeps.get(sweepId);
-    const curves = trials.map(curveOf);
-    const best = pickBest(curves);
-    const reason = best?.reason ?? 'no trial finished unpruned';
-    await this.repos.sweeps.finish(sweepId, best ? 'succeeded' : 'failed', reason, best?.jobId ?? null);
-    // Published on every look once all trials ended; the event id lets JetStream keep one.
-    await publishEvent(
-      this.bus,
-      'train.sweep.completed',
-      {
-        sweepId,
-        modelName: sweep.modelName,
-        bestJobId: best?.jobId ?? null,
-        reason,
-        spec: sweep.spec,
-        trials: curves.map((c) => ({ jobId: c.jobId, trial: c.trial, status: c.status, valAccuracy: c.history.at(-1)?.score ?? null, pruned: c.pruned })),
-      },
-      { source: SOURCE, eventId: `train.sweep.completed:${sweepId}` },
-    ).catch((err: unknown) => this.logger.error({ sweepId, err: describeError(err) }, 'could not announce the finished sweep'));
+    await this.repos.transaction(async (tx) => {
+      const trials = await tx.sweeps.trials(sweepId);
+      if (!trials.every((t) => isTerminal(t.job.status))) return;
+      const sweep = await tx.sweeps.get(sweepId);
+      const curves = trials.map(curveOf);
+      const best = pickBest(curves);
+      const reason = best?.reason ?? 'no trial finished unpruned';
+      await tx.sweeps.finish(sweepId, best ? 'succeeded' : 'failed', reason, best?.jobId ?? null);
+      await tx.enqueue(
+        'train.sweep.completed',
+        {
+          sweepId,
+          modelName: sweep.modelName,
+          bestJobId: best?.jobId ?? null,
+          reason,
+          spec: sweep.spec,
+          trials: curves.map((c) => ({ jobId: c.jobId, trial: c.trial, status: c.status, valAccuracy: c.history.at(-1)?.score ?? null, pruned: c.pruned })),
+        },
+        `train.sweep.completed:${sweepId}`,
+      );
+    });
   }
 }

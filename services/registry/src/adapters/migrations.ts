@@ -1,4 +1,5 @@
 import type { Migration } from '@mlpipe/db';
+import { outboxMigration } from '@mlpipe/outbox';
 
 export const REGISTRY_SCHEMA = 'registry';
 
@@ -91,4 +92,6 @@ export const migrations: Migration[] = [
     id: '003_transformed_accuracy',
     sql: `alter table model_versions add column transformed_test_accuracy double precision;`,
   },
+  // Version registrations and alias moves commit with their events (libs/outbox).
+  outboxMigration('004_outbox'),
 ];

@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { withTransaction, type Pool, type PoolClient } from '@mlpipe/db';
 import { NotFoundError, ValidationError } from '@mlpipe/common';
+import type { Outbox } from '@mlpipe/outbox';
 import { NUM_CLASSES, storeKeys, type Alias, type EventData, type GateDecision, type ModelAliasChanged, type ModelVersionRegistered, type SweepCompleted, type TrialRef } from '@mlpipe/contracts';
 import type { ObjectStore } from '@mlpipe/storage';
 import { putJson } from '@mlpipe/storage';
@@ -12,12 +14,17 @@ export interface Registration {
 
 const TRAINER = 'trainer';
 
-/** Writes what the trainer reports into the registry tables; registering a version runs the gate. */
+/**
+ * Writes what the trainer reports into the registry tables; registering a version runs the gate.
+ * Every version registered and alias moved is announced through the outbox on the transaction that
+ * makes it true: committed together, published by the relay, never lost to a NATS outage.
+ */
 export class Registrar {
   constructor(
     private readonly pool: Pool,
     private readonly store: ObjectStore,
     private readonly gate: GatePolicy,
+    private readonly outbox: Outbox,
   ) {}
 
   async runStarted(d: EventData<'train.job.started'>): Promise<void> {
@@ -127,7 +134,7 @@ export class Registrar {
       await c.query('insert into registry.registered_models (name) values ($1) on conflict do nothing', [d.modelName]);
       await c.query('select name from registry.registered_models where name = $1 for update', [d.modelName]);
       const existing = await c.query<{ version: number }>('select version from registry.model_versions where run_id = $1', [d.jobId]);
-      if (existing.rows[0]) return this.replay(c, d.modelName, existing.rows[0].version);
+      if (existing.rows[0]) return this.announce(c, await this.replay(c, d.modelName, existing.rows[0].version));
 
       const { rows } = await c.query<{ next: number }>(
         'select coalesce(max(version), 0) + 1 as next from registry.model_versions where model = $1',
@@ -159,10 +166,10 @@ export class Registrar {
       const previous = decision.outcome === 'champion' ? champion?.version ?? null : (await this.currentAlias(c, d.modelName, 'challenger'))?.version ?? null;
       await this.setAlias(c, d.modelName, decision.outcome, version);
       await this.audit(c, 'gate', 'alias.set', d.modelName, version, decision, { alias: decision.outcome, previousVersion: previous });
-      return {
+      return this.announce(c, {
         registered: this.registeredEvent(d, version, decision),
         aliasChanges: [{ modelName: d.modelName, alias: decision.outcome, version, previousVersion: previous, reason: decision.reason, actor: 'gate' }],
-      };
+      });
     });
     await putJson(this.store, storeKeys.artefact(d.artefacts.prefix, 'confusion'), {
       labels: Array.from({ length: NUM_CLASSES }, (_, c) => c),
@@ -198,7 +205,7 @@ export class Registrar {
     ]);
   }
 
-  /** Points an alias at a version by hand; audited like the gate's moves. */
+  /** Points an alias at a version by hand; audited like the gate's moves, announced with the move. */
   async promote(model: string, alias: Alias, version: number, reason: string, actor: string): Promise<ModelAliasChanged> {
     return withTransaction(this.pool, async (c) => {
       const found = await c.query('select 1 from registry.model_versions where model = $1 and version = $2', [model, version]);
@@ -206,8 +213,22 @@ export class Registrar {
       const previous = (await this.currentAlias(c, model, alias))?.version ?? null;
       await this.setAlias(c, model, alias, version);
       await this.audit(c, actor, 'alias.set', model, version, { outcome: alias, reason }, { alias, previousVersion: previous, manual: true });
-      return { modelName: model, alias, version, previousVersion: previous, reason, actor };
+      const change: ModelAliasChanged = { modelName: model, alias, version, previousVersion: previous, reason, actor };
+      // Each move by hand is an event of its own, even back to a version the alias held before.
+      await this.outbox.enqueue(c, 'model.alias.changed', change, `model.alias.changed:${model}:${alias}:${version}:${randomUUID()}`);
+      return change;
     });
+  }
+
+  /**
+   * Enqueues a registration's events on its transaction. Their ids name the version, so a redelivered
+   * completion (replayed from the tables) enqueues nothing new, and JetStream keeps one of each.
+   */
+  private async announce(c: PoolClient, r: Registration): Promise<Registration> {
+    const v = r.registered;
+    await this.outbox.enqueue(c, 'model.version.registered', v, `model.version.registered:${v.modelName}:${v.version}`);
+    for (const a of r.aliasChanges) await this.outbox.enqueue(c, 'model.alias.changed', a, `model.alias.changed:${a.modelName}:${a.alias}:${a.version}:gate`);
+    return r;
   }
 
   private registeredEvent(d: EventData<'train.job.completed'>, version: number, decision: GateDecision): ModelVersionRegistered {
