@@ -96,16 +96,22 @@ export async function startTrainer(deps: TrainerDeps): Promise<RunningTrainer> {
     (e) => running.get(e.data.jobId)?.abort(new Error(`cancelled: ${e.data.reason}`)),
     logger,
   );
-  // A cancel published while this replica was cut off never arrives live: ask after every reconnect.
-  const stopResync = bus.connection.onReconnect(() => {
-    for (const [jobId, controller] of running) {
-      request(bus, 'orchestrator.jobs.get', { jobId }, 5000).then(
-        ({ status }) => {
-          if (status === 'cancelled') controller.abort(new Error('cancelled while this replica was disconnected'));
-        },
-        (err: unknown) => logger.warn({ jobId, err: describeError(err) }, 'could not re-read the job after a reconnect'),
-      );
+  // A cancel published while this replica was cut off never arrives live: ask after every reconnect
+  // (a few times: the orchestrator may be reconnecting too).
+  const resyncOne = async (jobId: string, controller: AbortController): Promise<void> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const { status } = await request(bus, 'orchestrator.jobs.get', { jobId }, 3000);
+        if (status === 'cancelled') controller.abort(new Error('cancelled while this replica was disconnected'));
+        return;
+      } catch (err) {
+        if (attempt >= 5 || controller.signal.aborted) return void logger.warn({ jobId, err: describeError(err) }, 'could not re-read the job after a reconnect');
+        await new Promise((r) => setTimeout(r, 1000 * attempt));
+      }
     }
+  };
+  const stopResync = bus.connection.onReconnect(() => {
+    for (const [jobId, controller] of running) void resyncOne(jobId, controller);
   });
 
   /**
