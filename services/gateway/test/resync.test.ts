@@ -22,7 +22,8 @@ const pixels = (i: number) => Array.from(images.subarray(i * PIXELS, (i + 1) * P
 
 /**
  * A nats-server of this test's own (port, JetStream store), so it can be killed and started again
- * without touching the shared one. The store folder outlives a stop, as on a real restart.
+ * without touching the shared one. The store folder outlives a stop, as on a real restart. (The
+ * same shape as @mlpipe/testing's startNatsServer, which was not yet in the tree when this was written.)
  */
 async function startOwnNats() {
   const port = await freePort();
@@ -40,16 +41,15 @@ async function startOwnNats() {
       proc.once('exit', (code) => failed(new Error(`nats-server exited (${code}) before it was ready: ${said.slice(-500)}`)));
     });
   };
-  /** A crash, not a goodbye: clients see the socket drop. */
-  const kill = async () => {
+  const stop = async (signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM') => {
     const proc = child;
     if (!proc || proc.exitCode !== null) return;
     const exited = new Promise((done) => proc.once('exit', done));
-    proc.kill('SIGKILL');
+    proc.kill(signal);
     await exited;
   };
   await start();
-  return { url: `nats://127.0.0.1:${port}`, start, kill, dispose: async () => (await kill(), await rm(storeDir, { recursive: true, force: true })) };
+  return { url: `nats://127.0.0.1:${port}`, start, stop, dispose: async () => (await stop('SIGKILL'), await rm(storeDir, { recursive: true, force: true })) };
 }
 
 /** An HTTP hop in front of the registry that the test can break: while broken, every connection is dropped. */
@@ -141,7 +141,7 @@ describe('the gateway re-reads its aliases after a NATS outage and every TTL', (
       expect(await served()).toBe(1);
 
       // Given NATS is gone and the champion moves meanwhile (its event can never reach this gateway) ...
-      await nats.kill();
+      await nats.stop('SIGKILL'); // a crash, not a goodbye: the gateway sees its socket drop
       await setChampion(2);
       // ... inference needs no NATS: the replica keeps answering with what it has, and says it is ready.
       const during = await Promise.all(Array.from({ length: 20 }, (_, i) => served(i)));
