@@ -1,22 +1,17 @@
-import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
-import { nanos } from '@nats-io/nats-core';
-import { EVENTS, parseEnvelope, type DeadLetter, type Envelope, type EventType } from '@mlpipe/contracts';
-import { ConflictError, NotFoundError, ValidationError, describeError, type Logger } from '@mlpipe/common';
-import { SpanKind, SpanStatusCode, type Span } from '@opentelemetry/api';
-import { Counter, Gauge, type Registry } from 'prom-client';
+import type { ConsumerMessages, JsMsg } from '@nats-io/jetstream';
+import { EVENTS, type EventType } from '@mlpipe/contracts';
+import { describeError, type Logger } from '@mlpipe/common';
+import type { Registry } from 'prom-client';
 import type { Bus } from './connection';
-import { deadLetterSubject, streamNameOf, subjectOf, typeOfSubject } from './naming';
-import { MessagingAttr, endAfter, markFailed, messagingAttributes, traceHeaders, withReceiveSpan } from './tracing';
+import { ensureDurable, isConsumerNotFound, isStreamNotFound, type DurablePosition, type DurableSpec, type EnsuredDurable } from './durable';
+import type { RetryPolicy } from './failures';
+import { openLedger } from './ledger';
+import { consumerMetrics } from './metrics';
+import { streamNameOf, subjectOf } from './naming';
+import { messageSettler, type HandlerMap } from './settle';
+import { ensureStreams } from './streams';
 
-export interface HandlerContext {
-  /** 1 on first delivery. */
-  deliveryCount: number;
-  /** Tells JetStream the handler is still busy (resets the ack timer) for long work. */
-  working(): void;
-}
-
-export type EventHandler<T extends EventType> = (event: Envelope<T>, ctx: HandlerContext) => Promise<void>;
-export type HandlerMap = { [T in EventType]?: EventHandler<T> };
+export type { EventHandler, HandlerContext, HandlerMap } from './settle';
 
 export interface ConsumeOptions {
   /** Durable consumer name; replicas sharing it share the work (each message goes to one). */
@@ -24,42 +19,30 @@ export interface ConsumeOptions {
   handlers: HandlerMap;
   logger: Logger;
   ackWaitMs?: number;
+  /**
+   * Deliveries a message may fail with an unknown error (neither transient nor permanent, so
+   * probably a bug) before it is dead-lettered; default 5. Transient failures do not count.
+   */
   maxDeliver?: number;
-  /** Delay before redelivery after a transient failure, by delivery count. */
-  backoffMs?: (deliveryCount: number) => number;
+  /** Delay before redelivery after a failure, by the number of failures of its kind so far (1 for the first). */
+  backoffMs?: (failures: number) => number;
+  /**
+   * How long transient failures (isTransient: PostgreSQL, the store or NATS unavailable) may keep
+   * a message waiting, as the sum of its redelivery delays, before it is dead-lettered saying so.
+   * Default 10 minutes.
+   */
+  transientRetryMs?: number;
   /** Messages handled at once by this process. */
   maxInFlight?: number;
   /** Called for every message sent to the dead-letter subject. */
   onDeadLetter?: (type: string, reason: string) => void;
   /** Where to export this consumer's lag (messages not yet delivered), redeliveries and dead letters. */
   metrics?: Registry;
-}
-
-const LAG_POLL_MS = 15_000;
-
-interface ConsumerMetrics {
-  pending: Gauge;
-  redeliveries: Counter;
-  deadLetters: Counter;
-}
-
-/** One metric of a registry, created once however many consumers share it. */
-function shared<M extends Gauge | Counter>(registry: Registry, name: string, make: () => M): M {
-  return (registry.getSingleMetric(name) as M | undefined) ?? make();
-}
-
-/**
- * The consumer metrics of a registry. Dead letters are counted here, for every consumer, so no
- * service can forget to (the MlpipeDeadLetters alert in deploy/prometheus/rules reads them).
- */
-function consumerMetrics(registry: Registry): ConsumerMetrics {
-  const registers = [registry];
-  const labelNames = ['durable'] as const;
-  return {
-    pending: shared(registry, 'mlpipe_consumer_pending_messages', () => new Gauge({ name: 'mlpipe_consumer_pending_messages', help: 'Messages of the stream not yet delivered to this durable consumer (lag)', labelNames, registers })),
-    redeliveries: shared(registry, 'mlpipe_consumer_redeliveries_total', () => new Counter({ name: 'mlpipe_consumer_redeliveries_total', help: 'Messages delivered again after a failure or an expired ack wait', labelNames, registers })),
-    deadLetters: shared(registry, 'mlpipe_dead_letters_total', () => new Counter({ name: 'mlpipe_dead_letters_total', help: 'Messages sent to the dead-letter subject, by event type and durable consumer', labelNames: ['type', 'durable'], registers })),
-  };
+  /**
+   * How long one pull waits on the server (≥ 1000 ms; default 30 s). Two missed idle heartbeats
+   * (each half of it) are how a consumer the server lost is noticed while no message flows.
+   */
+  pullExpiresMs?: number;
 }
 
 export interface RunningConsumer {
@@ -67,127 +50,149 @@ export interface RunningConsumer {
   stop(): Promise<void>;
 }
 
-export const defaultBackoff = (deliveryCount: number): number => Math.min(30_000, 500 * 2 ** (deliveryCount - 1));
+const POSITION_POLL_MS = 15_000;
+export const DEFAULT_TRANSIENT_RETRY_MS = 10 * 60_000;
 
-/** Permanent failures: retrying the same message cannot succeed, so it goes to the dead-letter subject. */
-export function isPermanent(err: unknown): boolean {
-  return err instanceof ValidationError || err instanceof NotFoundError || err instanceof ConflictError;
-}
+export const defaultBackoff = (failures: number): number => Math.min(30_000, 500 * 2 ** (failures - 1));
 
-/**
- * Durable pull consumer over one stream: validates each message against the catalogue, acks on
- * success, naks with backoff on transient failure, and dead-letters poison messages (unparseable,
- * invalid, permanently failing, or out of deliveries) with the reason: never a crash loop.
- */
-export async function consumeEvents(bus: Bus, opts: ConsumeOptions): Promise<RunningConsumer> {
+function durableSpecOf(bus: Bus, opts: ConsumeOptions): DurableSpec {
   const types = Object.keys(opts.handlers) as EventType[];
   const first = types[0];
   if (!first) throw new Error('consumeEvents needs at least one handler');
   const streamKey = EVENTS[first].stream;
   if (types.some((t) => EVENTS[t].stream !== streamKey)) throw new Error('one consumer reads one stream');
-  const stream = streamNameOf(bus.namespace, streamKey);
-  // nats-server 2.9 takes one filter subject: the exact subject for one type, else the stream's.
-  const filter = types.length === 1 ? subjectOf(bus.namespace, first) : subjectOf(bus.namespace, `${first.split('.')[0]}.>`);
-  const maxDeliver = opts.maxDeliver ?? 5;
-  await bus.jsm.consumers.add(stream, {
-    durable_name: opts.durable,
-    ack_policy: AckPolicy.Explicit,
-    deliver_policy: DeliverPolicy.All,
-    filter_subject: filter,
-    ack_wait: nanos(opts.ackWaitMs ?? 30_000),
-    max_deliver: maxDeliver + 1, // one spare delivery so the last failure can still be dead-lettered
-  });
-  const consumer = await bus.js.consumers.get(stream, opts.durable);
-  const messages: ConsumerMessages = await consumer.consume({ max_messages: opts.maxInFlight ?? 1 });
-  const backoff = opts.backoffMs ?? defaultBackoff;
+  return {
+    stream: streamNameOf(bus.namespace, streamKey),
+    durable: opts.durable,
+    // nats-server 2.9 takes one filter subject: the exact subject for one type, else the stream's.
+    filter: types.length === 1 ? subjectOf(bus.namespace, first) : subjectOf(bus.namespace, `${first.split('.')[0]}.>`),
+    ackWaitMs: opts.ackWaitMs ?? 30_000,
+  };
+}
+
+/**
+ * Durable pull consumer over one stream: validates each message against the catalogue, acks on
+ * success, lets messages wait through a dependency outage, and dead-letters poison messages with
+ * the reason (never a crash loop). When the server loses the durable (deleted, or restarted with
+ * an empty store) it makes the streams and the durable again and carries on.
+ */
+export async function consumeEvents(bus: Bus, opts: ConsumeOptions): Promise<RunningConsumer> {
+  const spec = durableSpecOf(bus, opts);
   const log = opts.logger.child({ consumer: opts.durable });
+  const policy: RetryPolicy = {
+    maxDeliver: opts.maxDeliver ?? 5,
+    transientRetryMs: opts.transientRetryMs ?? DEFAULT_TRANSIENT_RETRY_MS,
+    backoffMs: opts.backoffMs ?? defaultBackoff,
+  };
+  const first = await ensureDurable(bus, spec);
+  describeChange(log, first);
+  let position: DurablePosition = first.position;
   const observed = opts.metrics ? consumerMetrics(opts.metrics) : undefined;
+  const handle = messageSettler({ bus, durable: opts.durable, handlers: opts.handlers, policy, ledger: openLedger(bus), log, observed, onDeadLetter: opts.onDeadLetter });
 
-  const deadLetter = async (msg: JsMsg, reason: string): Promise<void> => {
-    const type = typeOfSubject(bus.namespace, msg.subject);
-    const text = new TextDecoder('utf-8', { fatal: false }).decode(msg.data);
-    const isText = !text.includes('\uFFFD');
-    const record: DeadLetter = {
-      originalSubject: msg.subject,
-      consumer: opts.durable,
-      reason,
-      deliveries: msg.info.deliveryCount,
-      payload: isText ? text : Buffer.from(msg.data).toString('base64'),
-      payloadEncoding: isText ? 'utf8' : 'base64',
-      occurredAt: new Date().toISOString(),
-    };
-    const headers = traceHeaders(); // the dead letter joins the trace of the message that failed
-    await bus.js.publish(deadLetterSubject(bus.namespace, type), JSON.stringify(record), {
-      msgID: `dlq:${opts.durable}:${msg.info.stream}:${msg.seq}`,
-      ...(headers ? { headers } : {}),
+  const halt = new AbortController();
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(t);
+        halt.signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const t = setTimeout(done, ms);
+      halt.signal.addEventListener('abort', done, { once: true });
     });
-    msg.term(reason);
-    observed?.deadLetters.inc({ type, durable: opts.durable });
-    opts.onDeadLetter?.(type, reason);
-    log.warn({ subject: msg.subject, seq: msg.seq, reason }, 'message dead-lettered');
+  let current: ConsumerMessages | undefined;
+  /** Stopped, or the connection is closing under us (bus.close() without stop()): nothing more to do. */
+  const over = () => halt.signal.aborted || bus.nc.isClosed() || bus.nc.isDraining();
+
+  /** The acknowledged floor, from the server every so often and from our own in-order acks between. */
+  const advance = (msg: JsMsg) => {
+    if (msg.seq === position.ackFloor + 1) position = { ...position, ackFloor: msg.seq };
   };
-
-  const settle = async (msg: JsMsg, type: EventType, handler: EventHandler<EventType>, span: Span): Promise<void> => {
-    let parsed: ReturnType<typeof parseEnvelope>;
-    try {
-      parsed = parseEnvelope(type, JSON.parse(new TextDecoder().decode(msg.data)));
-    } catch (err) {
-      span.setStatus({ code: SpanStatusCode.ERROR, message: 'not JSON' });
-      return deadLetter(msg, `not JSON: ${describeError(err)}`);
-    }
-    if (!parsed.ok) {
-      span.setStatus({ code: SpanStatusCode.ERROR, message: `invalid ${type}` });
-      return deadLetter(msg, `invalid ${type}: ${parsed.reason}`);
-    }
-    span.setAttribute(MessagingAttr.messageId, parsed.envelope.eventId);
-    const deliveryCount = msg.info.deliveryCount;
-    try {
-      await handler(parsed.envelope, { deliveryCount, working: () => msg.working() });
-      msg.ack();
-    } catch (err) {
-      markFailed(span, err);
-      const reason = describeError(err);
-      if (isPermanent(err)) return deadLetter(msg, `${type} failed permanently: ${reason}`);
-      if (deliveryCount >= maxDeliver) return deadLetter(msg, `${type} still failing after ${deliveryCount} deliveries: ${reason}`);
-      log.warn({ subject: msg.subject, deliveryCount, err: reason }, 'handler failed, will retry');
-      msg.nak(backoff(deliveryCount));
-    }
-  };
-
-  const lagTimer = observed
-    ? setInterval(() => {
-        consumer.info().then(
-          (info) => observed.pending.set({ durable: opts.durable }, info.num_pending),
-          () => undefined,
-        );
-      }, LAG_POLL_MS)
-    : undefined;
-  lagTimer?.unref();
-
-  /** Each handled message gets a `<type> process` span, a child of its publisher's span. */
-  const handleOne = async (msg: JsMsg): Promise<void> => {
-    if (msg.info.deliveryCount > 1) observed?.redeliveries.inc({ durable: opts.durable });
-    const type = typeOfSubject(bus.namespace, msg.subject) as EventType;
-    const handler = opts.handlers[type] as EventHandler<EventType> | undefined;
-    if (!handler) {
-      msg.ack(); // another service's event on a shared stream filter
-      return;
-    }
-    const attributes = messagingAttributes(msg.subject, 'process', { [MessagingAttr.consumerGroup]: opts.durable });
-    return withReceiveSpan(`${type} process`, SpanKind.CONSUMER, msg.headers, attributes, (span) =>
-      endAfter(span, () => settle(msg, type, handler, span)),
+  const pollTimer = setInterval(() => {
+    bus.jsm.consumers.info(spec.stream, spec.durable).then(
+      (info) => {
+        observed?.pending.set({ durable: opts.durable }, info.num_pending);
+        position = { ...position, ackFloor: Math.max(position.ackFloor, info.ack_floor.stream_seq) };
+      },
+      () => undefined,
     );
-  };
+  }, POSITION_POLL_MS);
+  pollTimer.unref();
 
-  const loop = (async () => {
+  /** Ends the current pull so the loop makes the durable again; the library alone would retry a lost one forever. */
+  const lost = (why: string) => {
+    if (halt.signal.aborted || !current) return;
+    log.warn({ why }, 'the server lost the durable consumer; making it again');
+    void current.close();
+  };
+  const watch = async (messages: ConsumerMessages) => {
+    for await (const s of messages.status()) {
+      if (s.type === 'consumer_deleted' || s.type === 'consumer_not_found' || s.type === 'stream_not_found') return lost(s.type);
+    }
+  };
+  // Right after a reconnect is when a restarted server shows it lost the durable: ask at once.
+  const offReconnect = bus.connection.onReconnect(() => {
+    void (async () => {
+      for (let i = 0; i < 20 && !over(); i++) {
+        try {
+          await bus.jsm.consumers.info(spec.stream, spec.durable);
+          return;
+        } catch (err) {
+          if (isConsumerNotFound(err) || isStreamNotFound(err)) return lost(describeError(err));
+          await pause(500); // JetStream may still be starting
+        }
+      }
+    })();
+  });
+
+  const pullOnce = async (): Promise<void> => {
+    const consumer = await bus.js.consumers.get(spec.stream, spec.durable);
+    const messages = await consumer.consume({ max_messages: opts.maxInFlight ?? 1, ...(opts.pullExpiresMs ? { expires: opts.pullExpiresMs } : {}) });
+    current = messages;
+    if (halt.signal.aborted) return void (await messages.close());
+    void watch(messages);
     for await (const msg of messages) {
       try {
-        await handleOne(msg);
+        if ((await handle(msg)) === 'settled') advance(msg);
       } catch (err) {
         // Publishing the dead letter itself failed: leave the message for redelivery.
         log.error({ err: describeError(err), subject: msg.subject }, 'could not settle message');
-        msg.nak(backoff(msg.info.deliveryCount));
+        msg.nak(policy.backoffMs(msg.info.deliveryCount));
       }
+    }
+  };
+
+  /** Streams and durable made again (the server may be starting, or still away): until it works or we stop. */
+  const remake = async (): Promise<void> => {
+    for (let tries = 0; !over(); tries++) {
+      try {
+        await ensureStreams(bus);
+        const ensured = await ensureDurable(bus, spec, position);
+        position = ensured.position;
+        if (ensured.change === 'created') log.warn('the stream is a new one (the server lost its store): durable consumer made again from its start');
+        else if (ensured.change === 'unchanged') log.info('the durable consumer is there after all; consuming again');
+        else describeChange(log, ensured);
+        return;
+      } catch (err) {
+        log.warn({ err: describeError(err) }, 'cannot make the durable consumer again yet; retrying');
+        await pause(Math.min(5000, 250 * 2 ** tries));
+      }
+    }
+  };
+
+  const loop = (async () => {
+    for (let cycles = 0; !over(); cycles++) {
+      const started = Date.now();
+      try {
+        await pullOnce();
+      } catch (err) {
+        if (!over()) log.warn({ err: describeError(err) }, 'consuming stopped');
+      }
+      if (over()) return;
+      if (Date.now() - started > 60_000) cycles = 0;
+      await pause(Math.min(10_000, 100 * 2 ** cycles)); // never a tight loop, should pulls keep ending
+      await remake();
     }
   })();
 
@@ -195,11 +200,25 @@ export async function consumeEvents(bus: Bus, opts: ConsumeOptions): Promise<Run
   return {
     stop: () => {
       stopping ??= (async () => {
-        clearInterval(lagTimer);
-        await messages.close();
+        halt.abort();
+        offReconnect();
+        clearInterval(pollTimer);
+        await current?.close();
         await loop;
       })();
       return stopping;
     },
   };
+}
+
+function describeChange(log: Logger, ensured: EnsuredDurable): void {
+  const { change, startSeq } = ensured;
+  if (change === 'unchanged' || change === 'created') return;
+  const what = {
+    updated: 'durable consumer updated (unlimited server-side deliveries: maxDeliver is counted here)',
+    replaced: `durable consumer's filter changed: made again from stream sequence ${startSeq}, after what it had acknowledged`,
+    recreated: `durable consumer made again from stream sequence ${startSeq}, after what it had acknowledged`,
+  }[change];
+  if (change === 'updated') log.info({ change }, what);
+  else log.warn({ change, startSeq }, what);
 }

@@ -2,12 +2,17 @@ import { nanos } from '@nats-io/nats-core';
 import { RetentionPolicy, StorageType, type StreamConfig } from '@nats-io/jetstream';
 import { STREAMS, type StreamKey } from '@mlpipe/contracts';
 import type { Bus } from './connection';
+import { isStreamNotFound } from './durable';
+import { ensureLedger, ledgerStreamOf } from './ledger';
 import { streamNameOf, subjectOf } from './naming';
 
 /** JetStream drops a second publish with the same message id within this window. */
 const DUPLICATE_WINDOW_MS = 10 * 60_000;
 
-/** Creates every stream of the catalogue, or brings an existing one's subjects up to date. Idempotent. */
+/**
+ * Creates every stream of the catalogue, or brings an existing one's subjects up to date, and the
+ * consumers' failure ledger (a KV bucket). Idempotent; consumers call it again when the server lost them.
+ */
 export async function ensureStreams(bus: Bus): Promise<void> {
   for (const key of Object.keys(STREAMS) as StreamKey[]) {
     const config: Partial<StreamConfig> & { name: string } = {
@@ -26,19 +31,17 @@ export async function ensureStreams(bus: Bus): Promise<void> {
       await bus.jsm.streams.add(config);
     }
   }
+  await ensureLedger(bus);
 }
 
-/** Removes the namespace's streams (tests clean up with this). */
+/** Removes the namespace's streams and its failure ledger (tests clean up with this). */
 export async function deleteStreams(bus: Bus): Promise<void> {
-  for (const key of Object.keys(STREAMS) as StreamKey[]) {
+  const names = [...(Object.keys(STREAMS) as StreamKey[]).map((key) => streamNameOf(bus.namespace, key)), ledgerStreamOf(bus.namespace)];
+  for (const name of names) {
     try {
-      await bus.jsm.streams.delete(streamNameOf(bus.namespace, key));
+      await bus.jsm.streams.delete(name);
     } catch (err) {
       if (!isStreamNotFound(err)) throw err;
     }
   }
-}
-
-function isStreamNotFound(err: unknown): boolean {
-  return err instanceof Error && /stream not found/i.test(err.message);
 }

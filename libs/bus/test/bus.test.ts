@@ -107,7 +107,7 @@ describe('bus on real NATS JetStream', () => {
     expect(values).toEqual([{ value: 2, labels: { type: 'data.batch.validated', durable: 'counted' } }]);
   });
 
-  it('retries transient failures with backoff, then dead-letters after max deliveries', async () => {
+  it('retries unknown failures (bugs) with backoff, then dead-letters after max deliveries', async () => {
     await publishEvent(bus, 'data.batch.validated', validatedBatch, { source: 't' });
     const attempts: number[] = [];
     const consumer = await consumeEvents(bus, {
@@ -118,7 +118,7 @@ describe('bus on real NATS JetStream', () => {
       handlers: {
         'data.batch.validated': async (_e, ctx) => {
           attempts.push(ctx.deliveryCount);
-          throw new TransientError('database is restarting');
+          throw new Error('undefined is not a function');
         },
       },
     });
@@ -130,7 +130,7 @@ describe('bus on real NATS JetStream', () => {
     }
     await consumer.stop();
     expect(attempts).toEqual([1, 2, 3]);
-    expect(DeadLetterSchema.parse(dlq[0]).reason).toMatch(/still failing after 3 deliveries: database is restarting/);
+    expect(DeadLetterSchema.parse(dlq[0]).reason).toMatch(/still failing after 3 deliveries: undefined is not a function/);
   });
 
   it('answers requests with validated replies and typed errors', async () => {
