@@ -4,3 +4,4 @@ export * from './errors';
 export * from './logger';
 export * from './eventually';
 export * from './random';
+export * from './retry';

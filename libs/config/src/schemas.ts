@@ -90,6 +90,8 @@ export const TrainerConfigSchema = serviceSchema(8085, {
   TRAINER_WATCHDOG_MS: z.coerce.number().int().min(1000).default(120_000),
   /** Checkpoint mid-epoch once the last checkpoint is this old (0: only at epoch ends). */
   TRAINER_CHECKPOINT_EVERY_MS: z.coerce.number().int().min(0).default(30_000),
+  /** How long a store call waits out a transient failure (the store restarting) before the attempt gives up. */
+  TRAINER_STORE_RETRY_MS: z.coerce.number().int().min(0).default(300_000),
   TRAINER_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
   /** Data-parallel groups: how often members beat, and when a silent or stalled member is dropped. */
   TRAINER_HEARTBEAT_MS: z.coerce.number().int().min(50).default(1000),

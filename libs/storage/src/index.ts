@@ -11,3 +11,4 @@ export { FsObjectStore, S3ObjectStore };
 export function createObjectStore(cfg: StoreConfig): ObjectStore {
   return cfg.kind === 'fs' ? new FsObjectStore(cfg.root) : new S3ObjectStore(cfg);
 }
+export * from './patient';

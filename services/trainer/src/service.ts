@@ -4,7 +4,7 @@ import type { TrainerConfig } from '@mlpipe/config';
 import { initBackend } from '@mlpipe/ml';
 import type { RunningService, ServiceContext } from '@mlpipe/runtime';
 import type { TrainJobRequested } from '@mlpipe/contracts';
-import type { ObjectStore } from '@mlpipe/storage';
+import { patientStore, type ObjectStore } from '@mlpipe/storage';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { ShutdownAbort, runJob, type RunOutcome } from './app/runJob';
 import { WatchdogAbort } from './app/shutdownAbort';
@@ -32,6 +32,8 @@ export interface TrainerDeps {
   watchdogMs?: number;
   /** Mid-epoch checkpoints once the last is this old (default 30 s; 0: epoch ends only). */
   checkpointEveryMs?: number;
+  /** How long a store call waits out a transient failure before the attempt gives up (default 5 min). */
+  storeRetryMs?: number;
 }
 
 export interface RunningTrainer {
@@ -65,6 +67,15 @@ export async function startTrainer(deps: TrainerDeps): Promise<RunningTrainer> {
   const receipts = new Counter({ name: 'mlpipe_trainer_gradients_total', help: 'Gradients received by a coordinator, by receipt (accepted, duplicate, stale, ahead, stranger)', labelNames: ['receipt'], registers: [metrics] });
   const ackWaitMs = deps.ackWaitMs ?? 20_000;
   const watchdogMs = deps.watchdogMs ?? 120_000;
+  /** Each running job's "still alive": waiting out a store outage is progress, not a wedge. */
+  const alive = new Map<string, () => void>();
+  const store = patientStore(deps.store, {
+    forMs: deps.storeRetryMs ?? 300_000,
+    onRetry: (err, tries, waitMs) => {
+      for (const mark of alive.values()) mark();
+      logger.warn({ err: describeError(err), tries, waitMs }, 'the store is unavailable; waiting');
+    },
+  });
   const runnerDeps = {
     ...(deps.dp ? { dp: deps.dp } : {}),
     ...(deps.checkpointEveryMs !== undefined ? { checkpointEveryMs: deps.checkpointEveryMs } : {}),
@@ -77,7 +88,7 @@ export async function startTrainer(deps: TrainerDeps): Promise<RunningTrainer> {
     },
     onGradientReceipt: (r: string) => receipts.inc({ receipt: r }),
     bus,
-    store: deps.store,
+    store,
     logger,
     replicaId: deps.replicaId,
     backend: deps.backend,
@@ -126,6 +137,7 @@ export async function startTrainer(deps: TrainerDeps): Promise<RunningTrainer> {
     lastProgress.setToCurrentTime({ job_id: job.jobId }); // a job that never makes progress is stalled from its start
     let progressAt = Date.now();
     const progress = () => void (progressAt = Date.now());
+    alive.set(job.jobId, progress);
     const keepalive = setInterval(() => {
       const quiet = Date.now() - progressAt;
       if (quiet > watchdogMs) {
@@ -142,6 +154,7 @@ export async function startTrainer(deps: TrainerDeps): Promise<RunningTrainer> {
       return outcome;
     } finally {
       clearInterval(keepalive);
+      alive.delete(job.jobId);
       running.delete(job.jobId);
       runningJobs.dec();
       lastProgress.remove({ job_id: job.jobId });
@@ -250,6 +263,7 @@ export async function serveTrainer(ctx: ServiceContext<TrainerConfig, 'bus' | 's
     maxAttempts: config.TRAINER_MAX_ATTEMPTS,
     watchdogMs: config.TRAINER_WATCHDOG_MS,
     checkpointEveryMs: config.TRAINER_CHECKPOINT_EVERY_MS,
+    storeRetryMs: config.TRAINER_STORE_RETRY_MS,
     dp: {
       heartbeatMs: config.TRAINER_HEARTBEAT_MS,
       heartbeatTimeoutMs: config.TRAINER_HEARTBEAT_TIMEOUT_MS,

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type * as tf from '@tensorflow/tfjs';
 import { publishEvent } from '@mlpipe/bus';
-import { describeError, ValidationError, type Logger } from '@mlpipe/common';
+import { describeError, isTransient, TransientError, ValidationError, type Logger } from '@mlpipe/common';
 import type { EpochMetrics, LabelledImages } from '@mlpipe/contracts';
 import { loadDatasetVersion } from '@mlpipe/dataset';
 import { createModel, loadModelFromBytes, recipeFrom, type Recipe } from '@mlpipe/ml';
@@ -43,7 +43,9 @@ export async function prepareJob(run: RunOptions, deps: RunnerDeps): Promise<Pre
   const hp = job.hyperparams;
   const startedAt = performance.now();
   const data = await loadDatasetVersion(deps.store, job.dataset, job.datasetVersion).catch((cause: unknown) => {
-    throw new ValidationError(`dataset version ${job.datasetVersion.slice(0, 12)} cannot be loaded: ${describeError(cause)}`, { cause });
+    const why = `dataset version ${job.datasetVersion.slice(0, 12)} cannot be loaded: ${describeError(cause)}`;
+    // The store being down is a reason to wait, not to fail the job for good.
+    throw isTransient(cause) ? new TransientError(why, { cause }) : new ValidationError(why, { cause });
   });
   const plan = planData(data.train, data.test, hp);
   if (plan.train.count === 0 || plan.test.count === 0) throw new ValidationError('the job selects no train or no test samples');
