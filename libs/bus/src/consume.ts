@@ -12,6 +12,7 @@ import { messageSettler, type HandlerMap } from './settle';
 import { ensureStreams } from './streams';
 
 export type { EventHandler, HandlerContext, HandlerMap } from './settle';
+export { SupersededDelivery } from './settle';
 
 export interface ConsumeOptions {
   /** Durable consumer name; replicas sharing it share the work (each message goes to one). */

@@ -28,6 +28,14 @@ export type HandlerMap = { [T in EventType]?: EventHandler<T> };
 /** settled: acked or dead-lettered, done with. retry: given back for a later delivery. */
 export type Outcome = 'settled' | 'retry';
 
+/**
+ * Thrown by a handler that finds its work taken over by another delivery of the same message (a
+ * coordinator fenced by a newer one). The delivery is left alone, neither acked nor nak'd: an ack
+ * would settle the message under its current holder, and a nak would hand it out a third time.
+ * Should nobody hold it after all, the ack wait hands it out again.
+ */
+export class SupersededDelivery extends Error {}
+
 export interface SettlerDeps {
   bus: Bus;
   durable: string;
@@ -90,6 +98,10 @@ export function messageSettler(deps: SettlerDeps): (msg: JsMsg) => Promise<Outco
       msg.ack();
       return await forget();
     } catch (err) {
+      if (err instanceof SupersededDelivery) {
+        log.warn({ subject: msg.subject, seq: msg.seq, deliveryCount, err: err.message }, 'delivery superseded by another; leaving it to its current holder');
+        return 'settled';
+      }
       markFailed(span, err);
       const reason = describeError(err);
       const kind = classifyFailure(err);

@@ -1,4 +1,4 @@
-import { consumeEvents, ensureStreams, isPermanent, publishEvent, request, subscribeEvents, type Bus, type RunningConsumer } from '@mlpipe/bus';
+import { consumeEvents, ensureStreams, isPermanent, publishEvent, request, subscribeEvents, SupersededDelivery, type Bus, type RunningConsumer } from '@mlpipe/bus';
 import { describeError, NotFoundError, TransientError, ValidationError, type Logger } from '@mlpipe/common';
 import type { TrainerConfig } from '@mlpipe/config';
 import { initBackend } from '@mlpipe/ml';
@@ -201,9 +201,11 @@ export async function startTrainer(deps: TrainerDeps): Promise<RunningTrainer> {
         try {
           await runOne(job, ctx.deliveryCount, () => ctx.working());
         } catch (err) {
-          // Stopping mid-job, the watchdog, an outage past the tolerance, or the lease held by another
-          // coordinator: nothing failed for good. The message goes back and the job resumes from its checkpoint.
-          if (err instanceof ShutdownAbort || err instanceof OutageTooLong || err instanceof LeaseLost) {
+          // Another delivery of this message holds the job's lease: only it may settle the message.
+          if (err instanceof LeaseLost) throw new SupersededDelivery(err.message);
+          // Stopping mid-job, the watchdog, an outage past the tolerance: nothing failed for good. The
+          // message goes back and the job resumes from its checkpoint.
+          if (err instanceof ShutdownAbort || err instanceof OutageTooLong) {
             logger.warn({ jobId: job.jobId, rank: job.rank, err: describeError(err) }, 'giving the job back');
             throw new TransientError(err.message);
           }
@@ -212,7 +214,8 @@ export async function startTrainer(deps: TrainerDeps): Promise<RunningTrainer> {
             logger.error({ jobId: job.jobId, rank: job.rank, err: describeError(err) }, 'worker replica failed; the group continues without it');
             return;
           }
-          const retryable = !isPermanent(err) && ctx.deliveryCount < maxAttempts;
+          // Attempts that ended in an outage do not count (ctx.attempt); the delivery count names the attempt.
+          const retryable = !isPermanent(err) && ctx.attempt < maxAttempts;
           jobsTotal.inc({ outcome: retryable ? 'retrying' : 'failed' });
           logger.error({ jobId: job.jobId, attempt: ctx.deliveryCount, err: describeError(err), retryable }, 'job attempt failed');
           await publishEvent(

@@ -152,6 +152,19 @@ export class CoordinatorLease {
     }
   }
 
+  /**
+   * Resolves once the lease is valid (after an outage it is renewed or taken again); throws
+   * LeaseLost when another coordinator has it, or when `withinMs` passes first.
+   */
+  async waitValid(withinMs: number): Promise<void> {
+    const giveUpAt = Date.now() + withinMs;
+    while (!this.valid()) {
+      if (this.lost) throw new LeaseLost(this.lost);
+      if (Date.now() >= giveUpAt) throw new LeaseLost(`the lease could not be renewed for ${Math.round(withinMs / 1000)} s`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
   /** Gives the lease up (deleting the key) so a successor need not wait for the TTL. */
   async release(): Promise<void> {
     clearInterval(this.renewTimer);

@@ -9,7 +9,7 @@ import type { Receipt } from '../core/group';
 import { stepsPerEpoch } from '../core/sharding';
 import type { EpochTallyState } from '../core/group';
 import { Coordinator, type GroupChange } from './coordinator';
-import { CoordinatorLease } from './coordinatorLease';
+import { CoordinatorLease, LeaseLost } from './coordinatorLease';
 import { DpWorker, type StepTiming, type WorkerOutcome } from './dpWorker';
 import { LinkClock } from './linkClock';
 
@@ -78,7 +78,7 @@ export interface CoordinateArgs {
   onEpoch: (m: EpochMetrics, members: string[]) => Promise<void>;
   /**
    * After each step that is not an epoch end: the caller may checkpoint (by time). `fenced()`
-   * throws once this replica no longer holds the job's lease, so a stale coordinator writes nothing.
+   * throws LeaseLost unless this replica holds a valid lease, so a stale coordinator moves no pointer.
    */
   onStepApplied?: (at: { step: number; epochSoFar: EpochTallyState; fenced: () => void }) => Promise<void>;
   onChange: (c: GroupChange & { group: string }) => void;
@@ -138,8 +138,7 @@ export async function trainAsCoordinator(a: CoordinateArgs): Promise<GroupResult
   const onJobAbort = () => coordinator.abort(String(a.signal.reason ?? 'cancelled'));
   a.signal.addEventListener('abort', onJobAbort, { once: true });
   const fenced = () => {
-    const lost = lease.lostReason();
-    if (lost || !lease.valid()) throw new Error(`not holding the job lease: ${lost ?? 'it could not be renewed'}`);
+    if (!lease.valid()) throw new LeaseLost(`not holding a valid job lease: ${lease.lostReason() ?? 'it could not be renewed lately'}`);
   };
   const worker = new DpWorker({
     bus: a.bus,
@@ -167,7 +166,8 @@ export async function trainAsCoordinator(a: CoordinateArgs): Promise<GroupResult
         metrics.valLoss = v.loss;
         metrics.valAccuracy = v.accuracy;
       }
-      fenced();
+      // The epoch's checkpoint and progress event only under the lease (after an outage, once it is renewed).
+      await lease.waitValid(a.settings.outageToleranceMs);
       await a.onEpoch(metrics, members);
     },
     onStep: (t) => {

@@ -78,6 +78,11 @@ function timedCheckpoints(p: PreparedJob, deps: RunnerDeps): (steps: number, epo
   const { job, attempt } = p.run;
   return async (steps, epochSoFar, fenced) => {
     if (every <= 0 || performance.now() - p.lastCheckpointAt < every) return;
+    try {
+      fenced?.();
+    } catch {
+      return; // not now (the lease is being renewed after an outage): the next step tries again
+    }
     p.run.heartbeat();
     const epoch = p.history.at(-1)?.epoch ?? 0;
     await p.checkpoints.save(job.jobId, attempt, { epoch, steps, partialEpoch: epochSoFar, history: p.history, model: await saveModelToBytes(p.model) }, fenced);
