@@ -184,10 +184,16 @@ export class CoordinatorLease {
 
   private startRenewing(): void {
     clearInterval(this.renewTimer);
+    let renewing = false;
     this.renewTimer = setInterval(() => {
-      this.renew().catch((err: unknown) => {
-        if (err instanceof LeaseLost) clearInterval(this.renewTimer);
-      });
+      // One renewal at a time: during an outage a request waits for its timeout, and two updates on one revision would race.
+      if (renewing) return;
+      renewing = true;
+      this.renew()
+        .catch((err: unknown) => {
+          if (err instanceof LeaseLost) clearInterval(this.renewTimer);
+        })
+        .finally(() => (renewing = false));
     }, Math.max(100, this.settings.ttlMs / 4));
     this.renewTimer.unref();
   }
