@@ -151,7 +151,9 @@ export async function consumeEvents(bus: Bus, opts: ConsumeOptions): Promise<Run
     const consumer = await bus.js.consumers.get(spec.stream, spec.durable);
     const messages = await consumer.consume({ max_messages: opts.maxInFlight ?? 1, ...(opts.pullExpiresMs ? { expires: opts.pullExpiresMs } : {}) });
     current = messages;
-    if (halt.signal.aborted) return void (await messages.close());
+    // Stopped while the pull was being set up: close it, and let the loop below drain it (a
+    // closed iterator only finishes closing once it is read).
+    if (halt.signal.aborted) void messages.close();
     void watch(messages);
     for await (const msg of messages) {
       try {

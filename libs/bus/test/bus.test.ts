@@ -133,6 +133,17 @@ describe('bus on real NATS JetStream', () => {
     expect(DeadLetterSchema.parse(dlq[0]).reason).toMatch(/still failing after 3 deliveries: undefined is not a function/);
   });
 
+  it('stops at once, also right after it started (no pull delivered yet)', async () => {
+    const consumer = await consumeEvents(bus, {
+      durable: 'quick',
+      logger,
+      handlers: { 'train.job.started': async () => undefined, 'train.job.failed': async () => undefined },
+    });
+    const started = Date.now();
+    await consumer.stop();
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
   it('answers requests with validated replies and typed errors', async () => {
     const sub = serveRequests(
       bus,
