@@ -7,32 +7,12 @@ import { createPool, type Pool } from '@mlpipe/db';
 import { createTestBus, createTestDatabase } from '@mlpipe/testing';
 import { eventually } from '@mlpipe/common';
 import { createLogger, createMetricsRegistry } from '@mlpipe/runtime';
-import { DeadLetterSchema, HyperparamsSchema, type Envelope, type EventData } from '@mlpipe/contracts';
+import { DeadLetterSchema, HyperparamsSchema, type Envelope } from '@mlpipe/contracts';
 import { createObjectStore, type ObjectStore } from '@mlpipe/storage';
 import { startRegistry, type RunningRegistry } from '../src/service';
+import { H, completed, putArtefacts as putFixtureArtefacts } from './fixtures';
 
 const logger = createLogger('registry-test', 'silent');
-const H = 'd'.repeat(64);
-
-function completed(jobId: string, acc: number, perClass = Array(10).fill(acc)): EventData<'train.job.completed'> {
-  const prefix = `models/mnist/${jobId}/`;
-  return {
-    jobId,
-    modelName: 'mnist',
-    replicaId: 'r1',
-    dataset: 'mnist',
-    datasetVersion: H,
-    trainSamples: 1000,
-    hyperparams: HyperparamsSchema.parse({}),
-    backend: 'wasm',
-    codeVersion: 'test',
-    evaluation: { testAccuracy: acc, testSamples: 100, perClassAccuracy: perClass, confusionMatrix: Array.from({ length: 10 }, () => Array(10).fill(1)) },
-    history: [{ epoch: 1, epochs: 1, loss: 0.3, accuracy: 0.9, valLoss: 0.2, valAccuracy: 0.95, samplesPerSec: 300, seconds: 3 }],
-    artefacts: { prefix, modelJsonKey: `${prefix}model.json`, weightsKey: `${prefix}weights.bin` },
-    durationSec: 4,
-  };
-}
-
 
 describe('registry on real NATS, PostgreSQL and a folder store', () => {
   let bus: Awaited<ReturnType<typeof createTestBus>>;
@@ -44,10 +24,7 @@ describe('registry on real NATS, PostgreSQL and a folder store', () => {
   const modelEvents: Envelope[] = [];
   let stopConsumer: () => Promise<void>;
 
-  const putArtefacts = async (jobId: string) => {
-    await store.put(`models/mnist/${jobId}/model.json`, new TextEncoder().encode('{}'));
-    await store.put(`models/mnist/${jobId}/weights.bin`, new Uint8Array(8));
-  };
+  const putArtefacts = (jobId: string) => putFixtureArtefacts(store, jobId);
   const get = async (path: string) => registry.app.inject({ method: 'GET', url: path });
 
   beforeEach(async () => {
@@ -177,10 +154,18 @@ describe('registry on real NATS, PostgreSQL and a folder store', () => {
     });
     expect(res.json()).toMatchObject({ alias: 'champion', version: 2, previousVersion: 1, actor: 'alice' });
     expect((await get('/audit?model=mnist&limit=1')).json().entries[0]).toMatchObject({ actor: 'alice', reason: 'rollback test', version: 2 });
+    // The move is announced through the outbox: committed with the alias, then published by the relay.
+    const moved = await eventually(() => modelEvents.find((e) => e.type === 'model.alias.changed' && (e as Envelope<'model.alias.changed'>).data.actor === 'alice'));
+    expect(moved).toMatchObject({ source: 'registry', eventId: expect.stringMatching(/^model\.alias\.changed:mnist:champion:2:[0-9a-f-]{36}$/), data: { alias: 'champion', version: 2, previousVersion: 1, reason: 'rollback test' } });
+    const row = await pool.query<{ published_at: Date | null }>('select published_at from registry.outbox where event_id = $1', [moved.eventId]);
+    expect(row.rows[0]?.published_at).toBeInstanceOf(Date);
 
     const missing = await registry.app.inject({ method: 'POST', url: '/models/mnist/aliases/champion', payload: { version: 9, reason: 'nope' } });
     expect(missing.statusCode).toBe(404);
     expect(missing.json()).toEqual({ error: 'model mnist has no version 9', code: 'not_found' });
+    // A refused move commits nothing, so announces nothing: the outbox holds the two registrations' events and the one move.
+    const outbox = await pool.query<{ event_type: string; n: number }>('select event_type, count(*)::int as n from registry.outbox group by 1 order by 1');
+    expect(outbox.rows).toEqual([{ event_type: 'model.alias.changed', n: 3 }, { event_type: 'model.version.registered', n: 2 }]);
     const badAlias = await registry.app.inject({ method: 'POST', url: '/models/mnist/aliases/king', payload: { version: 1, reason: 'x' } });
     expect(badAlias.statusCode).toBe(400);
     expect(badAlias.json().code).toBe('invalid');
