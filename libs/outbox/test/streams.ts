@@ -5,6 +5,8 @@ import type { Envelope, StreamKey } from '@mlpipe/contracts';
 export interface Stored {
   seq: number;
   msgId: string | undefined;
+  /** The W3C trace context the publisher sent along, if any. */
+  traceparent: string | undefined;
   envelope: Envelope;
 }
 
@@ -16,7 +18,7 @@ export async function storedEvents(bus: Bus, key: StreamKey): Promise<Stored[]> 
   if (!state.messages) return out;
   for (let seq = state.first_seq; seq <= state.last_seq; seq++) {
     const m = await bus.jsm.streams.getMessage(name, { seq });
-    if (m) out.push({ seq, msgId: m.header?.get('Nats-Msg-Id') || undefined, envelope: m.json<Envelope>() });
+    if (m) out.push({ seq, msgId: m.header?.get('Nats-Msg-Id') || undefined, traceparent: m.header?.get('traceparent') || undefined, envelope: m.json<Envelope>() });
   }
   return out;
 }
