@@ -1,5 +1,5 @@
 import type { ConsumerMessages, JsMsg } from '@nats-io/jetstream';
-import { EVENTS, type EventType } from '@mlpipe/contracts';
+import { EVENTS, type Envelope, type EventType } from '@mlpipe/contracts';
 import { describeError, type Logger } from '@mlpipe/common';
 import type { Registry } from 'prom-client';
 import type { Bus } from './connection';
@@ -35,8 +35,11 @@ export interface ConsumeOptions {
   transientRetryMs?: number;
   /** Messages handled at once by this process. */
   maxInFlight?: number;
-  /** Called for every message sent to the dead-letter subject. */
-  onDeadLetter?: (type: string, reason: string) => void;
+  /**
+   * Called for every message sent to the dead-letter subject, with its event when it was a valid
+   * one (a handler gave up on it), e.g. to record the failure where a person will see it.
+   */
+  onDeadLetter?: (type: string, reason: string, event?: Envelope) => void;
   /** Where to export this consumer's lag (messages not yet delivered), redeliveries and dead letters. */
   metrics?: Registry;
   /**

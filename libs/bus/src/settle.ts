@@ -44,7 +44,7 @@ export interface SettlerDeps {
   ledger: FailureLedger;
   log: Logger;
   observed: ConsumerMetrics | undefined;
-  onDeadLetter: ((type: string, reason: string) => void) | undefined;
+  onDeadLetter: ((type: string, reason: string, event?: Envelope) => void) | undefined;
 }
 
 /**
@@ -56,12 +56,12 @@ export interface SettlerDeps {
 export function messageSettler(deps: SettlerDeps): (msg: JsMsg) => Promise<Outcome> {
   const { bus, durable, policy, ledger, log, observed } = deps;
 
-  const deadLetter = async (msg: JsMsg, reason: string): Promise<Outcome> => {
+  const deadLetter = async (msg: JsMsg, reason: string, event?: Envelope): Promise<Outcome> => {
     const type = typeOfSubject(bus.namespace, msg.subject);
     await publishDeadLetter(bus, msg, durable, reason);
     msg.term(reason);
     observed?.deadLetters.inc({ type, durable });
-    deps.onDeadLetter?.(type, reason);
+    deps.onDeadLetter?.(type, reason, event);
     log.warn({ subject: msg.subject, seq: msg.seq, reason }, 'message dead-lettered');
     return 'settled';
   };
@@ -90,7 +90,7 @@ export function messageSettler(deps: SettlerDeps): (msg: JsMsg) => Promise<Outco
     };
     const crashed = unsettledTooOften(type, attempt, policy);
     if (crashed) {
-      await deadLetter(msg, crashed);
+      await deadLetter(msg, crashed, parsed.envelope);
       return forget();
     }
     try {
@@ -107,7 +107,7 @@ export function messageSettler(deps: SettlerDeps): (msg: JsMsg) => Promise<Outco
       const kind = classifyFailure(err);
       const decision = decideFailure({ type, kind, reason, attempt, history, policy });
       if (decision.action === 'dead-letter') {
-        await deadLetter(msg, decision.reason);
+        await deadLetter(msg, decision.reason, parsed.envelope);
         return forget();
       }
       if (kind === 'transient') await ledger.write(key, decision.history);

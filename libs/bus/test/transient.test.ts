@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AckPolicy, DeliverPolicy } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
 import { TransientError, ValidationError, eventually } from '@mlpipe/common';
+import type { Envelope } from '@mlpipe/contracts';
 import { pino } from 'pino';
 import { createTestBus, validatedBatch, type TestBus } from '@mlpipe/testing';
 import { consumeEvents, listDeadLetters, publishEvent, streamNameOf, subjectOf, type HandlerContext, type RunningConsumer } from '../src';
@@ -169,18 +170,23 @@ describe('transient and permanent failures on real NATS JetStream', () => {
     }
     // When a consumer with maxDeliver 2 gets it a third time
     const dead: string[] = [];
+    const events: string[] = [];
     let ran = 0;
     await consume({
       durable: 'crashy',
       logger,
       maxDeliver: 2,
       ackWaitMs: 1000,
-      onDeadLetter: (_t, reason) => dead.push(reason),
+      onDeadLetter: (_t, reason, event) => {
+        dead.push(reason);
+        if (event?.type === 'data.batch.validated') events.push((event as Envelope<'data.batch.validated'>).data.batchId);
+      },
       handlers: { 'data.batch.validated': async () => void ran++ },
     });
-    // Then it is dead-lettered before its handler runs
+    // Then it is dead-lettered before its handler runs, and the callback gets the event to report
     await eventually(() => dead.length === 1, 10_000, 'the dead letter');
     expect(ran).toBe(0);
     expect(dead[0]).toMatch(/^data.batch.validated was delivered 2 times without a result \(maxDeliver 2\)/);
+    expect(events).toEqual([validatedBatch.batchId]);
   });
 });
