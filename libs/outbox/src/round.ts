@@ -37,7 +37,7 @@ export interface RoundDeps {
 
 /**
  * One pass: under the schema's advisory lock (so two relays never interleave and ids go out in
- * order), publishes up to a batch of unpublished rows oldest first, marking each as it goes, and
+ * order), publishes up to a batch of unpublished rows oldest first, marks those that went out, and
  * commits. A relay that dies between a publish and the commit leaves the row unpublished: the next
  * pass publishes it again with the same message id, and JetStream keeps one (within its 10-minute
  * duplicate window).
@@ -75,13 +75,21 @@ export async function relayRound(d: RoundDeps): Promise<RoundOutcome> {
 }
 
 async function publishRows(client: PoolClient, rows: Row[], d: RoundDeps): Promise<RoundOutcome> {
-  let published = 0;
+  const published: Row[] = [];
+  // Marked together at the end of the pass (one statement, same transaction: the same crash semantics).
+  const mark = async (): Promise<number> => {
+    if (!published.length) return 0;
+    await client.query(`update ${d.names.table} set published_at = now(), attempts = attempts + 1, last_error = null where id = any($1::bigint[])`, [published.map((r) => r.id)]);
+    for (const r of published) d.metrics.published.inc({ schema: d.names.schema, type: r.event_type });
+    return published.length;
+  };
   for (const row of rows) {
-    if (d.stopping()) return { kind: 'idle', published };
+    if (d.stopping()) return { kind: 'idle', published: await mark() };
     try {
       if (!(row.event_type in EVENTS)) throw new ValidationError(`${row.event_type} is not in the event catalogue`);
       const event: RelayedEvent = { type: row.event_type as EventType, data: row.data, eventId: row.event_id, source: row.source };
       await context.with(propagation.extract(ROOT_CONTEXT, row.trace), () => d.publish(event));
+      published.push(row);
     } catch (err) {
       if (err instanceof ValidationError) {
         await client.query(`update ${d.names.table} set parked_at = now(), attempts = attempts + 1, last_error = $2 where id = $1`, [row.id, describeError(err)]);
@@ -89,13 +97,10 @@ async function publishRows(client: PoolClient, rows: Row[], d: RoundDeps): Promi
         continue;
       }
       await client.query(`update ${d.names.table} set attempts = attempts + 1, last_error = $2 where id = $1`, [row.id, describeError(err)]);
-      return { kind: 'failed', published, err };
+      return { kind: 'failed', published: await mark(), err };
     }
-    await client.query(`update ${d.names.table} set published_at = now(), attempts = attempts + 1, last_error = null where id = $1`, [row.id]);
-    d.metrics.published.inc({ schema: d.names.schema, type: row.event_type });
-    published++;
   }
-  return { kind: rows.length === d.batchSize ? 'more' : 'idle', published };
+  return { kind: rows.length === d.batchSize ? 'more' : 'idle', published: await mark() };
 }
 
 /** Sets the pending-rows and oldest-age gauges from the table. */
