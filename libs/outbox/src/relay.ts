@@ -61,8 +61,9 @@ export function startOutboxRelay(opts: RelayOptions): OutboxRelay {
 
   const pass = async (): Promise<'again' | 'wait' | 'back off'> => {
     if (!bus.connection.connected()) {
-      await refreshGauges(pool, names, metrics).catch(() => undefined);
-      outage.failed('NATS is disconnected');
+      // No publish to time out on: only the gauges, and a warning once something is waiting.
+      const pending = await refreshGauges(pool, names, metrics).catch(() => undefined);
+      if (pending) outage.failed('NATS is disconnected');
       return 'back off';
     }
     const outcome = await relayRound({ pool, names, publish, metrics, batchSize: opts.batchSize ?? 100, stopping: () => stopped });

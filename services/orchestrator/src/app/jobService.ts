@@ -23,7 +23,7 @@ export interface JobStart {
  */
 export class JobService {
   constructor(
-    private readonly repos: Pick<Repositories, 'jobs' | 'datasets' | 'transaction'>,
+    private readonly repos: Pick<Repositories, 'datasets' | 'transaction'>,
     private readonly logger: Logger,
   ) {}
 
