@@ -191,6 +191,19 @@ export async function startTrainer(deps: TrainerDeps): Promise<RunningTrainer> {
     maxInFlight: 1,
     maxDeliver: maxAttempts,
     ackWaitMs,
+    // A job whose attempts all died with their replicas (crash, OOM) ends as a dead letter without a
+    // failure of its own: report it, so the orchestrator and registry do not wait on it for ever.
+    onDeadLetter: (type, reason, event) => {
+      if (type !== 'train.job.requested' || !event) return;
+      const job = event.data as TrainJobRequested;
+      if (job.rank !== 0) return;
+      publishEvent(
+        bus,
+        'train.job.failed',
+        { jobId: job.jobId, replicaId: deps.replicaId, attempt: maxAttempts, error: `given up: ${reason}`, retryable: false },
+        { source: `trainer/${deps.replicaId}`, eventId: `train.job.failed:${job.jobId}:dead-letter` },
+      ).catch((err: unknown) => logger.error({ jobId: job.jobId, err: describeError(err) }, 'could not report a dead-lettered job'));
+    },
     handlers: {
       'train.job.requested': async (e, ctx) => {
         const job = e.data;
@@ -199,6 +212,7 @@ export async function startTrainer(deps: TrainerDeps): Promise<RunningTrainer> {
           return;
         }
         try {
+          // The delivery count names the attempt (unique per delivery: group ids, checkpoint folders, event ids).
           await runOne(job, ctx.deliveryCount, () => ctx.working());
         } catch (err) {
           // Another delivery of this message holds the job's lease: only it may settle the message.
