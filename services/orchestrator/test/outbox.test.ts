@@ -31,8 +31,8 @@ describe('orchestrator jobs through the outbox while NATS is down', () => {
     for (const c of cleanup.splice(0).reverse()) await c();
   });
 
-  it('a job created while publishing fails reaches the queue once NATS is back, and runs', async () => {
-    // Given an orchestrator on a nats-server of the test's own, with a dataset version to train on.
+  /** An orchestrator (automatic training off) on a nats-server of the test's own, knowing one dataset version. */
+  const onOwnNats = async () => {
     const nats = await startNatsServer();
     cleanup.push(() => nats.dispose());
     const bus = await connectBus({ url: nats.url, name: 'orchestrator-outbox', namespace: `t${randomBytes(5).toString('hex')}` });
@@ -45,6 +45,12 @@ describe('orchestrator jobs through the outbox while NATS is down', () => {
     const orch = await startOrchestrator({ config, bus, pool, logger, metrics: createMetricsRegistry('orchestrator') });
     cleanup.push(() => orch.stop());
     await orch.repos.datasets.record(version);
+    return { nats, bus, pool, orch };
+  };
+
+  it('a job created while publishing fails reaches the queue once NATS is back, and runs', async () => {
+    // Given an orchestrator on a nats-server of the test's own, with a dataset version to train on.
+    const { nats, bus, pool, orch } = await onOwnNats();
 
     // When NATS is down, a two-replica job is submitted (as a request already received would be)...
     await nats.stop();
@@ -83,18 +89,7 @@ describe('orchestrator jobs through the outbox while NATS is down', () => {
   });
 
   it('a cancel commits the status and its request together; a refused cancel enqueues nothing', async () => {
-    const nats = await startNatsServer();
-    cleanup.push(() => nats.dispose());
-    const bus = await connectBus({ url: nats.url, name: 'orchestrator-outbox', namespace: `t${randomBytes(5).toString('hex')}` });
-    cleanup.push(() => bus.close());
-    const db = await createTestDatabase();
-    cleanup.push(() => db.drop());
-    const pool = await createPool(db.url);
-    cleanup.push(() => pool.end());
-    const config = loadConfig(OrchestratorConfigSchema, { DATABASE_URL: db.url, AUTO_TRAIN_ENABLED: 'false' });
-    const orch = await startOrchestrator({ config, bus, pool, logger, metrics: createMetricsRegistry('orchestrator') });
-    cleanup.push(() => orch.stop());
-    await orch.repos.datasets.record(version);
+    const { nats, bus, pool, orch } = await onOwnNats();
     const job = await orch.jobs.submit(REQUESTS['orchestrator.jobs.submit'].request.parse({}));
 
     await nats.stop();
@@ -109,5 +104,37 @@ describe('orchestrator jobs through the outbox while NATS is down', () => {
       return s.length >= 2 ? s : undefined;
     }, 20_000, 'the cancel request in the stream');
     expect(ids).toEqual([`train.job.requested:${job.jobId}`, `train.job.cancel-requested:${job.jobId}`]);
+  });
+
+  it('a sweep commits with its trials and their requests; its result is enqueued once, with the sweep closed', async () => {
+    const { nats, bus, pool, orch } = await onOwnNats();
+
+    // Given a two-trial sweep submitted while NATS is down.
+    await nats.stop();
+    const sweep = await orch.sweeps.submit(REQUESTS['orchestrator.sweeps.submit'].request.parse({ sweep: { strategy: 'grid', space: { learningRate: [0.01, 0.001] } } }));
+    expect(sweep.trials.map((t) => t.status)).toEqual(['queued', 'queued']);
+    // When both trials end (cancelled here) and the sweep looks twice, as a redelivered event makes it.
+    for (const t of sweep.trials) {
+      const job = await orch.jobs.cancel(t.jobId, 'test');
+      await orch.sweeps.onTrialEnded(job);
+      await orch.sweeps.onTrialEnded(job);
+    }
+    // Then the sweep is closed and its result waits in the outbox once, behind the trials' requests and cancels.
+    expect((await orch.sweeps.get(sweep.sweepId)).status).toBe('failed');
+    const queued = await pool.query<{ event_id: string }>('select event_id from orchestrator.outbox order by id');
+    const [a, b] = sweep.trials.map((t) => t.jobId);
+    expect(queued.rows.map((r) => r.event_id)).toEqual([
+      `train.job.requested:${a}`,
+      `train.job.requested:${b}`,
+      `train.job.cancel-requested:${a}`,
+      `train.job.cancel-requested:${b}`,
+      `train.sweep.completed:${sweep.sweepId}`,
+    ]);
+    await nats.start();
+    const ids = await eventually(async () => {
+      const s = await trainStream(bus).catch(() => []);
+      return s.length >= 5 ? s : undefined;
+    }, 20_000, 'the sweep events in the stream');
+    expect(ids).toEqual(queued.rows.map((r) => r.event_id));
   });
 });
