@@ -26,6 +26,8 @@ export const BaseConfigSchema = z
     S3_REGION: z.string().default('us-east-1'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
+    /** How long start-up waits, in all, for NATS, PostgreSQL and the store to be reachable before the process exits (0: one try). */
+    STARTUP_WAIT_MS: z.coerce.number().int().min(0).default(120_000),
   })
   .strict();
 

@@ -7,5 +7,6 @@ export * from './ops';
 export * from './ports';
 export * from './probes';
 export * from './shutdown';
+export * from './startupWait';
 export * from './telemetry';
 export * from './runService';

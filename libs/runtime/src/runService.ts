@@ -11,6 +11,7 @@ import { createLogger } from './logger';
 import { createMetricsRegistry } from './metrics';
 import { startOpsServer } from './ops';
 import { Shutdown } from './shutdown';
+import { startupWait, waitForDependency } from './startupWait';
 import { startTelemetry, type Telemetry } from './telemetry';
 
 /** What a service needs the runtime to provide: a pg pool, the bus, the object store, or its own HTTP app. */
@@ -73,13 +74,17 @@ export interface RuntimeHooks {
 /**
  * The one start-up and teardown of every service process. In order: command line and config (a
  * wrong value stops it naming the key), telemetry (before the service module is imported, so its
- * instrumentation applies), logger, metrics, the ops server (not ready yet) unless the service
- * brings its own HTTP app, the clients it needs, start(), listen, ready.
+ * instrumentation applies), logger, metrics, the ops server (alive, not ready yet), the clients it
+ * needs, start(), listen (a service with its own HTTP app takes the port over from the ops server), ready.
+ *
+ * A client whose server is unreachable (NATS, PostgreSQL, the store down or not up yet) is tried
+ * again, one log line per try, for up to STARTUP_WAIT_MS in all; past it, or at once on a permanent
+ * failure (a bad URL, a rejected login), start-up fails. See startupWait.ts.
  *
  * Teardown, on SIGTERM/SIGINT, when a one-shot run is done, or when start-up fails, runs once with a
  * deadline, always in this order: not ready → HTTP app (finishes in-flight requests) → the service's
  * stop (consumers, in-flight handlers) → NATS drain → pg pool → ops server → telemetry. Steps whose
- * resource never came up do nothing.
+ * resource never came up do nothing; a signal while a dependency is awaited ends the wait.
  *
  * Resolves, after teardown, with the exit code it passes to `exit` (process.exit outside tests).
  */
@@ -101,7 +106,7 @@ export async function runService<S extends z.ZodObject, N extends Need>(
   const metrics = createMetricsRegistry(def.name);
   const needs = new Set<Need>(typeof def.needs === 'function' ? def.needs(config) : def.needs);
 
-  const up: { ops?: FastifyInstance; pool?: Pool; bus?: Bus; running?: RunningService } = {};
+  const up: { ops?: FastifyInstance | undefined; pool?: Pool; bus?: Bus; running?: RunningService } = {};
   let ready = false;
   const shutdown = new Shutdown(logger, def.shutdownDeadlineMs);
   shutdown.add('not ready', () => void (ready = false));
@@ -114,19 +119,33 @@ export async function runService<S extends z.ZodObject, N extends Need>(
   const stopped = stopRequest(hooks);
   const isReady = () => ready && !up.bus?.nc.isClosed();
 
+  // A stop request during start-up also ends a wait for a dependency at once.
+  const stopping = new AbortController();
+  void stopped.then(() => stopping.abort());
+
   const startUp = async (): Promise<RunningService> => {
-    if (!needs.has('http')) up.ops = await startOpsServer({ port: config.HTTP_PORT, metrics, isReady });
+    // Probes answer from the first moment (alive, not ready), also while the dependencies are awaited;
+    // a service with its own app gets this server only until that app listens on the same port.
+    up.ops = await startOpsServer({ port: config.HTTP_PORT, metrics, isReady });
+    const wait = startupWait(config.STARTUP_WAIT_MS, logger, stopping.signal);
     if (needs.has('db')) {
-      await ensureDatabase(config.DATABASE_URL);
-      up.pool = await createPool(config.DATABASE_URL);
+      const url = config.DATABASE_URL;
+      const connect = async () => (await ensureDatabase(url), await createPool(url));
+      up.pool = await waitForDependency({ name: 'PostgreSQL', connect, release: (pool) => pool.end() }, wait);
     }
-    if (needs.has('bus')) up.bus = await connectBus({ url: config.NATS_URL, name: def.busName?.(config) ?? def.name, namespace: config.BUS_NAMESPACE });
+    if (needs.has('bus')) {
+      const connect = () => connectBus({ url: config.NATS_URL, name: def.busName?.(config) ?? def.name, namespace: config.BUS_NAMESPACE });
+      up.bus = await waitForDependency({ name: 'NATS', connect, release: (bus) => bus.close() }, wait);
+    }
     const store = needs.has('store') ? createObjectStore(storeSettings(config)) : undefined;
-    await store?.ensureReady();
+    if (store) await waitForDependency({ name: `the object store (${store.description})`, connect: () => store.ensureReady() }, wait);
     const ctx = { config, logger, metrics, isReady, args, pool: up.pool, bus: up.bus, store } as unknown as ServiceContext<Readonly<z.output<S>>, N>;
     up.running = await def.start(ctx);
     if (needs.has('http')) {
       if (!up.running.app) throw new Error(`${def.name} needs 'http' but start() returned no app`);
+      const interim = up.ops;
+      up.ops = undefined;
+      await interim?.close();
       await up.running.app.listen({ port: config.HTTP_PORT, host: '0.0.0.0' });
     }
     ready = true;
