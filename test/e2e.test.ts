@@ -95,9 +95,11 @@ describe('end to end: bucket → watcher → orchestrator → trainer → regist
     const audit = (await (await fetch(`${registryUrl}/audit?model=mnist`)).json()) as { entries: { action: string; reason: string }[] };
     expect(audit.entries.find((e) => e.action === 'alias.set')?.reason).toMatch(/first version to pass the gate/);
 
-    // The artefacts are in the bucket.
+    // The artefacts are in the bucket, in the folder of the attempt that produced them.
+    const { artefactPrefix } = (await (await fetch(`${registryUrl}/models/mnist/aliases/champion`)).json()) as { artefactPrefix: string };
+    expect(artefactPrefix).toBe(`models/mnist/${champion!.runId}/attempt-1/`);
     for (const file of ['model.json', 'weights.bin', 'model-card.md', 'confusion.json']) {
-      expect(await store.head(`models/mnist/${champion!.runId}/${file}`)).toBeDefined();
+      expect(await store.head(`${artefactPrefix}${file}`)).toBeDefined();
     }
   });
 });
