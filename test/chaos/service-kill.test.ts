@@ -89,7 +89,8 @@ describe('chaos: SIGKILL of a service', () => {
         await eventually(() => (running.report.answeredBy.get(victim.url) ?? []).some((t) => t > restartedAt), 60_000, `${victim.id} to answer again`).catch(() => undefined);
         await new Promise((r) => setTimeout(r, 3000));
         load = await running.stop();
-        return { ...w, notes: [...w.notes, `${load.sent} requests, ${load.failed.length} failed`] };
+        const byReplica = [...load.answeredBy.entries()].map(([url, t]) => `${ctx.cluster.gateways.find((g) => g.url === url)?.id ?? url} ${t.length}`);
+        return { ...w, notes: [...w.notes, `${load.sent} requests, ${load.failed.length} failed; answered by ${byReplica.join(', ')}`] };
       },
       recovery: async (_ctx, fault) => {
         const times = [...(load?.answeredBy.entries() ?? [])].flatMap(([url, t]) => (url === _ctx.cluster.gateways[0]?.url ? t : []));

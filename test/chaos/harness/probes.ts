@@ -1,4 +1,4 @@
-import { request } from '@mlpipe/bus';
+import { request, streamNameOf } from '@mlpipe/bus';
 import { describeError, eventually, ValidationError } from '@mlpipe/common';
 import type { Hyperparams, Job } from '@mlpipe/contracts';
 import type { Cluster } from './cluster';
@@ -73,6 +73,16 @@ export async function deadLetterCount(c: Cluster): Promise<{ count: number; reas
   return { count: letters.length, reasons: letters.map((l) => `${l.originalSubject} (${l.consumer}, ${l.deliveries} deliveries): ${l.reason}`) };
 }
 
+/** The trainers' shared queue consumer as the server sees it: undelivered, unacknowledged, and pull requests waiting. */
+async function trainerQueue(c: Cluster): Promise<string> {
+  try {
+    const info = await c.bus.jsm.consumers.info(streamNameOf(c.namespace, 'TRAIN'), 'trainer-jobs');
+    return `durable trainer-jobs: ${info.num_pending} undelivered, ${info.num_ack_pending} unacknowledged, ${info.num_waiting} pull request(s) waiting`;
+  } catch (err) {
+    return `durable trainer-jobs: ${describeError(err)}`;
+  }
+}
+
 /** The trainer's own gauge of jobs and group memberships it holds (undefined while it does not answer). */
 export async function runningJobs(t: ServiceProcess): Promise<number | undefined> {
   try {
@@ -103,6 +113,8 @@ export async function waitForTrainersFree(c: Cluster, timeoutMs: number): Promis
 export async function runFollowingJob(c: Cluster, timeoutMs: number): Promise<{ ok: boolean; detail: string }> {
   try {
     const job = await submitJob(c, FOLLOWING_JOB, 2, 'chaos: the following job');
+    // Mid-way through the coordinator's join window: whether a free replica is pulling from the queue.
+    const queue = new Promise<string>((resolve) => setTimeout(() => void trainerQueue(c).then(resolve), 12_000));
     const end = await waitForJobEnd(c, job.jobId, timeoutMs);
     if (end?.status !== 'succeeded' || end.modelVersion === null) {
       return { ok: false, detail: `${job.jobId} is ${end?.status ?? 'unknown'} after ${timeoutMs / 1000} s: ${end?.statusReason ?? ''}` };
@@ -110,7 +122,7 @@ export async function runFollowingJob(c: Cluster, timeoutMs: number): Promise<{ 
     const completed = (await streamEvents(c.bus, 'TRAIN', 'train.job.completed', job.jobId))[0];
     const members = completed?.data.distributed?.finalMembers ?? [];
     const detail = `${job.jobId} → v${end.modelVersion}, trained by ${members.join(' and ') || 'nobody known'}`;
-    return { ok: members.length === 2, detail: members.length === 2 ? detail : `${detail}: the other replica joined no group` };
+    return { ok: members.length === 2, detail: members.length === 2 ? detail : `${detail}: the other replica joined no group (12 s after the submit, ${await queue})` };
   } catch (err) {
     return { ok: false, detail: describeError(err) };
   }
