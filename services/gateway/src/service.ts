@@ -41,14 +41,18 @@ export function startGateway(deps: {
   isReady?: () => boolean;
   /** Held aliases are read from the registry again this often, and after every reconnect (default 30 s). */
   aliasTtlMs?: number;
+  /** The store the registry keeps artefacts in: models load from it directly when the registry cannot be reached. */
+  store?: ObjectStore;
 }): RunningGateway {
   const loadTime = new Histogram({ name: 'mlpipe_model_load_seconds', help: 'Time to load a model version', labelNames: ['model'], registers: [deps.metrics] });
-  const models = new ModelCache(deps.registryUrl.replace(/\/$/, ''), deps.cacheSize ?? 4, (name, _v, s) => loadTime.observe({ model: name }, s));
-  // An alias move takes effect on the next request, without a restart.
-  const aliasSub = subscribeEvents(deps.bus, 'model.alias.changed', (e) => models.invalidate(e.data.modelName), deps.logger);
-  // What the subscription missed (an outage, a lost message) is healed by reading the aliases again.
-  const refreshed = new Counter({ name: 'mlpipe_alias_refresh_total', help: 'Held aliases read again from the registry, by trigger and outcome (moved: an alias event had been missed)', labelNames: ['trigger', 'outcome'], registers: [deps.metrics] });
+  const models = new ModelCache({ registryUrl: deps.registryUrl, capacity: deps.cacheSize ?? 4, store: deps.store, onLoad: (name, _v, s) => loadTime.observe({ model: name }, s) });
+  // What the alias subscription missed (an outage, a lost message) is healed by reading the aliases again.
+  const refreshed = new Counter({ name: 'mlpipe_alias_refresh_total', help: 'Held aliases brought in line with the registry, by trigger (event, reconnect, ttl) and outcome (moved; failed: the read or the load failed, the version in hand kept)', labelNames: ['trigger', 'outcome'], registers: [deps.metrics] });
   const aliasRefresh = new AliasRefresh({ models, logger: deps.logger, ttlMs: deps.aliasTtlMs ?? 30_000, onOutcome: (trigger, outcome) => refreshed.inc({ trigger, outcome }) });
+  // An alias move takes effect without a restart, once its version is loaded; where versions are
+  // kept is remembered from their registration, so they load from the store if the registry is away.
+  const aliasSub = subscribeEvents(deps.bus, 'model.alias.changed', (e) => void aliasRefresh.follow(e.data), deps.logger);
+  const versionSub = subscribeEvents(deps.bus, 'model.version.registered', (e) => models.learnVersion(e.data.modelName, e.data.version, e.data), deps.logger);
   aliasRefresh.start();
   const unwatch = deps.bus.connection.onReconnect((downMs) => {
     deps.logger.info({ downMs }, 'NATS is back: reading the served aliases again, in case a move was missed');
@@ -87,6 +91,7 @@ export function startGateway(deps: {
       unwatch();
       aliasRefresh.stop();
       aliasSub.unsubscribe();
+      versionSub.unsubscribe();
       await predictionLog?.close();
     },
   };
@@ -121,6 +126,7 @@ export async function serveGateway(ctx: ServiceContext<GatewayConfig, 'bus' | 's
     traffic: { canaryShare: config.CANARY_SHARE, shadow: config.SHADOW_CHALLENGER },
     sampling: { store: ctx.store, share: config.PREDICTION_SAMPLE_SHARE, flushMs: config.PREDICTION_FLUSH_MS },
     aliasTtlMs: config.GATEWAY_ALIAS_TTL_MS,
+    store: ctx.store,
   });
   return { app: gateway.app, stop: () => gateway.stop() };
 }

@@ -1,7 +1,9 @@
 import type * as tf from '@tensorflow/tfjs';
-import { NotFoundError, TransientError } from '@mlpipe/common';
+import { z } from 'zod';
+import { describeError, NotFoundError, TransientError } from '@mlpipe/common';
 import { ARTEFACTS } from '@mlpipe/contracts';
-import { loadModelFromBytes } from '@mlpipe/ml';
+import { getModelFiles, loadModelFromBytes, type ModelArtifacts } from '@mlpipe/ml';
+import type { ObjectStore } from '@mlpipe/storage';
 import type { ModelSelector } from '../core/modelSelector';
 
 /** An alias resolution the cache holds, with the model's epoch when it was read (see `moveAlias`). */
@@ -10,7 +12,35 @@ export interface HeldAlias {
   alias: string;
   version: number;
   epoch: number;
+  /** The newest word (an alias event, a registry read) naming another version, not served yet: its load failed or runs. */
+  wanted?: number;
 }
+
+/** Where a version's files are and how it scored: from its registration event or its record in the registry. */
+export const VersionPlaceSchema = z.object({ artefactPrefix: z.string().min(1), testAccuracy: z.number().min(0).max(1) });
+export type VersionPlace = z.infer<typeof VersionPlaceSchema>;
+
+/** What an alias event asks for (see `aliasChanged`): serve `version` once it is loaded, unless a newer word came. */
+export interface AliasSwitch {
+  name: string;
+  alias: string;
+  version: number;
+  /** The version serving meanwhile. */
+  from: number;
+  readonly token: object;
+}
+
+export interface ModelCacheOptions {
+  registryUrl: string;
+  /** Versions kept loaded (least recently used goes first; a version an alias serves never does). */
+  capacity?: number;
+  onLoad?: (name: string, version: number, seconds: number) => void;
+  /** The store the registry keeps artefacts in: read directly when the registry cannot be reached. */
+  store?: ObjectStore | undefined;
+}
+
+/** Versions whose place is remembered (a few bytes each); the oldest are forgotten first. */
+const MAX_PLACES = 1000;
 
 export interface LoadedModel {
   name: string;
@@ -20,26 +50,31 @@ export interface LoadedModel {
 }
 
 /**
- * Registered models loaded from the registry's API (version records and artefacts), a bounded
- * number kept in memory (least recently used goes first). Aliases are resolved on every request
- * from a small map that `invalidate()` clears when the registry announces an alias move, and that
- * a refresh (`heldAliases` → `readAlias` → `moveAlias`) brings in line with the registry when an
- * announcement was missed.
+ * Registered models loaded from the registry's API (version records and artefacts; the store
+ * directly when the registry cannot be reached), a bounded number kept in memory (least recently
+ * used goes first). Aliases are resolved on every request from a small map. An alias event
+ * (`aliasChanged` → `switchAlias`) and a refresh that finds a missed one (`heldAliases` →
+ * `readAlias` → `moveAlias`) both load the new version first and switch to it only once it loaded,
+ * so a working model is never given up for one that cannot be loaded.
  */
 export class ModelCache {
   private readonly loaded = new Map<string, Promise<LoadedModel>>();
   private readonly aliases = new Map<string, number>();
   /**
-   * Bumped per model by every invalidation: a read that started before one must not write its
+   * Bumped per model by every alias event: a read that started before one must not write its
    * (possibly older) answer back over it, whether a request's or a refresh's.
    */
   private readonly epochs = new Map<string, number>();
+  /** Per held alias, the newest word naming a version it does not serve yet (see HeldAlias.wanted). */
+  private readonly wanted = new Map<string, { version: number }>();
+  private readonly places = new Map<string, VersionPlace>();
+  private readonly registryUrl: string;
+  private readonly capacity: number;
 
-  constructor(
-    private readonly registryUrl: string,
-    private readonly capacity = 4,
-    private readonly onLoad?: (name: string, version: number, seconds: number) => void,
-  ) {}
+  constructor(private readonly o: ModelCacheOptions) {
+    this.registryUrl = o.registryUrl.replace(/\/$/, '');
+    this.capacity = o.capacity ?? 4;
+  }
 
   async get(sel: ModelSelector): Promise<LoadedModel> {
     const version = 'version' in sel ? sel.version : await this.resolveAlias(sel.name, sel.alias);
@@ -52,25 +87,75 @@ export class ModelCache {
       entry.catch(() => this.loaded.delete(key));
     }
     this.loaded.set(key, entry);
-    while (this.loaded.size > this.capacity) {
-      const [oldest, evicted] = this.loaded.entries().next().value as [string, Promise<LoadedModel>];
-      this.loaded.delete(oldest);
-      void evicted.then((m) => m.model.dispose(), () => undefined);
-    }
+    this.evict(key);
     return entry;
   }
 
-  /** Forget alias resolutions of a model (called on model.alias.changed). */
-  invalidate(name: string): void {
-    this.epochs.set(name, this.epochOf(name) + 1);
-    for (const key of [...this.aliases.keys()]) if (key.startsWith(`${name}@`)) this.aliases.delete(key);
+  /**
+   * Least recently used first, but never a version an alias serves: loading the next version (which
+   * may fail) must not unload the one answering now. So the cache may hold more than its capacity
+   * while a switch is under way. Nor the one just asked for, of course.
+   */
+  private evict(asked: string): void {
+    const serving = new Set([...this.aliases].map(([key, version]) => `${key.split('@')[0]}/${version}`));
+    for (const [key, entry] of this.loaded) {
+      if (this.loaded.size <= this.capacity) return;
+      if (serving.has(key) || key === asked) continue;
+      this.loaded.delete(key);
+      void entry.then((m) => m.model.dispose(), () => undefined);
+    }
   }
 
-  /** The alias resolutions requests are being answered by now. */
+  /** Remembers where a version's files are (its model.version.registered event, its record), so it loads without asking the registry. */
+  learnVersion(name: string, version: number, place: VersionPlace): void {
+    const key = `${name}/${version}`;
+    this.places.delete(key);
+    this.places.set(key, VersionPlaceSchema.parse(place));
+    for (const oldest of this.places.keys()) {
+      if (this.places.size <= MAX_PLACES) break;
+      this.places.delete(oldest);
+    }
+  }
+
+  /**
+   * A model.alias.changed event. Every earlier read of the model is fenced off (its answer may be
+   * older than this). A held alias that serves another version gets a switch to make (`switchAlias`);
+   * undefined when there is none: it serves that version already, or nobody asked for the alias yet
+   * (the first request resolves it, as always).
+   */
+  aliasChanged(name: string, alias: string, version: number): AliasSwitch | undefined {
+    this.epochs.set(name, this.epochOf(name) + 1);
+    const key = `${name}@${alias}`;
+    const from = this.aliases.get(key);
+    if (from === undefined || from === version) {
+      this.wanted.delete(key);
+      return undefined;
+    }
+    const token = { version };
+    this.wanted.set(key, token);
+    return { name, alias, version, from, token };
+  }
+
+  /**
+   * Loads the event's version, then serves it, unless a newer event or a newer registry read has
+   * spoken for the alias meanwhile (false). A failed load throws and leaves the old version serving,
+   * with the event's version still wanted, so the refresh tries it again.
+   */
+  async switchAlias(sw: AliasSwitch): Promise<boolean> {
+    await this.get({ name: sw.name, version: sw.version });
+    const key = `${sw.name}@${sw.alias}`;
+    if (this.wanted.get(key) !== sw.token) return false;
+    this.aliases.set(key, sw.version);
+    this.wanted.delete(key);
+    return true;
+  }
+
+  /** The alias resolutions requests are being answered by now, with the version each is waiting to switch to. */
   heldAliases(): HeldAlias[] {
     return [...this.aliases].map(([key, version]) => {
       const [name, alias] = key.split('@') as [string, string];
-      return { name, alias, version, epoch: this.epochOf(name) };
+      const wanted = this.wanted.get(key)?.version;
+      return { name, alias, version, epoch: this.epochOf(name), ...(wanted === undefined ? {} : { wanted }) };
     });
   }
 
@@ -86,9 +171,20 @@ export class ModelCache {
    * an alias event or a request got there first: theirs is the newer answer.
    */
   async moveAlias(held: HeldAlias, version: number): Promise<boolean> {
+    const key = `${held.name}@${held.alias}`;
+    // Until it is served, this is the newest word for the alias (a pending event's switch gives way to it).
+    if (this.stillHeld(held)) this.wanted.set(key, { version });
     await this.get({ name: held.name, version });
     if (!this.stillHeld(held)) return false;
-    this.aliases.set(`${held.name}@${held.alias}`, version);
+    this.aliases.set(key, version);
+    this.wanted.delete(key);
+    return true;
+  }
+
+  /** The registry confirms the version served: a version an older event named is no longer wanted. */
+  keepAlias(held: HeldAlias): boolean {
+    if (!this.stillHeld(held)) return false;
+    this.wanted.delete(`${held.name}@${held.alias}`);
     return true;
   }
 
@@ -96,6 +192,7 @@ export class ModelCache {
   dropAlias(held: HeldAlias): boolean {
     if (!this.stillHeld(held)) return false;
     this.aliases.delete(`${held.name}@${held.alias}`);
+    this.wanted.delete(`${held.name}@${held.alias}`);
     return true;
   }
 
@@ -131,14 +228,40 @@ export class ModelCache {
 
   private async load(name: string, version: number): Promise<LoadedModel> {
     const started = performance.now();
-    const record = (await this.fetchJson(`/models/${name}/versions/${version}`)) as { testAccuracy: number };
-    const [modelJson, weights] = await Promise.all([
-      this.fetchBytes(`/models/${name}/versions/${version}/artefacts/${ARTEFACTS.modelJson.file}`),
-      this.fetchBytes(`/models/${name}/versions/${version}/artefacts/${ARTEFACTS.weights.file}`),
-    ]);
-    const model = await loadModelFromBytes({ modelJson, weights });
-    this.onLoad?.(name, version, (performance.now() - started) / 1000);
-    return { name, version, testAccuracy: record.testAccuracy, model };
+    const place = await this.placeOf(name, version);
+    const model = await loadModelFromBytes(await this.files(name, version, place));
+    this.o.onLoad?.(name, version, (performance.now() - started) / 1000);
+    return { name, version, testAccuracy: place.testAccuracy, model };
+  }
+
+  /** A version's place: known from its registration event or an earlier load, else its record in the registry. */
+  private async placeOf(name: string, version: number): Promise<VersionPlace> {
+    const known = this.places.get(`${name}/${version}`);
+    if (known) return known;
+    const place = VersionPlaceSchema.parse(await this.fetchJson(`/models/${name}/versions/${version}`));
+    this.learnVersion(name, version, place);
+    return place;
+  }
+
+  /**
+   * The model's files through the registry's API, which works whatever store this gateway was given;
+   * when the registry cannot be reached, straight from the store where its place says they are.
+   */
+  private async files(name: string, version: number, place: VersionPlace): Promise<ModelArtifacts> {
+    try {
+      const [modelJson, weights] = await Promise.all([
+        this.fetchBytes(`/models/${name}/versions/${version}/artefacts/${ARTEFACTS.modelJson.file}`),
+        this.fetchBytes(`/models/${name}/versions/${version}/artefacts/${ARTEFACTS.weights.file}`),
+      ]);
+      return { modelJson, weights };
+    } catch (err) {
+      if (!(err instanceof TransientError) || !this.o.store) throw err;
+      try {
+        return await getModelFiles(this.o.store, place.artefactPrefix);
+      } catch (storeErr) {
+        throw new TransientError(`cannot load ${name} v${version}: ${describeError(err)}, and the store did not serve its files either (${describeError(storeErr)})`, { cause: storeErr });
+      }
+    }
   }
 
   private async fetchJson(path: string): Promise<unknown> {

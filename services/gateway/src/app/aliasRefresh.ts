@@ -5,24 +5,25 @@ import type { HeldAlias, ModelCache } from '../adapters/modelCache';
 /** Why a refresh ran: the connection came back, or the alias TTL passed. */
 export type RefreshTrigger = 'reconnect' | 'ttl';
 
-/** What one held alias came to in a refresh. */
+/** What one held alias came to in a refresh, or after an alias event. */
 export type RefreshOutcome = 'unchanged' | 'moved' | 'dropped' | 'failed';
 
 export interface AliasRefreshOptions {
-  models: Pick<ModelCache, 'heldAliases' | 'readAlias' | 'moveAlias' | 'dropAlias'>;
+  models: Pick<ModelCache, 'heldAliases' | 'readAlias' | 'moveAlias' | 'keepAlias' | 'dropAlias' | 'aliasChanged' | 'switchAlias'>;
   logger: Logger;
   /** Every held alias is read again this often, event or not. */
   ttlMs: number;
-  /** Called once per held alias per refresh (metrics). */
-  onOutcome?: (trigger: RefreshTrigger, outcome: RefreshOutcome) => void;
+  /** Called once per held alias per refresh, and once per alias event (metrics). */
+  onOutcome?: (trigger: RefreshTrigger | 'event', outcome: RefreshOutcome) => void;
 }
 
 /**
- * Keeps the gateway's alias resolutions in line with the registry when `model.alias.changed` was
- * missed: the live subscription hears nothing published while the connection is down, and an
- * event can be lost in other ways too. So every held alias is read again after each reconnect and
- * every `ttlMs`, and a difference is applied as the event would have been: the new version loaded,
- * then served. A failed read or load keeps what is served and is tried again at the next tick.
+ * Keeps the gateway's alias resolutions in line with the registry. An alias event (`follow`) names
+ * the new version: it is loaded, then served. When `model.alias.changed` was missed (the live
+ * subscription hears nothing published while the connection is down, and an event can be lost in
+ * other ways too), every held alias is read again after each reconnect and every `ttlMs`, and a
+ * difference is applied the same way. A failed read or load keeps what is served and is tried again
+ * at the next tick, an event's version included when the registry cannot be asked then.
  */
 export class AliasRefresh {
   private timer: NodeJS.Timeout | undefined;
@@ -56,6 +57,26 @@ export class AliasRefresh {
     return this.running;
   }
 
+  /**
+   * A model.alias.changed event: the version it names is loaded (from the store directly if the
+   * registry cannot be reached), then served. Until then, and if it will not load, the version in
+   * hand keeps answering; never rejects.
+   */
+  async follow(change: { modelName: string; alias: string; version: number }): Promise<void> {
+    const sw = this.o.models.aliasChanged(change.modelName, change.alias, change.version);
+    if (!sw) return this.o.onOutcome?.('event', 'unchanged');
+    const log = { alias: `${sw.name}@${sw.alias}`, trigger: 'event', from: sw.from, to: sw.version };
+    try {
+      const moved = await this.o.models.switchAlias(sw);
+      // Not moved: a newer event or registry read spoke for the alias while this version loaded.
+      if (moved) this.o.logger.info(log, `alias event: serving v${sw.version}, was v${sw.from}`);
+      this.o.onOutcome?.('event', moved ? 'moved' : 'unchanged');
+    } catch (err) {
+      this.o.logger.warn({ ...log, err: describeError(err) }, `alias event: could not load v${sw.version}; still serving v${sw.from}, tried again at the next refresh (${this.o.ttlMs} ms)`);
+      this.o.onOutcome?.('event', 'failed');
+    }
+  }
+
   stop(): void {
     this.stopped = true;
     clearTimeout(this.timer);
@@ -72,7 +93,7 @@ export class AliasRefresh {
   }
 
   private async refreshOne(trigger: RefreshTrigger, held: HeldAlias): Promise<void> {
-    const decision = decideAliasRefresh(held.version, await this.read(held));
+    const decision = decideAliasRefresh(held.version, await this.read(held), held.wanted);
     const outcome = await this.apply(held, decision);
     const log = { alias: `${held.name}@${held.alias}`, trigger, from: held.version };
     if (outcome === 'moved' || outcome === 'dropped') this.o.logger.info(log, `alias refresh: ${decision.reason}`);
@@ -84,6 +105,7 @@ export class AliasRefresh {
     const log = { alias: `${held.name}@${held.alias}`, from: held.version };
     switch (decision.action) {
       case 'keep':
+        if (held.wanted !== undefined) this.o.models.keepAlias(held);
         return 'unchanged';
       case 'retry':
         this.o.logger.warn(log, `alias refresh: ${decision.reason}`);
