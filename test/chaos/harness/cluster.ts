@@ -49,6 +49,7 @@ export interface Cluster {
   services(): ServiceProcess[];
   /** The last lines of every service's log (or the named ones'), for a failed assertion. */
   logTails(ids?: string[], lines?: number): string;
+  /** Kills every process and removes the servers' data (the logs stay); idempotent. */
   dispose(): Promise<void>;
 }
 
@@ -90,6 +91,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     trainers.push(await defineService({ service: 'trainer', id: `trainer-${i}`, logDir, env: { ...common, ...opts.trainerEnv, TRAINER_REPLICA_ID: `trainer-${i}` } }));
   }
   const gateways: ServiceProcess[] = [];
+  let disposing: Promise<void> | undefined;
   const cluster: Cluster = {
     name: opts.name,
     logDir,
@@ -124,13 +126,14 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
         .filter((s) => !ids || ids.includes(s.id))
         .map((s) => `===== ${s.id} (${s.proc.spec.logFile}) =====\n${s.proc.tail(lines)}`)
         .join('\n'),
-    dispose: async () => {
-      tap.close();
-      events.close();
-      await Promise.all(cluster.services().map((s) => s.proc.dispose()));
-      await bus.close().catch(() => undefined);
-      await Promise.all([nats.dispose(), pg.dispose(), s3.dispose()]);
-    },
+    dispose: () =>
+      (disposing ??= (async () => {
+        tap.close();
+        events.close();
+        await Promise.all(cluster.services().map((s) => s.proc.dispose()));
+        await bus.close().catch(() => undefined);
+        await Promise.all([nats.dispose(), pg.dispose(), s3.dispose()]);
+      })()),
   };
   try {
     await Promise.all([orchestrator, registry, ...trainers].map((s) => s.start()));

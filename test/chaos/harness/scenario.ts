@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { expect } from 'vitest';
+import { expect, onTestFinished } from 'vitest';
 import { describeError, eventually } from '@mlpipe/common';
 import type { Hyperparams, Job } from '@mlpipe/contracts';
 import { startCluster, type Cluster } from './cluster';
@@ -161,6 +161,8 @@ export async function runScenario(s: Scenario): Promise<void> {
   const check = (name: string, ok: boolean, detail: string) => checks.push({ name, ok, detail });
   let row: Partial<ResultRow> = {};
   const cluster = await startCluster({ name: s.id, trainers: s.trainers, ...(s.trainerEnv ? { trainerEnv: s.trainerEnv } : {}) });
+  // Also when vitest abandons the test at its timeout: the next scenario must not share the CPU with this one.
+  onTestFinished(() => cluster.dispose());
   try {
     const hyperparams = { ...CHAOS_JOB, ...s.hyperparams };
     const job = await submitJob(cluster, hyperparams, s.replicas ?? 2);
