@@ -19,6 +19,7 @@ describe('chaos: SIGSTOP of a worker', () => {
       trainers: 2,
       jobTimeoutMs: JOB_TIMEOUT_MS,
       stepsLostBound: () => IN_PLACE_BOUND,
+      keepsReplicas: false,
       recovery: recoveryByStall,
       recoveryMeasure: 'longest stall of the group after the SIGSTOP',
       inject: async (ctx) => {

@@ -41,6 +41,7 @@ describe('chaos: SIGKILL of a trainer', () => {
       trainerEnv: TRAINER_ENV,
       jobTimeoutMs: JOB_TIMEOUT_MS,
       stepsLostBound: () => IN_PLACE_BOUND,
+      keepsReplicas: false,
       recovery: recoveryByStall,
       recoveryMeasure: 'longest stall of the group after the SIGKILL',
       inject: async (ctx) => {

@@ -48,6 +48,12 @@ export interface Scenario {
   recoveryLimitSec?: number;
   /** From the submit to the job's end. */
   jobTimeoutMs: number;
+  /**
+   * The job ends with as many replicas as it asked for (default): a fault that removes no trainer
+   * must not cost the group a member, and a resumed job recalls its workers. Off where the fault
+   * takes a worker away.
+   */
+  keepsReplicas?: boolean;
   /** Checks of the scenario's own (e.g. requests that failed at the edge). */
   extraChecks?(ctx: ScenarioContext, fault: FaultWindow): Promise<Check[]>;
 }
@@ -188,6 +194,13 @@ export async function runScenario(s: Scenario): Promise<void> {
     }
 
     const end = await waitForJobEnd(cluster, job.jobId, Math.max(1000, deadline - Date.now()));
+    const completed = (await streamEvents(cluster.bus, 'TRAIN', 'train.job.completed', job.jobId).catch(() => []))[0];
+    const finalMembers = completed?.data.distributed?.finalMembers;
+    notes.push(`final members: ${finalMembers?.join(', ') ?? 'unknown'}`);
+    if (s.keepsReplicas !== false) {
+      const wanted = s.replicas ?? 2;
+      check(`the job kept its ${wanted} replicas`, finalMembers?.length === wanted, `trained to the end by ${finalMembers?.join(' and ') ?? 'nobody known'}`);
+    }
     const attempts = await streamEvents(cluster.bus, 'TRAIN', 'train.job.started', job.jobId).catch(() => []);
     notes.push(`attempts: ${attempts.map((a) => `#${a.data.attempt} on ${a.data.replicaId} from step ${a.data.resumedFromStep ?? '?'} (epoch ${a.data.resumedFromEpoch})`).join(', ') || 'none'}`);
     check('job succeeded', end?.status === 'succeeded' && end.modelVersion !== null, `${job.jobId} is ${end?.status ?? 'unknown'}: ${end?.statusReason ?? ''}`);
