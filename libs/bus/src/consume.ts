@@ -1,4 +1,4 @@
-import type { ConsumerMessages, JsMsg } from '@nats-io/jetstream';
+import type { Consumer, ConsumerMessages, JsMsg } from '@nats-io/jetstream';
 import { EVENTS, type Envelope, type EventType } from '@mlpipe/contracts';
 import { describeError, type Logger } from '@mlpipe/common';
 import type { Registry } from 'prom-client';
@@ -125,9 +125,11 @@ export async function consumeEvents(bus: Bus, opts: ConsumeOptions): Promise<Run
   pollTimer.unref();
 
   /** Ends the current pull so the loop makes the durable again; the library alone would retry a lost one forever. */
+  let lostDurable = false;
   const lost = (why: string) => {
     if (halt.signal.aborted || !current) return;
     log.warn({ why }, 'the server lost the durable consumer; making it again');
+    lostDurable = true;
     void current.close();
   };
   const watch = async (messages: ConsumerMessages) => {
@@ -150,21 +152,44 @@ export async function consumeEvents(bus: Bus, opts: ConsumeOptions): Promise<Run
     })();
   });
 
+  const settleOne = async (msg: JsMsg): Promise<void> => {
+    try {
+      if ((await handle(msg)) === 'settled') advance(msg);
+    } catch (err) {
+      // Publishing the dead letter itself failed: leave the message for redelivery.
+      log.error({ err: describeError(err), subject: msg.subject }, 'could not settle message');
+      msg.nak(policy.backoffMs(msg.info.deliveryCount));
+    }
+  };
+
   const pullOnce = async (): Promise<void> => {
     const consumer = await bus.js.consumers.get(spec.stream, spec.durable);
+    if ((opts.maxInFlight ?? 1) === 1) return pullWhenIdle(consumer);
     const messages = await consumer.consume({ max_messages: opts.maxInFlight ?? 1, ...(opts.pullExpiresMs ? { expires: opts.pullExpiresMs } : {}) });
     current = messages;
     // Stopped while the pull was being set up: close it, and let the loop below drain it (a
     // closed iterator only finishes closing once it is read).
     if (halt.signal.aborted) void messages.close();
     void watch(messages);
-    for await (const msg of messages) {
-      try {
-        if ((await handle(msg)) === 'settled') advance(msg);
-      } catch (err) {
-        // Publishing the dead letter itself failed: leave the message for redelivery.
-        log.error({ err: describeError(err), subject: msg.subject }, 'could not settle message');
-        msg.nak(policy.backoffMs(msg.info.deliveryCount));
+    for await (const msg of messages) await settleOne(msg);
+  };
+
+  /**
+   * One message at a time, asked for only while idle. consume() asks for the next message as soon as
+   * one arrives, so a replica busy with a long handler (a training job) holds a second message it
+   * cannot start, which competing replicas that are free never see: a two-replica job then trains
+   * on one. A fetch of one, repeated, leaves every waiting message to whoever is free.
+   */
+  const pullWhenIdle = async (consumer: Consumer): Promise<void> => {
+    while (!over()) {
+      const batch = await consumer.fetch({ max_messages: 1, expires: opts.pullExpiresMs ?? 30_000 });
+      current = batch;
+      if (halt.signal.aborted) void batch.close();
+      void watch(batch);
+      for await (const msg of batch) await settleOne(msg);
+      if (lostDurable) {
+        lostDurable = false;
+        return;
       }
     }
   };
