@@ -24,6 +24,8 @@ export const DpJoinReplySchema = z
     accepted: z.boolean(),
     group: z.string().min(1).optional(),
     reason: z.string().optional(),
+    /** A refusal that may pass (the coordinator is renewing its lease after an outage): ask again. */
+    retry: z.boolean().optional(),
     heartbeatMs: z.number().int().positive().optional(),
     attempt: fence.attempt.optional(),
     generation: fence.generation.optional(),

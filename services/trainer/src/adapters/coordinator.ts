@@ -237,10 +237,11 @@ export class Coordinator {
     const id = req.data.member;
     if (this.aborted || this.finished) return void reply({ accepted: false, reason: 'the group is finishing' });
     const isMember = this.membership.isMember(id);
-    if (!isMember && this.membership.size() >= this.opts.maxMembers) {
+    // A join asked again (its reply lost in an outage) is the same join, not a second replica.
+    if (!isMember && !this.membership.isWaiting(id) && this.membership.size() >= this.opts.maxMembers) {
       return void reply({ accepted: false, reason: `the group is full (${this.opts.maxMembers} replicas)` });
     }
-    if (!this.opts.lease.valid()) return void reply({ accepted: false, reason: 'the coordinator is not holding the job lease' });
+    if (!this.opts.lease.valid()) return void reply({ accepted: false, retry: true, reason: 'the coordinator is renewing the job lease' });
     if (isMember) this.drop(id, 're-joining to re-synchronise', this.round?.step ?? this.opts.startStep);
     this.membership.requestJoin(id, this.opts.clock.now());
     reply({ accepted: true, group: this.opts.group, heartbeatMs: this.opts.heartbeatMs, ...this.fence() });

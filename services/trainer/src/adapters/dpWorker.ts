@@ -191,6 +191,7 @@ export class DpWorker {
       try {
         const msg = await this.opts.bus.nc.request(this.channel.subjects.join, request, { timeout: 2000 });
         const reply = DpJoinReplySchema.parse(JSON.parse(new TextDecoder().decode(msg.data)));
+        if (reply.retry) throw new Error(`not now: ${reply.reason ?? 'refused for the moment'}`);
         if (!reply.accepted || !reply.group || !reply.generation || !reply.attempt) return { outcome: 'refused', reason: reply.reason ?? 'refused' };
         // Two coordinators may answer (a stale one and its successor): only the lease holder's answer counts.
         const lease = await readLease(this.opts.bus, this.opts.jobId, this.opts.lease);

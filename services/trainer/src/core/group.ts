@@ -99,6 +99,11 @@ export class Membership {
     return this.members.includes(id);
   }
 
+  /** Waiting for the next step boundary (its join was accepted). */
+  isWaiting(id: string): boolean {
+    return this.waiting.has(id);
+  }
+
   /** A join (or a member asking to be re-synchronised) waits for the next step boundary. */
   requestJoin(id: string, now: number): void {
     this.lastSeen.set(id, now);
