@@ -206,9 +206,13 @@ export class Coordinator {
 
   /** Waits until a step may be committed: connected, under a valid lease. */
   private async committable(): Promise<void> {
-    while (!(this.opts.clock.connected() && this.opts.lease.valid())) {
+    const { clock, lease, outageToleranceMs } = this.opts;
+    const since = clock.now();
+    while (!(clock.connected() && lease.valid())) {
       if (this.aborted) throw new Error(this.aborted);
       this.checkOutage();
+      // Connected, yet the lease will not renew: give the job back rather than wait for ever.
+      if (clock.now() - since > outageToleranceMs) throw new LeaseLost(`the job lease could not be renewed for ${Math.round(outageToleranceMs / 1000)} s while connected`);
       await this.sleep(Math.min(200, this.opts.heartbeatMs));
     }
   }

@@ -44,11 +44,15 @@ export const leaseKey = (jobId: string) => Buffer.from(jobId).toString('base64ur
 
 /** The lease as it stands, or undefined when nobody holds it. */
 export async function readLease(bus: Bus, jobId: string, settings: LeaseSettings): Promise<LeaseValue | undefined> {
+  return (await readLeaseEntry(bus, jobId, settings))?.value;
+}
+
+async function readLeaseEntry(bus: Bus, jobId: string, settings: LeaseSettings): Promise<{ value: LeaseValue; revision: number } | undefined> {
   const kv = await leaseBucket(bus, settings.ttlMs);
   const entry = await kv.get(leaseKey(jobId));
   if (!entry || entry.operation !== 'PUT') return undefined;
   const parsed = LeaseValueSchema.safeParse(safeJson(entry.string()));
-  return parsed.success ? parsed.data : undefined;
+  return parsed.success ? { value: parsed.data, revision: entry.revision } : undefined;
 }
 
 export class LeaseLost extends Error {}
@@ -127,28 +131,30 @@ export class CoordinatorLease {
       return true;
     } catch (err) {
       if (!this.bus.connection.connected()) return false;
-      const current = await readLease(this.bus, this.jobId, this.settings).catch(() => null);
+      const current = await readLeaseEntry(this.bus, this.jobId, this.settings).catch(() => null);
       if (current === null) return false; // could not even read: treat as an outage
-      if (current && (current.holder !== this.value.holder || current.group !== this.value.group)) {
-        this.lost = `the lease was taken by ${current.holder} (attempt ${current.attempt}, generation ${current.generation})`;
+      if (current && (current.value.holder !== this.value.holder || current.value.group !== this.value.group)) {
+        this.lost = `the lease was taken by ${current.value.holder} (attempt ${current.value.attempt}, generation ${current.value.generation})`;
         throw new LeaseLost(this.lost);
       }
-      if (!current) {
-        // Expired while we could not renew: take it again, as a new generation.
-        try {
-          const revision = await kv.create(leaseKey(this.jobId), JSON.stringify({ ...this.value, generation: 1 }));
-          this.value = { ...this.value, generation: revision };
-          this.revision = await kv.update(leaseKey(this.jobId), JSON.stringify(this.value), revision);
-          this.sentAt = sent;
-          this.logger.warn({ generation: revision }, 'the lease expired during an outage; re-acquired it as a new generation');
-          return true;
-        } catch (again) {
-          this.logger.warn({ err: describeError(again) }, 'could not re-acquire the lease');
-          return false;
-        }
+      if (current) {
+        // Our own write landed but its answer was lost (an outage): carry on from the revision it made.
+        this.revision = current.revision;
+        this.logger.warn({ err: describeError(err), revision: current.revision }, 'lease renewal answered late; carrying on from the stored revision');
+        return false;
       }
-      this.logger.warn({ err: describeError(err) }, 'lease renewal failed; retrying');
-      return false;
+      // Expired while we could not renew: take it again, as a new generation.
+      try {
+        const revision = await kv.create(leaseKey(this.jobId), JSON.stringify({ ...this.value, generation: 1 }));
+        this.value = { ...this.value, generation: revision };
+        this.revision = await kv.update(leaseKey(this.jobId), JSON.stringify(this.value), revision);
+        this.sentAt = sent;
+        this.logger.warn({ generation: revision }, 'the lease expired during an outage; re-acquired it as a new generation');
+        return true;
+      } catch (again) {
+        this.logger.warn({ err: describeError(again) }, 'could not re-acquire the lease');
+        return false;
+      }
     }
   }
 
