@@ -227,7 +227,9 @@ export class DpWorker {
     if (ctl.kind === 'abort') return void this.finish?.('aborted');
     const g = this.lastGradient;
     if (ctl.kind === 'step' && g && g.step === ctl.step && g.round === ctl.round && this.appliedThrough === ctl.step - 1) {
-      // The step announced again (frames were lost, or it was slow): the answer is the one already computed.
+      // The step announced again (frames were lost, or it was slow): the answer is the one already
+      // computed, and the weights again to joiners that may have lost them.
+      if (ctl.transfer?.from === this.opts.member && this.model) await this.sendState(ctl.transfer.to);
       this.channel.send(this.channel.subjects.grad, g.meta, g.payload);
       return;
     }
