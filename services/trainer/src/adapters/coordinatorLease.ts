@@ -190,16 +190,19 @@ export class CoordinatorLease {
 
   private startRenewing(): void {
     clearInterval(this.renewTimer);
-    let renewing = false;
+    let renewingSince: number | undefined;
     this.renewTimer = setInterval(() => {
-      // One renewal at a time: during an outage a request waits for its timeout, and two updates on one revision would race.
-      if (renewing) return;
-      renewing = true;
+      // One renewal at a time: during an outage a request waits for its timeout, and two updates on
+      // one revision would race. One stuck past a TTL no longer holds the others back.
+      if (renewingSince !== undefined && Date.now() - renewingSince < this.settings.ttlMs) return;
+      const started = (renewingSince = Date.now());
       this.renew()
         .catch((err: unknown) => {
           if (err instanceof LeaseLost) clearInterval(this.renewTimer);
         })
-        .finally(() => (renewing = false));
+        .finally(() => {
+          if (renewingSince === started) renewingSince = undefined;
+        });
     }, Math.max(100, this.settings.ttlMs / 4));
     this.renewTimer.unref();
   }
