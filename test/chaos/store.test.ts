@@ -22,7 +22,7 @@ describe('chaos: store unavailable', () => {
       trainers: 2,
       trainerEnv: TRAINER_ENV,
       jobTimeoutMs: JOB_TIMEOUT_MS,
-      stepsLostBound: (pace) => checkpointBound(pace, TRAINER_ENV),
+      stepsLostBound: (steps, at) => checkpointBound(steps, at, TRAINER_ENV),
       inject: async (ctx) => {
         const key = await checkpointWrite(ctx, Math.round(ctx.perEpoch * 1.2));
         const w = await storeDown(ctx.cluster, 60_000);

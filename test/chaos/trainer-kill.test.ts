@@ -23,7 +23,7 @@ describe('chaos: SIGKILL of a trainer', () => {
       trainers: 3,
       trainerEnv: TRAINER_ENV,
       jobTimeoutMs: JOB_TIMEOUT_MS,
-      stepsLostBound: (pace) => checkpointBound(pace, TRAINER_ENV),
+      stepsLostBound: (steps, at) => checkpointBound(steps, at, TRAINER_ENV),
       recoveryLimitSec: 30,
       recoveryMeasure: 'SIGKILL → first step committed by the new coordinator',
       inject: async (ctx) => {

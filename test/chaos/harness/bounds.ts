@@ -1,12 +1,13 @@
 import { loadConfig, TrainerConfigSchema } from '@mlpipe/config';
+import type { JobSteps } from './stepTap';
 
 /**
  * How many steps a fault may cost, from issue 12:
  *  - recovered in place (a NATS outage within the tolerance; a worker dropped and the group going
  *    on): at most the steps since the last consistent step, so one commit may be redone;
  *  - resumed from a checkpoint (a dead coordinator, an outage past the tolerance, a failed
- *    checkpoint write): seconds of training, not an epoch: at most the steps of one checkpoint
- *    interval at the pace the job was training, plus the one in flight;
+ *    checkpoint write): seconds of training, not an epoch: at most the steps the job committed in
+ *    the checkpoint interval before the fault, plus two (checkpointBound);
  *  - faults that do not touch training (the database, the orchestrator, the registry, a gateway): none.
  */
 export const IN_PLACE_BOUND = 1;
@@ -21,6 +22,11 @@ export function checkpointIntervalSec(trainerEnv: Record<string, string> = {}): 
   return ms > 0 ? ms / 1000 : 30;
 }
 
-export function checkpointBound(stepsPerSec: number, trainerEnv: Record<string, string> = {}): number {
-  return Math.ceil(stepsPerSec * checkpointIntervalSec(trainerEnv)) + 1;
+/**
+ * The steps committed in the checkpoint interval before the fault, plus two: a checkpoint is taken
+ * after the first step past the interval, so one step more may separate two checkpoints, and the
+ * step in flight at the fault may have been committed as it struck.
+ */
+export function checkpointBound(steps: JobSteps, faultStart: number, trainerEnv: Record<string, string> = {}): number {
+  return steps.countBetween(faultStart - checkpointIntervalSec(trainerEnv) * 1000, faultStart) + 2;
 }

@@ -34,10 +34,19 @@ function guardExit(): void {
   });
 }
 
+/** An exit the harness did not ask for (no kill() or stop() before it): a crash. */
+export interface Crash {
+  at: number;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
 export class ManagedProcess {
   private child: ChildProcess | undefined;
   private log: WriteStream | undefined;
   private exitedAt: number | undefined;
+  private exitRequested = false;
+  private readonly unasked: Crash[] = [];
 
   constructor(readonly spec: ProcessSpec) {
     guardExit();
@@ -65,9 +74,11 @@ export class ManagedProcess {
     child.stderr?.pipe(this.log, { end: false });
     live.add(child);
     this.exitedAt = undefined;
+    this.exitRequested = false;
     child.once('exit', (code, signal) => {
       live.delete(child);
       this.exitedAt = Date.now();
+      if (!this.exitRequested) this.unasked.push({ at: this.exitedAt, code, signal });
       this.log?.write(`\n--- chaos: ${this.spec.name} exited (code ${code}, signal ${signal}) at ${new Date().toISOString()} ---\n`);
     });
     this.child = child;
@@ -89,6 +100,7 @@ export class ManagedProcess {
   /** SIGKILL, resolved once the process is gone: a crash, nothing gets to clean up. */
   async kill(): Promise<void> {
     if (!this.running()) return;
+    this.exitRequested = true;
     this.child?.kill('SIGKILL');
     await this.exited();
   }
@@ -97,11 +109,17 @@ export class ManagedProcess {
   async stop(deadlineMs = 15_000): Promise<void> {
     if (!this.running()) return;
     const child = this.child as ChildProcess;
+    this.exitRequested = true;
     child.kill('SIGCONT');
     child.kill('SIGTERM');
     const late = setTimeout(() => child.kill('SIGKILL'), deadlineMs);
     await this.exited();
     clearTimeout(late);
+  }
+
+  /** Exits nobody asked for, so far. */
+  crashes(): readonly Crash[] {
+    return this.unasked;
   }
 
   /** When the last child exited (undefined while one runs). */

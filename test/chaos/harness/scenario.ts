@@ -39,8 +39,8 @@ export interface Scenario {
   hyperparams?: Partial<Hyperparams>;
   /** Waits for the scenario's moment, breaks something, and resolves once the fault is over. */
   inject(ctx: ScenarioContext): Promise<FaultWindow>;
-  /** Steps the fault may cost, given the pace of training (committed steps per second) before it. */
-  stepsLostBound(pace: number): number;
+  /** Steps the fault may cost, from the job's commits up to the fault's start (harness/bounds.ts). */
+  stepsLostBound(steps: JobSteps, faultStart: number): number;
   /** Seconds to recovery as this scenario measures it (recoveryMeasure); default: fault end → the first committed step. */
   recovery?(ctx: ScenarioContext, fault: FaultWindow, deadline: number): Promise<number | undefined>;
   recoveryMeasure?: string;
@@ -94,6 +94,11 @@ export async function workersOf(ctx: ScenarioContext, size: number, timeoutMs = 
   );
   const coordinator = coordinatorOf(ctx).id;
   return ctx.cluster.trainers.filter((t) => members.includes(t.id) && t.id !== coordinator);
+}
+
+/** The last line of a log that names an error (a crash's cause), for a check's detail. */
+function lastError(tail: string): string {
+  return tail.split('\n').reverse().find((l) => /Error|error/.test(l) && !l.startsWith('    at '))?.trim().slice(0, 200) ?? '(no error in the log)';
 }
 
 /** The code the scenario ran: HEAD, and how many tracked files differed from it (others work in the same checkout). */
@@ -184,7 +189,7 @@ export async function runScenario(s: Scenario): Promise<void> {
     }
 
     const pace = fault ? ctx.steps.rateBefore(fault.start) : 0;
-    const bound = s.stepsLostBound(pace);
+    const bound = s.stepsLostBound(ctx.steps, fault?.start ?? Date.now());
     let recoverySec: number | undefined;
     if (fault) {
       recoverySec = await (s.recovery ?? recoveryByFirstCommit)(ctx, fault, deadline);
@@ -228,6 +233,12 @@ export async function runScenario(s: Scenario): Promise<void> {
     check('no dead letters', dlq.count === 0, `${dlq.count} dead letter(s)${dlq.reasons.length ? `: ${dlq.reasons.slice(0, 3).join(' | ')}` : ''}`);
 
     if (s.extraChecks && fault) checks.push(...(await s.extraChecks(ctx, fault)));
+    const crashed = cluster.services().flatMap((svc) => svc.proc.crashes().map((c) => ({ svc, c })));
+    check(
+      'no service crashed',
+      crashed.length === 0,
+      crashed.map(({ svc, c }) => `${svc.id} exited by itself (code ${c.code}, signal ${c.signal}) at ${new Date(c.at).toISOString()}: ${lastError(svc.proc.tail(40))}`).join('; ') || 'none',
+    );
     row = {
       stepsLost: lost.lost,
       stepsLostBound: bound,
@@ -244,7 +255,7 @@ export async function runScenario(s: Scenario): Promise<void> {
       outcome: failures.length ? 'failed' : 'passed',
       failures,
       stepsLost: row.stepsLost,
-      stepsLostBound: row.stepsLostBound ?? s.stepsLostBound(0),
+      stepsLostBound: row.stepsLostBound ?? 0,
       recoverySec: row.recoverySec,
       recoveryMeasure: row.recoveryMeasure ?? s.recoveryMeasure ?? 'fault end → first committed step',
       durationSec: (Date.now() - startedAt) / 1000,

@@ -141,6 +141,11 @@ export class JobSteps {
     return { lost, rewinds };
   }
 
+  /** Commits in (from, to]. */
+  countBetween(from: number, to: number): number {
+    return this.commits.filter((c) => c.at > from && c.at <= to).length;
+  }
+
   /** Steps committed per second over the `windowMs` before `t` (the pace a lost interval is counted in). */
   rateBefore(t: number, windowMs = 15_000): number {
     const inWindow = this.commits.filter((c) => c.at <= t && c.at > t - windowMs);
