@@ -8,6 +8,9 @@ export type PoolClient = pg.PoolClient;
 export async function createPool(url: string, max = 5): Promise<pg.Pool> {
   const pool = new pg.Pool({ connectionString: url, max });
   pool.on('error', () => undefined); // idle-client errors surface on the next query instead of crashing
+  // A checked-out client whose server goes away (an outage mid-transaction) emits 'error' too, and
+  // without a listener that kills the process; its query fails instead, and the caller retries.
+  pool.on('connect', (client) => void client.on('error', () => undefined));
   try {
     await pool.query('select 1');
   } catch (cause) {
@@ -50,6 +53,7 @@ export async function ensureDatabase(url: string): Promise<void> {
   const admin = new URL(url);
   admin.pathname = '/postgres';
   const client = new pg.Client({ connectionString: admin.toString() });
+  client.on('error', () => undefined); // a dropped connection fails the query below instead of crashing
   try {
     await client.connect();
     const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [name]);

@@ -8,7 +8,7 @@ import type { EventData } from '@mlpipe/contracts';
 import { createPool, migrate, withTransaction, type Pool } from '@mlpipe/db';
 import { createTestBus, createTestDatabase, startNatsServer } from '@mlpipe/testing';
 import { createOutbox, outboxMigration, startOutboxRelay, type OutboxRelay } from '../src';
-import { startOwnPostgres } from './ownPostgres';
+import { startOwnPostgres } from '@mlpipe/testing';
 import { storedEvents } from './streams';
 
 // Outages of the servers a relay depends on: each test breaks a server of its own, never the shared ones.

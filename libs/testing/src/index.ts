@@ -10,3 +10,4 @@ export * from './events';
 export * from './mnist';
 export * from './liveRegistry';
 export * from './natsServer';
+export * from './ownPostgres';

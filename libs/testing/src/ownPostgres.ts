@@ -24,7 +24,7 @@ function asOwner(cmd: string, args: string[]) {
 }
 
 export async function startOwnPostgres(): Promise<OwnPostgres> {
-  const dir = await mkdtemp(join(tmpdir(), 'mlpipe-outbox-pg-'));
+  const dir = await mkdtemp(join(tmpdir(), 'mlpipe-pg-'));
   if (process.getuid?.() === 0) {
     const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres']).toString().trim());
     await chown(dir, id('-u'), id('-g'));
