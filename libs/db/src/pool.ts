@@ -59,7 +59,8 @@ export async function ensureDatabase(url: string): Promise<void> {
     const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [name]);
     if (!rowCount) await client.query(`create database ${pg.escapeIdentifier(name)}`);
   } catch (cause) {
-    if (cause instanceof Error && /already exists/.test(cause.message)) return;
+    // Two services creating the same new database at once: the loser sees the catalogue's unique key, not "already exists".
+    if (cause instanceof Error && /already exists|pg_database_datname_index/.test(cause.message)) return;
     throw new TransientError(`cannot reach PostgreSQL at ${redactUrl(url)} to create database ${name}`, { cause });
   } finally {
     await client.end().catch(() => undefined);

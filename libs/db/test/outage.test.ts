@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOwnPostgres, type OwnPostgres } from '@mlpipe/testing';
-import { createPool, type Pool } from '../src';
+import { createPool, ensureDatabase, type Pool } from '../src';
 
 /** A PostgreSQL cluster of this test's own is stopped under a client in use. */
 describe('the pool through a PostgreSQL outage', () => {
@@ -25,5 +25,20 @@ describe('the pool through a PostgreSQL outage', () => {
     await pg.start();
     const { rows } = await pool.query<{ one: number }>('select 1 as one');
     expect(rows[0]?.one).toBe(1);
+  }, 60_000);
+});
+
+describe('ensureDatabase', () => {
+  let pg: OwnPostgres;
+  beforeAll(async () => void (pg = await startOwnPostgres()), 60_000);
+  afterAll(() => pg.dispose());
+
+  it('lets several services create the same new database at once', async () => {
+    const url = new URL(pg.url);
+    url.pathname = '/mlpipe_race';
+    await Promise.all(Array.from({ length: 6 }, () => ensureDatabase(url.toString())));
+    const pool = await createPool(url.toString(), 1);
+    expect((await pool.query<{ db: string }>('select current_database() as db')).rows[0]?.db).toBe('mlpipe_race');
+    await pool.end();
   }, 60_000);
 });
