@@ -124,6 +124,10 @@ export async function startTrainer(deps: TrainerDeps): Promise<RunningTrainer> {
   const stopResync = bus.connection.onReconnect(() => {
     for (const [jobId, controller] of running) void resyncOne(jobId, controller);
   });
+  const stopListening = () => {
+    stopResync();
+    cancelSub.unsubscribe();
+  };
 
   /**
    * Runs a job while confirming its message every quarter of the ack wait, so a live replica keeps
@@ -178,10 +182,7 @@ export async function startTrainer(deps: TrainerDeps): Promise<RunningTrainer> {
     return {
       runOne: (job, attempt) => runOne(job, attempt),
       busy: () => running.size > 0,
-      stop: async () => {
-        stopResync();
-        cancelSub.unsubscribe();
-      },
+      stop: async () => stopListening(),
     };
   }
   const consumer: RunningConsumer = await consumeEvents(bus, {
@@ -248,8 +249,7 @@ export async function startTrainer(deps: TrainerDeps): Promise<RunningTrainer> {
     runOne: (job, attempt) => runOne(job, attempt),
     busy: () => running.size > 0,
     stop: async () => {
-      stopResync();
-      cancelSub.unsubscribe();
+      stopListening();
       for (const controller of running.values()) controller.abort(new ShutdownAbort());
       await consumer.stop();
     },

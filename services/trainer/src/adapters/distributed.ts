@@ -49,6 +49,18 @@ export interface ExchangeStats {
   bytesSent: number;
 }
 
+/** A member's timeouts and link, the same for the coordinating replica's own member and for workers. */
+function memberTimings(settings: DpSettings, clock: LinkClock) {
+  return {
+    joinTimeoutMs: settings.joinTimeoutMs,
+    coordinatorTimeoutMs: settings.stepTimeoutMs * 3,
+    clock,
+    outageToleranceMs: settings.outageToleranceMs,
+    lease: { ttlMs: settings.leaseTtlMs },
+    ...(settings.maxPartBytes ? { maxPartBytes: settings.maxPartBytes } : {}),
+  };
+}
+
 export function exchangeSummary(s: ExchangeStats): { bytesPerStep: number; exchangeShare: number } {
   const total = s.computeMs + s.exchangeMs;
   return { bytesPerStep: s.steps ? s.bytesSent / s.steps : 0, exchangeShare: total ? s.exchangeMs / total : 0 };
@@ -150,12 +162,7 @@ export async function trainAsCoordinator(a: CoordinateArgs): Promise<GroupResult
     perEpoch,
     model: a.model,
     appliedThrough: a.startStep - 1,
-    joinTimeoutMs: a.settings.joinTimeoutMs,
-    coordinatorTimeoutMs: a.settings.stepTimeoutMs * 3,
-    clock,
-    outageToleranceMs: a.settings.outageToleranceMs,
-    lease: { ttlMs: a.settings.leaseTtlMs },
-    ...(a.settings.maxPartBytes ? { maxPartBytes: a.settings.maxPartBytes } : {}),
+    ...memberTimings(a.settings, clock),
     signal: stopWorker.signal,
     onApplied: async (applied, model, members) => {
       const end = applied.epochEnd;
@@ -221,12 +228,7 @@ export async function assistJob(a: AssistArgs): Promise<{ outcome: WorkerOutcome
     train: a.train,
     hyperparams: hp,
     perEpoch: stepsPerEpoch(a.train.count, hp.batchSize),
-    joinTimeoutMs: a.settings.joinTimeoutMs,
-    coordinatorTimeoutMs: a.settings.stepTimeoutMs * 3,
-    clock,
-    outageToleranceMs: a.settings.outageToleranceMs,
-    lease: { ttlMs: a.settings.leaseTtlMs },
-    ...(a.settings.maxPartBytes ? { maxPartBytes: a.settings.maxPartBytes } : {}),
+    ...memberTimings(a.settings, clock),
     signal: a.signal,
     ...(a.onStep ? { onStep: a.onStep } : {}),
   });
