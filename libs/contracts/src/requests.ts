@@ -35,6 +35,8 @@ export const SubmitJobRequestSchema = z
     hyperparams: HyperparamsSchema.partial().default({}),
     replicas: z.number().int().min(1).max(64).default(1),
     reason: z.string().min(1).default('submitted by hand'),
+    /** The principal asking (filled by the UI from its session); quotas count per principal, "anonymous" when absent. */
+    submittedBy: z.string().min(1).max(200).optional(),
   })
   .strict();
 export type SubmitJobRequest = z.input<typeof SubmitJobRequestSchema>;

@@ -63,6 +63,8 @@ export const SubmitSweepRequestSchema = z
     hyperparams: HyperparamsSchema.partial().default({}),
     sweep: SweepSpecSchema,
     reason: z.string().min(1).default('sweep submitted by hand'),
+    /** The principal asking (filled by the UI from its session); quotas count per principal, "anonymous" when absent. */
+    submittedBy: z.string().min(1).max(200).optional(),
   })
   .strict();
 
