@@ -10,6 +10,7 @@ import { MlpipeError, ValidationError } from '@mlpipe/common';
  *   answers every bad request with 400, fastify's own schema and body errors are 400, and no client of
  *   ours does anything different for "well-formed but wrong" than for "malformed". One code for
  *   "your request is wrong, fix it" keeps every edge and every client alike.
+ * - `unauthorized` → 401 and `forbidden` → 403 (@mlpipe/auth's errors), `rate_limited` → 429,
  * - NotFoundError (`not_found`) → 404, ConflictError (`conflict`) → 409,
  *   TransientError (`transient`) → 503 (retry later; the message says what is missing).
  * - Anything else is a 500 whose details stay in the log: the body says only "internal error".
@@ -22,9 +23,9 @@ export interface ErrorBody {
   code: string;
 }
 
-const STATUS_BY_CODE: Readonly<Record<string, number>> = { not_found: 404, conflict: 409, transient: 503 };
+const STATUS_BY_CODE: Readonly<Record<string, number>> = { unauthorized: 401, forbidden: 403, not_found: 404, conflict: 409, rate_limited: 429, transient: 503 };
 const INTERNAL = { status: 500, body: { error: 'internal error', code: 'internal' } } as const;
-const CODE_BY_STATUS: Readonly<Record<number, string>> = { 400: 'invalid', 404: 'not_found', 409: 'conflict', 503: 'transient' };
+const CODE_BY_STATUS: Readonly<Record<number, string>> = { 400: 'invalid', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 409: 'conflict', 429: 'rate_limited', 503: 'transient' };
 
 /** Status and body for any thrown value; pure, so the mapping is tested without a server. */
 export function httpErrorReply(err: unknown): { status: number; body: ErrorBody } {
