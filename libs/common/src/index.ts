@@ -1,7 +1,9 @@
 // The pure part of mlpipe's shared code: the error hierarchy, polling, a seedable PRNG, the logger
-// type. Nothing here loads fastify, the OpenTelemetry SDK or a client, so core/ code may import it.
+// type, the size an image header declares. Nothing here loads fastify, the OpenTelemetry SDK or a
+// client, so core/ code may import it.
 export * from './errors';
 export * from './logger';
 export * from './eventually';
 export * from './random';
 export * from './retry';
+export * from './imageHeader';

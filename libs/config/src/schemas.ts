@@ -140,6 +140,16 @@ export const GatewayConfigSchema = serviceSchema(8080, {
   PREDICTION_FLUSH_MS: z.coerce.number().int().min(100).default(5000),
   /** Served aliases are read from the registry again this often (and after every NATS reconnect), so a missed alias event is healed. */
   GATEWAY_ALIAS_TTL_MS: z.coerce.number().int().min(100).default(30_000),
+  /** Inference routes (/v2/..., /predict, /explain, /models): `open` to anyone (the laptop demo), or `token` (any valid token, viewer and up). */
+  GATEWAY_AUTH: z.enum(['open', 'token']).default('open'),
+  /** How long a token checked with the registry is trusted before it is checked again (a revoked token works at most this long). */
+  AUTH_CACHE_MS: z.coerce.number().int().min(0).default(30_000),
+  /** An uploaded image (PNG/JPEG, raw or base64) larger than this is refused with 400 before it is read. */
+  GATEWAY_MAX_IMAGE_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
+  /** An image whose header declares more pixels than this is refused with 400 before any decode (a decompression bomb). */
+  GATEWAY_MAX_IMAGE_PIXELS: z.coerce.number().int().min(784).max(16_777_216).default(4_000_000),
+  /** Memory the JPEG decoder may allocate for one image, in MB. */
+  GATEWAY_MAX_DECODE_MB: z.coerce.number().int().min(1).max(2048).default(128),
 });
 
 export const UiConfigSchema = serviceSchema(8083, {

@@ -1,6 +1,6 @@
 import { PNG } from 'pngjs';
 import jpeg from 'jpeg-js';
-import { ValidationError } from '@mlpipe/common';
+import { ValidationError, readImageHeader } from '@mlpipe/common';
 import { IMAGE_SIDE as SIDE, PIXELS } from './preprocess';
 
 /** A greyscale picture of any size: 0 black … 255 white, row-major. */
@@ -11,14 +11,35 @@ export interface GreyImage {
 }
 
 export const MAX_IMAGE_SIDE = 4096;
+/** Pixels an upload may have unless the caller says otherwise: a few megapixels, far more than a photo of a digit needs. */
+export const DEFAULT_MAX_IMAGE_PIXELS = 4_000_000;
+/** Memory jpeg-js may allocate for one decode unless the caller says otherwise. */
+export const DEFAULT_MAX_DECODE_MB = 128;
 const BOX = 20;
 const INK_THRESHOLD = 32;
 
-/** Decodes a PNG or JPEG upload to greyscale (luminance, alpha composited on black). */
-export function decodeImage(bytes: Uint8Array): GreyImage {
-  const isPng = bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47;
-  const isJpeg = bytes[0] === 0xff && bytes[1] === 0xd8;
-  if (!isPng && !isJpeg) throw new ValidationError('the upload is neither a PNG nor a JPEG image');
+/** Bounds of one decode: pixels the header may declare, and the memory the JPEG decoder may take. */
+export interface DecodeLimits {
+  maxPixels?: number;
+  maxDecodeMB?: number;
+}
+
+/**
+ * Decodes a PNG or JPEG upload to greyscale (luminance, alpha composited on black). The size comes
+ * from the header first and is refused past the limits before anything is decoded: pngjs allocates
+ * (and inflates up to) what IHDR declares, so checking IHDR bounds the PNG decode; jpeg-js is told
+ * the same pixel bound and a memory bound as well.
+ */
+export function decodeImage(bytes: Uint8Array, limits: DecodeLimits = {}): GreyImage {
+  const maxPixels = limits.maxPixels ?? DEFAULT_MAX_IMAGE_PIXELS;
+  const header = readImageHeader(bytes);
+  if (!header.ok) {
+    const isPng = bytes[0] === 0x89 && bytes[1] === 0x50;
+    const isJpeg = bytes[0] === 0xff && bytes[1] === 0xd8;
+    throw new ValidationError(isPng || isJpeg ? `the ${isPng ? 'PNG' : 'JPEG'} image cannot be decoded: ${header.reason}` : header.reason);
+  }
+  refuseOversized(header.width, header.height, maxPixels);
+  const isPng = header.format === 'png';
   let width: number;
   let height: number;
   let rgba: Uint8Array;
@@ -28,20 +49,26 @@ export function decodeImage(bytes: Uint8Array): GreyImage {
       ({ width, height } = png);
       rgba = png.data;
     } else {
-      const img = jpeg.decode(bytes, { useTArray: true, maxResolutionInMP: (MAX_IMAGE_SIDE * MAX_IMAGE_SIDE) / 1e6, maxMemoryUsageInMB: 256 });
+      const img = jpeg.decode(bytes, { useTArray: true, maxResolutionInMP: maxPixels / 1e6, maxMemoryUsageInMB: limits.maxDecodeMB ?? DEFAULT_MAX_DECODE_MB });
       ({ width, height } = img);
       rgba = img.data;
     }
   } catch (cause) {
     throw new ValidationError(`the ${isPng ? 'PNG' : 'JPEG'} image cannot be decoded: ${(cause as Error).message}`, { cause });
   }
-  if (width > MAX_IMAGE_SIDE || height > MAX_IMAGE_SIDE) throw new ValidationError(`the image is ${width}×${height}; at most ${MAX_IMAGE_SIDE} pixels a side`);
+  // The decoder's own idea of the size, in case it differs from the header's.
+  refuseOversized(width, height, maxPixels);
   const pixels = new Uint8Array(width * height);
   for (let i = 0; i < pixels.length; i++) {
     const a = (rgba[i * 4 + 3] as number) / 255;
     pixels[i] = Math.round((0.299 * (rgba[i * 4] as number) + 0.587 * (rgba[i * 4 + 1] as number) + 0.114 * (rgba[i * 4 + 2] as number)) * a);
   }
   return { width, height, pixels };
+}
+
+function refuseOversized(width: number, height: number, maxPixels: number): void {
+  if (width > MAX_IMAGE_SIDE || height > MAX_IMAGE_SIDE) throw new ValidationError(`the image is ${width}×${height}; at most ${MAX_IMAGE_SIDE} pixels a side`, { code: 'image_too_large' });
+  if (width * height > maxPixels) throw new ValidationError(`the image is ${width}×${height} (${width * height} pixels); at most ${maxPixels} pixels`, { code: 'image_too_large' });
 }
 
 /**
@@ -144,8 +171,8 @@ export type DigitInput =
  * training data is stored as, and then goes through imagesToTensor like a training batch.
  * A 28×28 array is taken as already in MNIST format (as training samples are); images get mnistNormalise.
  */
-export function digitToBytes(input: DigitInput): Uint8Array {
-  if (input.kind === 'image') return mnistNormalise(decodeImage(input.bytes));
+export function digitToBytes(input: DigitInput, limits: DecodeLimits = {}): Uint8Array {
+  if (input.kind === 'image') return mnistNormalise(decodeImage(input.bytes, limits));
   if (input.values.length !== PIXELS) throw new ValidationError(`expected ${PIXELS} values (28×28), got ${input.values.length}`);
   const max = input.range === 'unit' ? 1 : 255;
   const out = new Uint8Array(PIXELS);

@@ -74,4 +74,16 @@ describe('one preprocessing path for training and serving', () => {
     expect(() => digitToBytes({ kind: 'array28', values: Array(784).fill(Number.NaN), range: 'unit' })).toThrow(/finite/);
     expect(() => digitToBytes({ kind: 'array28', values: Array(784).fill(2), range: 'unit' })).toThrow(/\[0, 1\]/);
   });
+
+  it('refuses an image past the pixel limit from its header, before decoding it', () => {
+    const png = new PNG({ width: 40, height: 30 });
+    png.data.fill(255);
+    const bytes = new Uint8Array(PNG.sync.write(png));
+    expect(() => decodeImage(bytes, { maxPixels: 1199 })).toThrow(/40×30 \(1200 pixels\); at most 1199 pixels/);
+    expect(decodeImage(bytes, { maxPixels: 1200 })).toMatchObject({ width: 40, height: 30 });
+    const jpg = new Uint8Array(jpeg.encode({ width: 40, height: 30, data: png.data }, 90).data);
+    expect(() => decodeImage(jpg, { maxPixels: 1000 })).toThrow(/at most 1000 pixels/);
+    // jpeg-js's own memory bound holds even when the pixel limit lets an image through.
+    expect(() => decodeImage(jpg, { maxPixels: 1e6, maxDecodeMB: 0.001 })).toThrow(/JPEG image cannot be decoded: maxMemoryUsageInMB/);
+  });
 });

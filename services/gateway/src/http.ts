@@ -3,6 +3,7 @@ import type { Logger } from '@mlpipe/common';
 import { httpErrorHandler, registerOpsRoutes } from '@mlpipe/runtime';
 import type { Registry } from 'prom-client';
 import type { Routing } from './core/routing';
+import type { DigitRoutesOptions } from './routes/digits';
 import type { ModelCache } from './adapters/modelCache';
 import type { Predictor } from './app/predictor';
 import { oipRoutes } from './routes/oip';
@@ -17,7 +18,11 @@ export interface GatewayHttpDeps {
   logger: Logger;
   isReady: () => boolean;
   bodyLimitBytes?: number;
+  imageLimits?: DigitRoutesOptions['imageLimits'];
 }
+
+/** The limits' defaults, as in GatewayConfigSchema. */
+export const DEFAULT_IMAGE_LIMITS: DigitRoutesOptions['imageLimits'] = { maxBytes: 1024 * 1024, maxPixels: 4_000_000, maxDecodeMB: 128 };
 
 /**
  * The model replica's HTTP face: the Open Inference Protocol v2, `POST /predict` and `/explain`,
@@ -29,7 +34,7 @@ export function buildGateway(deps: GatewayHttpDeps): FastifyInstance {
   void app.register(httpErrorHandler);
   registerOpsRoutes(app, deps);
   void app.register(oipRoutes, deps);
-  void app.register(digitRoutes, deps);
+  void app.register(digitRoutes, { ...deps, imageLimits: deps.imageLimits ?? DEFAULT_IMAGE_LIMITS });
   void app.register(modelRoutes, deps);
   return app;
 }

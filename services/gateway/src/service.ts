@@ -6,7 +6,7 @@ import { initBackend } from '@mlpipe/ml';
 import type { RunningService, ServiceContext } from '@mlpipe/runtime';
 import type { ObjectStore } from '@mlpipe/storage';
 import { Counter, Histogram, type Registry } from 'prom-client';
-import { buildGateway } from './http';
+import { buildGateway, type GatewayHttpDeps } from './http';
 import { Routing } from './core/routing';
 import type { TrafficPolicy } from './core/traffic';
 import { ModelCache } from './adapters/modelCache';
@@ -43,6 +43,8 @@ export function startGateway(deps: {
   aliasTtlMs?: number;
   /** The store the registry keeps artefacts in: models load from it directly when the registry cannot be reached. */
   store?: ObjectStore;
+  /** Bounds on uploaded images (bytes, declared pixels, decode memory); the schema's defaults without it. */
+  imageLimits?: GatewayHttpDeps['imageLimits'];
 }): RunningGateway {
   const loadTime = new Histogram({ name: 'mlpipe_model_load_seconds', help: 'Time to load a model version', labelNames: ['model'], registers: [deps.metrics] });
   const models = new ModelCache({ registryUrl: deps.registryUrl, capacity: deps.cacheSize ?? 4, store: deps.store, onLoad: (name, _v, s) => loadTime.observe({ model: name }, s) });
@@ -81,6 +83,7 @@ export function startGateway(deps: {
     logger: deps.logger,
     isReady: () => ready && (deps.isReady?.() ?? true),
     ...(deps.bodyLimitBytes ? { bodyLimitBytes: deps.bodyLimitBytes } : {}),
+    ...(deps.imageLimits ? { imageLimits: deps.imageLimits } : {}),
   });
   return {
     app,
@@ -127,6 +130,7 @@ export async function serveGateway(ctx: ServiceContext<GatewayConfig, 'bus' | 's
     sampling: { store: ctx.store, share: config.PREDICTION_SAMPLE_SHARE, flushMs: config.PREDICTION_FLUSH_MS },
     aliasTtlMs: config.GATEWAY_ALIAS_TTL_MS,
     store: ctx.store,
+    imageLimits: { maxBytes: config.GATEWAY_MAX_IMAGE_BYTES, maxPixels: config.GATEWAY_MAX_IMAGE_PIXELS, maxDecodeMB: config.GATEWAY_MAX_DECODE_MB },
   });
   return { app: gateway.app, stop: () => gateway.stop() };
 }

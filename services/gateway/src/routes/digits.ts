@@ -1,7 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { IMAGE_SIDE, digitToBytes, saliencyMap } from '@mlpipe/ml';
+import { IMAGE_SIDE, digitToBytes, saliencyMap, type DecodeLimits } from '@mlpipe/ml';
 import { argmax } from '../core/oip';
 import { readDigitRequest } from '../core/digitRequest';
+import type { ImageLimits } from '../core/imageLimits';
 import type { Routing } from '../core/routing';
 import type { Predictor } from '../app/predictor';
 import { saliencyPng } from './saliencyPng';
@@ -9,6 +10,8 @@ import { saliencyPng } from './saliencyPng';
 export interface DigitRoutesOptions {
   routing: Routing;
   predictor: Predictor;
+  /** Uploads past these are refused from their headers; the decode runs with the same pixel bound and a memory bound. */
+  imageLimits: ImageLimits & Required<Pick<DecodeLimits, 'maxDecodeMB'>>;
 }
 
 const rows = (map: Float32Array) => Array.from({ length: IMAGE_SIDE }, (_, r) => Array.from(map.subarray(r * IMAGE_SIDE, (r + 1) * IMAGE_SIDE)));
@@ -18,8 +21,8 @@ export const digitRoutes: FastifyPluginAsync<DigitRoutesOptions> = async (app, o
   app.addContentTypeParser(['image/png', 'image/jpeg'], { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
   app.post('/predict', async (req) => {
-    const { input, selector } = readDigitRequest(req.body, req.query);
-    const seen = digitToBytes(input);
+    const { input, selector } = readDigitRequest(req.body, req.query, o.imageLimits);
+    const seen = digitToBytes(input, o.imageLimits);
     const { loaded, probabilities, seconds, variant, predictionIds } = await o.predictor.answer(o.routing.forSelector(selector), [seen]);
     const p = probabilities[0] as number[];
     return {
@@ -36,8 +39,8 @@ export const digitRoutes: FastifyPluginAsync<DigitRoutesOptions> = async (app, o
 
   // Explaining is not predicting: nothing is sampled or shadowed.
   app.post('/explain', async (req) => {
-    const { input, selector } = readDigitRequest(req.body, req.query);
-    const seen = digitToBytes(input);
+    const { input, selector } = readDigitRequest(req.body, req.query, o.imageLimits);
+    const seen = digitToBytes(input, o.imageLimits);
     const { loaded, probabilities } = await o.predictor.predict(o.routing.forSelector(selector), [seen]);
     const cls = argmax(probabilities[0] as number[]);
     const map = saliencyMap(loaded.model, seen, cls);
