@@ -1,19 +1,52 @@
 import { nanos } from '@nats-io/nats-core';
-import { RetentionPolicy, StorageType, type StreamConfig } from '@nats-io/jetstream';
-import { STREAMS, type StreamKey } from '@mlpipe/contracts';
+import { DiscardPolicy, RetentionPolicy, StorageType, type StreamConfig } from '@nats-io/jetstream';
+import { DEFAULT_STREAM_LIMITS, STREAMS, type StreamKey } from '@mlpipe/contracts';
 import type { Bus } from './connection';
 import { isStreamNotFound } from './durable';
 import { ensureLedger, ledgerStreamOf } from './ledger';
 import { streamNameOf, subjectOf } from './naming';
 
-/** JetStream drops a second publish with the same message id within this window. */
+/** JetStream drops a second publish with the same message id within this window (shortened to a shorter max age). */
 const DUPLICATE_WINDOW_MS = 10 * 60_000;
+
+/** How much one stream keeps: messages older than `maxAgeMs` or beyond `maxBytes` go, oldest first; 0 is no limit. */
+export interface StreamLimit {
+  maxAgeMs: number;
+  maxBytes: number;
+}
+export type StreamLimits = Record<StreamKey, StreamLimit>;
+
+// The limits a process configured for a bus, so that every later ensureStreams on it (a consumer
+// re-making a lost stream) uses them too. Keyed by the bus object: nothing is shared across buses.
+const configured = new WeakMap<Bus, StreamLimits>();
+
+/** Records the configured limits for `bus` (the runtime does this from the STREAM_* settings at start-up). */
+export function useStreamLimits(bus: Bus, limits: StreamLimits): void {
+  configured.set(bus, limits);
+}
+
+/** The part of a stream's config that says what it keeps. */
+export function retentionConfig(limit: StreamLimit): Pick<StreamConfig, 'max_age' | 'max_bytes' | 'discard' | 'duplicate_window'> {
+  return {
+    max_age: nanos(limit.maxAgeMs),
+    max_bytes: limit.maxBytes > 0 ? limit.maxBytes : -1,
+    // At its limit a stream drops its oldest messages: ingestion goes on (DiscardPolicy.New would refuse publishes).
+    discard: DiscardPolicy.Old,
+    // The server refuses a duplicate window longer than the max age.
+    duplicate_window: nanos(limit.maxAgeMs > 0 ? Math.min(DUPLICATE_WINDOW_MS, limit.maxAgeMs) : DUPLICATE_WINDOW_MS),
+  };
+}
 
 /**
  * Creates every stream of the catalogue, or brings an existing one's subjects up to date, and the
  * consumers' failure ledger (a KV bucket). Idempotent; consumers call it again when the server lost them.
+ *
+ * Limits: given (or configured for the bus with useStreamLimits), existing streams are updated in
+ * place to them, their messages kept (a smaller limit drops the oldest at once). Without either, a
+ * new stream gets DEFAULT_STREAM_LIMITS and an existing one keeps what it has, so a tool or test that
+ * knows no settings never undoes the deployment's.
  */
-export async function ensureStreams(bus: Bus): Promise<void> {
+export async function ensureStreams(bus: Bus, limits: StreamLimits | undefined = configured.get(bus)): Promise<void> {
   for (const key of Object.keys(STREAMS) as StreamKey[]) {
     const config: Partial<StreamConfig> & { name: string } = {
       name: streamNameOf(bus.namespace, key),
@@ -21,14 +54,13 @@ export async function ensureStreams(bus: Bus): Promise<void> {
       description: STREAMS[key].description,
       retention: RetentionPolicy.Limits,
       storage: StorageType.File,
-      duplicate_window: nanos(DUPLICATE_WINDOW_MS),
     };
     try {
       await bus.jsm.streams.info(config.name);
-      await bus.jsm.streams.update(config.name, config);
+      await bus.jsm.streams.update(config.name, { ...config, ...(limits ? retentionConfig(limits[key]) : {}) });
     } catch (err) {
       if (!isStreamNotFound(err)) throw err;
-      await bus.jsm.streams.add(config);
+      await bus.jsm.streams.add({ ...config, ...retentionConfig((limits ?? DEFAULT_STREAM_LIMITS)[key]) });
     }
   }
   await ensureLedger(bus);

@@ -1,9 +1,27 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { RECIPE_NAMES } from '@mlpipe/contracts';
+import { DEFAULT_STREAM_LIMITS, RECIPE_NAMES } from '@mlpipe/contracts';
 
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 const bool = (fallback: boolean) => z.stringbool().default(fallback);
+
+const limit = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
+
+/**
+ * What each JetStream stream keeps (docs/events.md#retention): messages older than MAX_AGE_MS or
+ * beyond MAX_BYTES are dropped oldest first, and publishing goes on; 0 is no limit. Every service
+ * brings the streams to its values at start-up, so give all services the same ones.
+ */
+const STREAM_LIMIT_SETTINGS = {
+  STREAM_DATA_MAX_AGE_MS: limit(DEFAULT_STREAM_LIMITS.DATA.maxAgeMs),
+  STREAM_DATA_MAX_BYTES: limit(DEFAULT_STREAM_LIMITS.DATA.maxBytes),
+  STREAM_TRAIN_MAX_AGE_MS: limit(DEFAULT_STREAM_LIMITS.TRAIN.maxAgeMs),
+  STREAM_TRAIN_MAX_BYTES: limit(DEFAULT_STREAM_LIMITS.TRAIN.maxBytes),
+  STREAM_MODEL_MAX_AGE_MS: limit(DEFAULT_STREAM_LIMITS.MODEL.maxAgeMs),
+  STREAM_MODEL_MAX_BYTES: limit(DEFAULT_STREAM_LIMITS.MODEL.maxBytes),
+  STREAM_DLQ_MAX_AGE_MS: limit(DEFAULT_STREAM_LIMITS.DLQ.maxAgeMs),
+  STREAM_DLQ_MAX_BYTES: limit(DEFAULT_STREAM_LIMITS.DLQ.maxBytes),
+};
 
 /** Settings every service shares: where the bus, the database and the object store are. */
 export const BaseConfigSchema = z
@@ -28,6 +46,7 @@ export const BaseConfigSchema = z
     OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
     /** How long start-up waits, in all, for NATS, PostgreSQL and the store to be reachable before the process exits (0: one try). */
     STARTUP_WAIT_MS: z.coerce.number().int().min(0).default(120_000),
+    ...STREAM_LIMIT_SETTINGS,
   })
   .strict();
 
@@ -166,6 +185,16 @@ export type TrainerConfig = z.output<typeof TrainerConfigSchema>;
 export type RegistryConfig = z.output<typeof RegistryConfigSchema>;
 export type GatewayConfig = z.output<typeof GatewayConfigSchema>;
 export type UiConfig = z.output<typeof UiConfigSchema>;
+
+/** The stream limits in the shape @mlpipe/bus's useStreamLimits takes. */
+export function streamLimits(cfg: Pick<BaseConfig, keyof typeof STREAM_LIMIT_SETTINGS>) {
+  return {
+    DATA: { maxAgeMs: cfg.STREAM_DATA_MAX_AGE_MS, maxBytes: cfg.STREAM_DATA_MAX_BYTES },
+    TRAIN: { maxAgeMs: cfg.STREAM_TRAIN_MAX_AGE_MS, maxBytes: cfg.STREAM_TRAIN_MAX_BYTES },
+    MODEL: { maxAgeMs: cfg.STREAM_MODEL_MAX_AGE_MS, maxBytes: cfg.STREAM_MODEL_MAX_BYTES },
+    DLQ: { maxAgeMs: cfg.STREAM_DLQ_MAX_AGE_MS, maxBytes: cfg.STREAM_DLQ_MAX_BYTES },
+  };
+}
 
 /** The object-store settings in the shape @mlpipe/storage's createObjectStore takes. */
 export function storeSettings(

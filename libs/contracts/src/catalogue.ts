@@ -22,6 +22,22 @@ export const STREAMS = {
 } as const;
 export type StreamKey = keyof typeof STREAMS;
 
+const DAY_MS = 24 * 3_600_000;
+const MIB = 1024 * 1024;
+
+/**
+ * What each stream keeps unless configured otherwise (the STREAM_* settings): messages older than
+ * maxAgeMs or beyond maxBytes are dropped, oldest first; 0 is no limit. Sized so a namespace
+ * reserves under 2 GiB (nats-server reserves each stream's max_bytes in its store up front). TRAIN
+ * also holds the job queue, so its age outlasts a long trainer outage.
+ */
+export const DEFAULT_STREAM_LIMITS = {
+  DATA: { maxAgeMs: 30 * DAY_MS, maxBytes: 256 * MIB },
+  TRAIN: { maxAgeMs: 14 * DAY_MS, maxBytes: 1024 * MIB },
+  MODEL: { maxAgeMs: 90 * DAY_MS, maxBytes: 64 * MIB },
+  DLQ: { maxAgeMs: 30 * DAY_MS, maxBytes: 512 * MIB },
+} as const satisfies Record<StreamKey, { maxAgeMs: number; maxBytes: number }>;
+
 /**
  * The event catalogue: one place saying, for each event type, its subject, stream,
  * payload schema and schema version. Publish and consume helpers are derived from it.

@@ -3,8 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { z } from 'zod';
 import { describeError, type Logger } from '@mlpipe/common';
-import { connectBus, type Bus } from '@mlpipe/bus';
-import { loadConfig, storeSettings, type BaseConfig } from '@mlpipe/config';
+import { connectBus, useStreamLimits, type Bus } from '@mlpipe/bus';
+import { loadConfig, storeSettings, streamLimits, type BaseConfig } from '@mlpipe/config';
 import { createPool, ensureDatabase, type Pool } from '@mlpipe/db';
 import { createObjectStore, type ObjectStore } from '@mlpipe/storage';
 import { createLogger } from './logger';
@@ -136,6 +136,8 @@ export async function runService<S extends z.ZodObject, N extends Need>(
     if (needs.has('bus')) {
       const connect = () => connectBus({ url: config.NATS_URL, name: def.busName?.(config) ?? def.name, namespace: config.BUS_NAMESPACE });
       up.bus = await waitForDependency({ name: 'NATS', connect, release: (bus) => bus.close() }, wait);
+      // The service's ensureStreams brings existing streams to these limits in place.
+      useStreamLimits(up.bus, streamLimits(config));
     }
     const store = needs.has('store') ? createObjectStore(storeSettings(config)) : undefined;
     if (store) await waitForDependency({ name: `the object store (${store.description})`, connect: () => store.ensureReady() }, wait);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { connectBus, deleteStreams, ensureStreams, type Bus } from '@mlpipe/bus';
+import { connectBus, deleteStreams, ensureStreams, useStreamLimits, type Bus, type StreamLimits } from '@mlpipe/bus';
 
 /**
  * A bus on the real NATS server with a namespace of its own (so its own streams and subjects),
@@ -7,9 +7,15 @@ import { connectBus, deleteStreams, ensureStreams, type Bus } from '@mlpipe/bus'
  */
 export type TestBus = Bus & { dispose(): Promise<void> };
 
+// Small: nats-server reserves every stream's max_bytes in its store up front, and many test
+// namespaces share the server at once (the deployment defaults would reserve ~2 GiB each).
+const TEST_STREAM_LIMIT = { maxAgeMs: 24 * 3_600_000, maxBytes: 32 * 1024 * 1024 };
+export const TEST_STREAM_LIMITS: StreamLimits = { DATA: TEST_STREAM_LIMIT, TRAIN: TEST_STREAM_LIMIT, MODEL: TEST_STREAM_LIMIT, DLQ: TEST_STREAM_LIMIT };
+
 export async function createTestBus(url = process.env.NATS_URL ?? 'nats://127.0.0.1:4222'): Promise<TestBus> {
   const namespace = `t${randomBytes(5).toString('hex')}`;
   const bus = await connectBus({ url, name: `test-${namespace}`, namespace });
+  useStreamLimits(bus, TEST_STREAM_LIMITS);
   await ensureStreams(bus);
   return Object.assign(bus, {
     dispose: async () => {

@@ -1,0 +1,155 @@
+import { randomBytes } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { ValidationError, eventually } from '@mlpipe/common';
+import {
+  connectBus,
+  consumeEvents,
+  deleteStreams,
+  ensureStreams,
+  listDeadLetters,
+  publishEvent,
+  streamNameOf,
+  useStreamLimits,
+  type Bus,
+  type RunningConsumer,
+  type StreamLimits,
+} from '@mlpipe/bus';
+import { GatewayConfigSchema, loadConfig, streamLimits } from '@mlpipe/config';
+import { DEFAULT_STREAM_LIMITS } from '@mlpipe/contracts';
+
+const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+const KIB = 1024;
+const silent = pino({ level: 'silent' });
+const limits = (over: Partial<StreamLimits>): StreamLimits => ({ ...TINY, ...over });
+const TINY: StreamLimits = {
+  DATA: { maxAgeMs: 3_600_000, maxBytes: 256 * KIB },
+  TRAIN: { maxAgeMs: 3_600_000, maxBytes: 256 * KIB },
+  MODEL: { maxAgeMs: 3_600_000, maxBytes: 256 * KIB },
+  DLQ: { maxAgeMs: 3_600_000, maxBytes: 256 * KIB },
+};
+
+/** A rejected batch of about `size` bytes on the wire (its reason carries the padding). */
+const rejected = (bus: Bus, i: number, size = 1024) =>
+  publishEvent(bus, 'data.batch.rejected', { batchId: `b${i}`, sourcePrefix: `incoming/b${i}/`, reasons: [`r${i} ${'x'.repeat(size)}`] }, { source: 'retention-test', eventId: `rejected:${i}` });
+
+describe('streams at their limits (real NATS, own namespace, small limits)', () => {
+  const buses: Bus[] = [];
+  const consumers: RunningConsumer[] = [];
+  const newBus = async () => {
+    const bus = await connectBus({ url: NATS_URL, name: 'retention-test', namespace: `ret${randomBytes(4).toString('hex')}` });
+    buses.push(bus);
+    return bus;
+  };
+  afterEach(async () => {
+    for (const c of consumers.splice(0)) await c.stop();
+    for (const bus of buses.splice(0)) {
+      await deleteStreams(bus).catch(() => undefined);
+      await bus.close();
+    }
+  });
+
+  it('a stream at max_bytes drops its oldest messages, publishing goes on, and a durable consumer keeps consuming', async () => {
+    const bus = await newBus();
+    await ensureStreams(bus, limits({ DATA: { maxAgeMs: 3_600_000, maxBytes: 32 * KIB } }));
+    const seen: string[] = [];
+    consumers.push(await consumeEvents(bus, { durable: 'retention-reader', logger: silent, pullExpiresMs: 2000, handlers: { 'data.batch.rejected': async (e) => void seen.push(e.data.batchId) } }));
+
+    // 200 messages of ~1.3 KiB: about 8 times what the stream may hold. Every publish is accepted.
+    for (let i = 0; i < 200; i++) await rejected(bus, i);
+
+    const info = await bus.jsm.streams.info(streamNameOf(bus.namespace, 'DATA'));
+    expect(info.config.discard).toBe('old');
+    expect(info.config.max_bytes).toBe(32 * KIB);
+    expect(info.state.bytes).toBeLessThanOrEqual(32 * KIB);
+    expect(info.state.first_seq).toBeGreaterThan(100); // the oldest went
+    expect(info.state.last_seq).toBe(200); // the newest is there
+    const last = await bus.jsm.streams.getMessage(streamNameOf(bus.namespace, 'DATA'), { last_by_subj: `${bus.namespace}.data.batch.rejected` });
+    expect(last?.json<{ data: { batchId: string } }>().data.batchId).toBe('b199');
+
+    // The consumer lost what expired before it got there, never the messages after.
+    await eventually(() => seen.includes('b199'), 30_000, 'the newest message consumed');
+    await rejected(bus, 200);
+    await eventually(() => seen.includes('b200'), 30_000, 'a message published after the limit was reached consumed');
+  });
+
+  it('the dead-letter stream at its limit drops its oldest dead letters and dead-lettering goes on', async () => {
+    const bus = await newBus();
+    await ensureStreams(bus, limits({ DLQ: { maxAgeMs: 3_600_000, maxBytes: 24 * KIB } }));
+    consumers.push(
+      await consumeEvents(bus, {
+        durable: 'retention-refuser',
+        logger: silent,
+        pullExpiresMs: 2000,
+        handlers: { 'data.batch.rejected': async (e) => Promise.reject(new ValidationError(`refused ${e.data.batchId}`)) },
+      }),
+    );
+    for (let i = 0; i < 60; i++) await rejected(bus, i);
+    const dlq = streamNameOf(bus.namespace, 'DLQ');
+    await eventually(async () => (await bus.jsm.streams.info(dlq)).state.last_seq >= 60, 60_000, 'every message dead-lettered');
+    const info = await bus.jsm.streams.info(dlq);
+    expect(info.state.bytes).toBeLessThanOrEqual(24 * KIB);
+    expect(info.state.first_seq).toBeGreaterThan(1);
+    const kept = await listDeadLetters(bus, { limit: 100 });
+    expect(kept.length).toBe(info.state.messages);
+    const batches = kept.map((d) => (JSON.parse(d.record?.payload ?? '{}') as { data?: { batchId?: string } }).data?.batchId);
+    expect(batches).toContain('b59'); // the newest dead letter is kept
+    expect(batches).not.toContain('b0'); // the oldest went
+  });
+
+  it('messages older than max_age expire and publishing goes on', async () => {
+    const bus = await newBus();
+    await ensureStreams(bus, limits({ DATA: { maxAgeMs: 1500, maxBytes: 256 * KIB } }));
+    const stream = streamNameOf(bus.namespace, 'DATA');
+    for (let i = 0; i < 5; i++) await rejected(bus, i, 10);
+    expect((await bus.jsm.streams.info(stream)).state.messages).toBe(5);
+    await eventually(async () => (await bus.jsm.streams.info(stream)).state.messages === 0, 15_000, 'the messages expired');
+    await rejected(bus, 5, 10);
+    const info = await bus.jsm.streams.info(stream);
+    expect(info.state.messages).toBe(1);
+    expect(info.state.last_seq).toBe(6);
+  });
+
+  it('existing streams are brought to changed limits in place at start-up, keeping their messages', async () => {
+    const bus = await newBus();
+    const stream = streamNameOf(bus.namespace, 'TRAIN');
+    // As before this change: no limits at all, and a message in the stream.
+    await bus.jsm.streams.add({ name: stream, subjects: [`${bus.namespace}.train.>`], duplicate_window: 600_000_000_000 });
+    await publishEvent(bus, 'train.job.cancel-requested', { jobId: 'job-1', reason: 'kept' }, { source: 'retention-test', eventId: 'c1' });
+
+    // A service starts with configured limits (what the runtime does from the STREAM_* settings).
+    useStreamLimits(bus, limits({ TRAIN: { maxAgeMs: 7_200_000, maxBytes: 128 * KIB } }));
+    await ensureStreams(bus);
+    let info = await bus.jsm.streams.info(stream);
+    expect(info.config.max_bytes).toBe(128 * KIB);
+    expect(info.config.max_age).toBe(7_200_000 * 1_000_000);
+    expect(info.config.discard).toBe('old');
+    expect(info.state.messages).toBe(1);
+
+    // Changed limits at the next start-up are applied again.
+    useStreamLimits(bus, limits({ TRAIN: { maxAgeMs: 3_600_000, maxBytes: 64 * KIB } }));
+    await ensureStreams(bus);
+    info = await bus.jsm.streams.info(stream);
+    expect(info.config.max_bytes).toBe(64 * KIB);
+    expect(info.config.max_age).toBe(3_600_000 * 1_000_000);
+
+    // A tool that knows no settings (another bus, nothing configured) leaves them as they are.
+    const tool = await connectBus({ url: NATS_URL, name: 'retention-tool', namespace: bus.namespace });
+    try {
+      await ensureStreams(tool);
+      expect((await tool.jsm.streams.info(stream)).config.max_bytes).toBe(64 * KIB);
+    } finally {
+      await tool.close();
+    }
+    expect(info.state.messages).toBe(1);
+  });
+
+  it('the STREAM_* settings configure each stream, with the catalogue defaults', () => {
+    const defaults = loadConfig(GatewayConfigSchema, {});
+    expect(streamLimits(defaults)).toEqual(DEFAULT_STREAM_LIMITS);
+    const set = loadConfig(GatewayConfigSchema, { STREAM_DLQ_MAX_BYTES: '1048576', STREAM_TRAIN_MAX_AGE_MS: '0' });
+    expect(streamLimits(set).DLQ).toEqual({ maxAgeMs: DEFAULT_STREAM_LIMITS.DLQ.maxAgeMs, maxBytes: 1048576 });
+    expect(streamLimits(set).TRAIN.maxAgeMs).toBe(0);
+    expect(() => loadConfig(GatewayConfigSchema, { STREAM_DATA_MAX_BYTES: '-1' })).toThrow(/STREAM_DATA_MAX_BYTES/);
+  });
+});
