@@ -42,7 +42,7 @@ describe('an alias event never unloads a working model', () => {
   const registered = new Map<number, ModelVersionRegistered>();
 
   const setChampion = async (version: number) => {
-    const r = await live.registry.app.inject({ method: 'POST', url: '/models/mnist/aliases/champion', payload: { version, reason: 'alias event test' } });
+    const r = await live.registry.app.inject({ method: 'POST', url: '/models/mnist/aliases/champion', headers: { authorization: `Bearer ${(await live.registry.tokens.create('gateway-test', 'admin')).token}` }, payload: { version, reason: 'alias event test' } });
     expect(r.statusCode).toBe(200);
   };
   /** What the registry publishes with the move; its own events go to its own namespace, so the test hands the gateway its copy. */

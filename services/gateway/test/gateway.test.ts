@@ -126,7 +126,7 @@ describe('gateway against a real registry, NATS and PostgreSQL', () => {
     const champion = (await live.registry.app.inject({ method: 'GET', url: '/models/mnist/aliases/champion' })).json().version as number;
     await eventually(async () => (await served()) === champion, 10_000, `the gate's champion v${champion} to be served`);
     const other = champion === 1 ? 2 : 1;
-    const promoted = await live.registry.app.inject({ method: 'POST', url: '/models/mnist/aliases/champion', payload: { version: other, reason: 'test the alias move' } });
+    const promoted = await live.registry.app.inject({ method: 'POST', url: '/models/mnist/aliases/champion', headers: { authorization: `Bearer ${(await live.registry.tokens.create('gateway-test', 'admin')).token}` }, payload: { version: other, reason: 'test the alias move' } });
     expect(promoted.statusCode).toBe(200);
     await eventually(async () => (await served()) === other, 10_000, `v${other} to be served after the move`);
   });

@@ -64,7 +64,7 @@ describe('the gateway re-reads its aliases after a NATS outage and every TTL', (
   let live: LiveRegistry<RunningRegistry>;
 
   const setChampion = async (version: number) => {
-    const r = await live.registry.app.inject({ method: 'POST', url: '/models/mnist/aliases/champion', payload: { version, reason: 'resync test' } });
+    const r = await live.registry.app.inject({ method: 'POST', url: '/models/mnist/aliases/champion', headers: { authorization: `Bearer ${(await live.registry.tokens.create('gateway-test', 'admin')).token}` }, payload: { version, reason: 'resync test' } });
     expect(r.statusCode).toBe(200);
   };
 

@@ -5,19 +5,26 @@ const USAGE = `usage: mlpipe-registry models
        mlpipe-registry versions MODEL
        mlpipe-registry promote MODEL VERSION [--alias champion|challenger] --reason TEXT
        mlpipe-registry audit [MODEL]
-(REGISTRY_URL, default http://127.0.0.1:8081)`;
+(REGISTRY_URL, default http://127.0.0.1:8081; MLPIPE_TOKEN: an API token, sent as a bearer token;
+ promote needs an admin token, and the audit log names the token's principal)`;
 
 type Json = Record<string, unknown>;
 
-async function call(base: string, path: string, init?: RequestInit): Promise<Json> {
+async function call(base: string, path: string, init: RequestInit = {}): Promise<Json> {
+  const token = process.env.MLPIPE_TOKEN;
+  const headers = new Headers(init.headers);
+  if (token) headers.set('authorization', `Bearer ${token}`);
   let res: Response;
   try {
-    res = await fetch(`${base}${path}`, init);
+    res = await fetch(`${base}${path}`, { ...init, headers });
   } catch {
     throw new Error(`the registry at ${base} does not answer: is it running?`);
   }
   const body = (await res.json().catch(() => ({}))) as Json;
-  if (!res.ok) throw new Error(((body.error as Json | undefined)?.message as string | undefined) ?? `HTTP ${res.status}`);
+  if (!res.ok) {
+    const reason = typeof body.error === 'string' ? body.error : `HTTP ${res.status}`;
+    throw new Error(res.status === 401 && !token ? `${reason} (set MLPIPE_TOKEN)` : reason);
+  }
   return body;
 }
 
@@ -56,7 +63,7 @@ async function run(argv: string[]): Promise<number> {
       if (!values.reason) throw new ValidationError('promote needs --reason "why"');
       const change = await call(base, `/models/${encodeURIComponent(a)}/aliases/${encodeURIComponent(values.alias ?? 'champion')}`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-actor': process.env.USER ?? 'cli' },
+        headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ version, reason: values.reason }),
       });
       console.log(`${a} ${String(change.alias)} → v${String(change.version)} (was ${change.previousVersion ? `v${String(change.previousVersion)}` : 'unset'})`);

@@ -7,6 +7,7 @@ import type { ModelAliasChanged } from '@mlpipe/contracts';
 import { createOutbox, startOutboxRelay } from '@mlpipe/outbox';
 import type { ObjectStore } from '@mlpipe/storage';
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { createAuthGuard, createOidcVerifier, localResolver, oidcSettingsFrom, TokenStore } from '@mlpipe/auth';
 import { buildRegistryApi } from './adapters/http';
 import { REGISTRY_SCHEMA, migrations } from './adapters/migrations';
 import { predictionLineage } from './adapters/lineage';
@@ -14,7 +15,9 @@ import { RegistryQueries } from './adapters/queries';
 import { Registrar, type Registration } from './adapters/registrar';
 
 export interface RegistryDeps {
-  config: Pick<RegistryConfig, 'GATE_MARGIN' | 'GATE_CLASS_FLOOR'>;
+  /** The gate's settings; the auth settings are optional (reads open to anyone without a token, no OIDC). */
+  config: Pick<RegistryConfig, 'GATE_MARGIN' | 'GATE_CLASS_FLOOR'> &
+    Partial<Pick<RegistryConfig, 'AUTH_ANONYMOUS_ROLE' | 'OIDC_JWKS_URL' | 'OIDC_ISSUER' | 'OIDC_AUDIENCE' | 'OIDC_ROLE_CLAIM' | 'OIDC_NAME_CLAIM'>>;
   bus: Bus;
   pool: Pool;
   store: ObjectStore;
@@ -27,6 +30,8 @@ export interface RegistryDeps {
 export interface RunningRegistry {
   app: FastifyInstance;
   registrar: Registrar;
+  /** The API tokens (kept in this database's auth schema). */
+  tokens: TokenStore;
   /** Stops consuming, then the outbox relay (the caller closes the HTTP server). */
   stop(): Promise<void>;
 }
@@ -40,6 +45,14 @@ const SOURCE = 'registry';
 export async function startRegistry(deps: RegistryDeps): Promise<RunningRegistry> {
   const { bus, pool, store, logger, metrics } = deps;
   await migrate(pool, REGISTRY_SCHEMA, migrations);
+  // The registry's database holds the API tokens; the gateway and UI check tokens through /auth/whoami.
+  const tokens = new TokenStore(pool);
+  await tokens.migrate();
+  const oidc = oidcSettingsFrom({ OIDC_ROLE_CLAIM: 'mlpipe_role', OIDC_NAME_CLAIM: 'preferred_username', ...deps.config });
+  const guard = createAuthGuard({
+    resolve: localResolver({ tokens, oidc: oidc && createOidcVerifier(oidc) }),
+    anonymousRole: deps.config.AUTH_ANONYMOUS_ROLE ?? 'viewer',
+  });
   await ensureStreams(bus);
   await store.ensureReady();
   const registrar = new Registrar(pool, store, { margin: deps.config.GATE_MARGIN, classFloor: deps.config.GATE_CLASS_FLOOR }, createOutbox(REGISTRY_SCHEMA, SOURCE));
@@ -92,6 +105,7 @@ export async function startRegistry(deps: RegistryDeps): Promise<RunningRegistry
     logger,
     metrics,
     isReady: () => ready && (deps.isReady?.() ?? true),
+    guard,
     // The reply is the committed move; its event follows through the relay (within a poll, usually at once).
     promote: async (model, alias, version, reason, actor) => {
       const change = await registrar.promote(model, alias, version, reason, actor);
@@ -104,6 +118,7 @@ export async function startRegistry(deps: RegistryDeps): Promise<RunningRegistry
   return {
     app,
     registrar,
+    tokens,
     stop: async () => {
       ready = false;
       await consumer.stop();

@@ -57,7 +57,8 @@ describe('registry events through the outbox while NATS is down', () => {
     await putArtefacts(store, 'job-2');
     await registry.registrar.register(completed('job-1', 0.97));
     await registry.registrar.register(completed('job-2', 0.95));
-    const res = await registry.app.inject({ method: 'POST', url: '/models/mnist/aliases/champion', headers: { 'x-actor': 'bob' }, payload: { version: 2, reason: 'during the outage' } });
+    const { token } = await registry.tokens.create('bob', 'admin');
+    const res = await registry.app.inject({ method: 'POST', url: '/models/mnist/aliases/champion', headers: { authorization: `Bearer ${token}` }, payload: { version: 2, reason: 'during the outage' } });
 
     // Then the reply is the committed move (the publish no longer stands between them)...
     expect(res.statusCode).toBe(200);

@@ -146,10 +146,13 @@ describe('registry on real NATS, PostgreSQL and a folder store', () => {
     await publishEvent(bus, 'train.job.completed', completed('job-d', 0.97), { source: 't' });
     await publishEvent(bus, 'train.job.completed', completed('job-e', 0.95), { source: 't' });
     await eventually(async () => ((await get('/models/mnist/versions/2')).statusCode === 200 ? true : undefined));
+    // The audit actor is the token's principal: an x-actor header is not believed.
+    const { token } = await registry.tokens.create('alice', 'admin');
+    const admin = { authorization: `Bearer ${token}` };
     const res = await registry.app.inject({
       method: 'POST',
       url: '/models/mnist/aliases/champion',
-      headers: { 'x-actor': 'alice' },
+      headers: { ...admin, 'x-actor': 'mallory' },
       payload: { version: 2, reason: 'rollback test' },
     });
     expect(res.json()).toMatchObject({ alias: 'champion', version: 2, previousVersion: 1, actor: 'alice' });
@@ -160,13 +163,16 @@ describe('registry on real NATS, PostgreSQL and a folder store', () => {
     const row = await pool.query<{ published_at: Date | null }>('select published_at from registry.outbox where event_id = $1', [moved.eventId]);
     expect(row.rows[0]?.published_at).toBeInstanceOf(Date);
 
-    const missing = await registry.app.inject({ method: 'POST', url: '/models/mnist/aliases/champion', payload: { version: 9, reason: 'nope' } });
+    const missing = await registry.app.inject({ method: 'POST', url: '/models/mnist/aliases/champion', headers: admin, payload: { version: 9, reason: 'nope' } });
     expect(missing.statusCode).toBe(404);
     expect(missing.json()).toEqual({ error: 'model mnist has no version 9', code: 'not_found' });
     // A refused move commits nothing, so announces nothing: the outbox holds the two registrations' events and the one move.
     const outbox = await pool.query<{ event_type: string; n: number }>('select event_type, count(*)::int as n from registry.outbox group by 1 order by 1');
     expect(outbox.rows).toEqual([{ event_type: 'model.alias.changed', n: 3 }, { event_type: 'model.version.registered', n: 2 }]);
-    const badAlias = await registry.app.inject({ method: 'POST', url: '/models/mnist/aliases/king', payload: { version: 1, reason: 'x' } });
+    const badAlias = await registry.app.inject({ method: 'POST', url: '/models/mnist/aliases/king', headers: admin, payload: { version: 1, reason: 'x' } });
+    // An actor in the body is no longer part of the request.
+    const actorInBody = await registry.app.inject({ method: 'POST', url: '/models/mnist/aliases/champion', headers: admin, payload: { version: 1, reason: 'who am I', actor: 'ceo' } });
+    expect(actorInBody.statusCode).toBe(400);
     expect(badAlias.statusCode).toBe(400);
     expect(badAlias.json().code).toBe('invalid');
     expect((await get('/models/..%2Fetc')).statusCode).toBe(400);

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { ARTEFACTS, ARTEFACT_FILES, AliasSchema, ModelNameSchema, artefactOfFile, storeKeys, type ArtefactFile } from '@mlpipe/contracts';
 import { NotFoundError, type Logger } from '@mlpipe/common';
 import { httpErrorHandler, registerOpsRoutes } from '@mlpipe/runtime';
+import { registerWhoami, type AuthGuard } from '@mlpipe/auth';
 import type { ObjectStore } from '@mlpipe/storage';
 import type { Registry } from 'prom-client';
 import type { RegistryQueries } from './queries';
@@ -23,6 +24,8 @@ export interface HttpDeps {
   logger: Logger;
   metrics: Registry;
   isReady: () => boolean;
+  /** Who the caller is and what its role allows (reads: viewer; alias moves: admin). */
+  guard: AuthGuard;
   promote: (model: string, alias: 'champion' | 'challenger', version: number, reason: string, actor: string) => Promise<ModelAliasChanged>;
 }
 
@@ -32,7 +35,11 @@ const VersionParams = ModelParams.extend({ version: z.coerce.number().int().posi
 /** The error shape of every HTTP edge (libs/runtime httpErrors.ts). */
 const ErrorReply = z.object({ error: z.string(), code: z.string() });
 
-/** The registry's REST API: OpenAPI at /openapi.json, errors as { error, code } (one mapping for every edge). */
+/**
+ * The registry's REST API: OpenAPI at /openapi.json, errors as { error, code } (one mapping for every edge).
+ * Every route names the role it needs (reads: viewer; moving an alias: admin); the audit actor of a
+ * move is the authenticated principal, never something the caller wrote in a header or the body.
+ */
 export async function buildRegistryApi(deps: HttpDeps): Promise<FastifyInstance> {
   const app = Fastify({ loggerInstance: deps.logger as FastifyBaseLogger }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
@@ -45,12 +52,15 @@ export async function buildRegistryApi(deps: HttpDeps): Promise<FastifyInstance>
   registerOpsRoutes(app as unknown as FastifyInstance, deps);
 
   const q = deps.queries;
-  const errors = { 200: z.unknown(), 400: ErrorReply, 404: ErrorReply };
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-  app.get('/experiments', { schema: { summary: 'List experiments' } }, async () => ({ experiments: await q.experiments() }));
+  const errors = { 200: z.unknown(), 400: ErrorReply, 401: ErrorReply, 403: ErrorReply, 404: ErrorReply };
+  const viewer = { onRequest: deps.guard.require('viewer') };
+  registerWhoami(app as unknown as FastifyInstance, deps.guard);
+  app.get('/openapi.json', { ...viewer, schema: { hide: true } }, async () => app.swagger());
+  app.get('/experiments', { ...viewer, schema: { summary: 'List experiments' } }, async () => ({ experiments: await q.experiments() }));
   app.get(
     '/experiments/:name/runs',
     {
+      ...viewer,
       schema: {
         summary: 'Runs of an experiment, sorted by a metric',
         params: ModelParams,
@@ -61,38 +71,36 @@ export async function buildRegistryApi(deps: HttpDeps): Promise<FastifyInstance>
     async (req) => ({ runs: await q.runs(req.params.name, req.query.sort, req.query.order) }),
   );
   const RunParams = z.object({ id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/) });
-  app.get('/runs/:id', { schema: { summary: 'A run with its latest metrics', params: RunParams, response: errors } }, async (req) => q.run(req.params.id));
-  app.get('/runs/:id/metrics', { schema: { summary: 'Every metric of a run, per step', params: RunParams, response: errors } }, async (req) => ({
+  app.get('/runs/:id', { ...viewer, schema: { summary: 'A run with its latest metrics', params: RunParams, response: errors } }, async (req) => q.run(req.params.id));
+  app.get('/runs/:id/metrics', { ...viewer, schema: { summary: 'Every metric of a run, per step', params: RunParams, response: errors } }, async (req) => ({
     metrics: await q.runMetrics(req.params.id),
   }));
-  app.get('/models', { schema: { summary: 'Registered models with their aliases' } }, async () => ({ models: await q.models() }));
-  app.get('/models/:name', { schema: { summary: 'A model, its versions and aliases', params: ModelParams, response: errors } }, async (req) => q.model(req.params.name));
-  app.get('/models/:name/versions/:version', { schema: { summary: 'One model version', params: VersionParams, response: errors } }, async (req) =>
+  app.get('/models', { ...viewer, schema: { summary: 'Registered models with their aliases' } }, async () => ({ models: await q.models() }));
+  app.get('/models/:name', { ...viewer, schema: { summary: 'A model, its versions and aliases', params: ModelParams, response: errors } }, async (req) => q.model(req.params.name));
+  app.get('/models/:name/versions/:version', { ...viewer, schema: { summary: 'One model version', params: VersionParams, response: errors } }, async (req) =>
     q.version(req.params.name, req.params.version),
   );
   app.get(
     '/models/:name/aliases/:alias',
-    { schema: { summary: 'The version an alias points at', params: ModelParams.extend({ alias: AliasSchema }), response: errors } },
+    { ...viewer, schema: { summary: 'The version an alias points at', params: ModelParams.extend({ alias: AliasSchema }), response: errors } },
     async (req) => q.alias(req.params.name, req.params.alias),
   );
   app.post(
     '/models/:name/aliases/:alias',
     {
+      onRequest: deps.guard.require('admin'),
       schema: {
-        summary: 'Point an alias at a version by hand (audited)',
+        summary: 'Point an alias at a version by hand (audited; needs an admin token)',
         params: ModelParams.extend({ alias: AliasSchema }),
-        body: z.object({ version: z.number().int().positive(), reason: z.string().min(3).max(500), actor: z.string().min(1).max(100).optional() }).strict(),
+        body: z.object({ version: z.number().int().positive(), reason: z.string().min(3).max(500) }).strict(),
         response: errors,
       },
     },
-    async (req) => {
-      const actor = req.body.actor ?? (typeof req.headers['x-actor'] === 'string' ? req.headers['x-actor'] : 'api');
-      return deps.promote(req.params.name, req.params.alias, req.body.version, req.body.reason, actor);
-    },
+    async (req) => deps.promote(req.params.name, req.params.alias, req.body.version, req.body.reason, deps.guard.principalOf(req).name),
   );
   app.get(
     '/models/:name/versions/:version/artefacts/:file',
-    { schema: { summary: 'Download a stored artefact of a version', params: VersionParams.extend({ file: z.enum(ARTEFACT_FILES as [ArtefactFile, ...ArtefactFile[]]) }), response: errors } },
+    { ...viewer, schema: { summary: 'Download a stored artefact of a version', params: VersionParams.extend({ file: z.enum(ARTEFACT_FILES as [ArtefactFile, ...ArtefactFile[]]) }), response: errors } },
     async (req, reply) => {
       const v = await q.version(req.params.name, req.params.version);
       const artefact = artefactOfFile(req.params.file);
@@ -104,6 +112,7 @@ export async function buildRegistryApi(deps: HttpDeps): Promise<FastifyInstance>
   app.get(
     '/lineage/predictions/:id',
     {
+      ...viewer,
       schema: {
         summary: 'From a prediction id to its model version, run, code version, dataset version and gate decision',
         params: z.object({ id: z.string().regex(/^[A-Za-z0-9-]{1,64}$/) }),
@@ -115,7 +124,7 @@ export async function buildRegistryApi(deps: HttpDeps): Promise<FastifyInstance>
   );
   app.get(
     '/audit',
-    { schema: { summary: 'The append-only audit log, newest first', querystring: z.object({ model: ModelNameSchema.optional(), limit: z.coerce.number().int().min(1).max(1000).default(100) }) } },
+    { ...viewer, schema: { summary: 'The append-only audit log, newest first', querystring: z.object({ model: ModelNameSchema.optional(), limit: z.coerce.number().int().min(1).max(1000).default(100) }) } },
     async (req) => ({ entries: await q.audit(req.query.model, req.query.limit) }),
   );
   return app as unknown as FastifyInstance;
