@@ -11,6 +11,7 @@ import {
   ConflictError,
   MlpipeError,
   NotFoundError,
+  QuotaExceededError,
   TransientError,
   ValidationError,
   describeError,
@@ -96,6 +97,7 @@ async function sendRequest<S extends RequestSubject>(
     if (code === 'invalid') throw new ValidationError(message);
     if (code === 'not_found') throw new NotFoundError(message);
     if (code === 'conflict') throw new ConflictError(message);
+    if (code === 'quota_exceeded') throw new QuotaExceededError(message);
     throw new MlpipeError(code, message);
   }
   return REQUESTS[subject].reply.parse(envelope.data) as ReplyOf<S>;

@@ -3,6 +3,8 @@
  * - ValidationError: the input is wrong and retrying cannot help (HTTP 4xx, dead-letter a message).
  * - NotFoundError: the thing asked for does not exist (HTTP 404).
  * - ConflictError: the request clashes with current state (HTTP 409).
+ * - QuotaExceededError: the caller has used up a quota (concurrent jobs); it may ask again once
+ *   some of its work has ended (HTTP 429).
  * - TransientError: a dependency hiccuped; retry later (HTTP 503, nak a message with backoff).
  * - ConfigError: start-up configuration is wrong; the process should exit with the message.
  * Foreign errors are wrapped at the edge with `cause`, so logs keep the original.
@@ -33,6 +35,12 @@ export class NotFoundError extends MlpipeError {
 export class ConflictError extends MlpipeError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('conflict', message, options);
+  }
+}
+
+export class QuotaExceededError extends MlpipeError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('quota_exceeded', message, options);
   }
 }
 

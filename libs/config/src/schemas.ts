@@ -96,6 +96,16 @@ export const OrchestratorConfigSchema = serviceSchema(8082, {
   AUTO_TRAIN_ENABLED: bool(true),
   /** Data-parallel replicas of automatically triggered jobs. */
   AUTO_REPLICAS: z.coerce.number().int().min(1).max(64).default(1),
+  /** Caps on what one submitted job (or sweep trial) may ask for; past them the request is refused with 400 and the reason. */
+  QUOTA_MAX_EPOCHS: z.coerce.number().int().min(1).default(50),
+  QUOTA_MAX_REPLICAS: z.coerce.number().int().min(1).max(64).default(8),
+  QUOTA_MAX_BATCH_SIZE: z.coerce.number().int().min(1).default(1024),
+  /** Set, a submitted job must train on a subset of at most this many samples (trainSubset 1..N; 0, all, is refused); 0: no cap. */
+  QUOTA_MAX_TRAIN_SUBSET: z.coerce.number().int().min(0).default(0),
+  /** Trials one sweep may have. */
+  QUOTA_MAX_SWEEP_TRIALS: z.coerce.number().int().min(1).max(100).default(50),
+  /** Queued and running jobs one principal (submittedBy, "anonymous" when absent) may have at once; past it, 429. */
+  QUOTA_MAX_ACTIVE_JOBS: z.coerce.number().int().min(1).default(50),
 });
 
 export const TrainerConfigSchema = serviceSchema(8085, {

@@ -20,6 +20,8 @@ export const JobSchema = z
     lastProgress: EpochMetricsSchema.nullable(),
     modelVersion: z.number().int().positive().nullable(),
     sweep: TrialRefSchema.nullable(),
+    /** Who asked for it (absent for automatic jobs and for jobs from before principals were kept). */
+    submittedBy: z.string().min(1).max(200).optional(),
     createdAt: TimestampSchema,
     updatedAt: TimestampSchema,
   })

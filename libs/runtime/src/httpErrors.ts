@@ -11,7 +11,7 @@ import { MlpipeError, ValidationError } from '@mlpipe/common';
  *   ours does anything different for "well-formed but wrong" than for "malformed". One code for
  *   "your request is wrong, fix it" keeps every edge and every client alike.
  * - `unauthorized` → 401 and `forbidden` → 403 (@mlpipe/auth's errors), `rate_limited` → 429,
- * - NotFoundError (`not_found`) → 404, ConflictError (`conflict`) → 409,
+ * - NotFoundError (`not_found`) → 404, ConflictError (`conflict`) → 409, QuotaExceededError (`quota_exceeded`) → 429,
  *   TransientError (`transient`) → 503 (retry later; the message says what is missing).
  * - Anything else is a 500 whose details stay in the log: the body says only "internal error".
  *
@@ -23,7 +23,7 @@ export interface ErrorBody {
   code: string;
 }
 
-const STATUS_BY_CODE: Readonly<Record<string, number>> = { unauthorized: 401, forbidden: 403, not_found: 404, conflict: 409, rate_limited: 429, transient: 503 };
+const STATUS_BY_CODE: Readonly<Record<string, number>> = { unauthorized: 401, forbidden: 403, not_found: 404, conflict: 409, rate_limited: 429, quota_exceeded: 429, transient: 503 };
 const INTERNAL = { status: 500, body: { error: 'internal error', code: 'internal' } } as const;
 const CODE_BY_STATUS: Readonly<Record<number, string>> = { 400: 'invalid', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 409: 'conflict', 429: 'rate_limited', 503: 'transient' };
 

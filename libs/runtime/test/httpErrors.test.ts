@@ -2,7 +2,7 @@ import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
-import { ConfigError, ConflictError, NotFoundError, TransientError, ValidationError } from '@mlpipe/common';
+import { ConfigError, ConflictError, NotFoundError, QuotaExceededError, TransientError, ValidationError } from '@mlpipe/common';
 import { httpErrorHandler, httpErrorReply } from '@mlpipe/runtime';
 
 describe('httpErrorReply', () => {
@@ -10,6 +10,7 @@ describe('httpErrorReply', () => {
     expect(httpErrorReply(new ValidationError('label: too big'))).toEqual({ status: 400, body: { error: 'label: too big', code: 'invalid' } });
     expect(httpErrorReply(new NotFoundError('no run x'))).toEqual({ status: 404, body: { error: 'no run x', code: 'not_found' } });
     expect(httpErrorReply(new ConflictError('job is done'))).toEqual({ status: 409, body: { error: 'job is done', code: 'conflict' } });
+    expect(httpErrorReply(new QuotaExceededError('ann has 2 jobs'))).toEqual({ status: 429, body: { error: 'ann has 2 jobs', code: 'quota_exceeded' } });
     expect(httpErrorReply(new TransientError('nats down'))).toEqual({ status: 503, body: { error: 'nats down', code: 'transient' } });
     expect(httpErrorReply(new ConfigError('secret path /etc/x'))).toEqual({ status: 500, body: { error: 'internal error', code: 'internal' } });
     expect(httpErrorReply(new Error('pg password wrong'))).toEqual({ status: 500, body: { error: 'internal error', code: 'internal' } });

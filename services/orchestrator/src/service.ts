@@ -13,6 +13,7 @@ import { SweepService } from './app/sweepService';
 import { Retraining } from './app/retraining';
 import { JobEvents } from './app/jobEvents';
 import { SOURCE } from './app/ids';
+import type { QuotaLimits } from './core/quota';
 
 export interface OrchestratorDeps {
   config: OrchestratorConfig;
@@ -38,6 +39,18 @@ export function autoHyperparams(json: string, recipe: RecipeName = 'fast') {
   }
 }
 
+/** The QUOTA_* settings as the quota checks take them. */
+export function quotaLimits(config: OrchestratorConfig): QuotaLimits {
+  return {
+    maxEpochs: config.QUOTA_MAX_EPOCHS,
+    maxReplicas: config.QUOTA_MAX_REPLICAS,
+    maxBatchSize: config.QUOTA_MAX_BATCH_SIZE,
+    maxTrainSubset: config.QUOTA_MAX_TRAIN_SUBSET,
+    maxSweepTrials: config.QUOTA_MAX_SWEEP_TRIALS,
+    maxActiveJobs: config.QUOTA_MAX_ACTIVE_JOBS,
+  };
+}
+
 /**
  * Wires the orchestrator: migrations, streams, the use cases on their repositories, four event
  * consumers, the request API, and the outbox relay that publishes what the use cases commit.
@@ -47,7 +60,7 @@ export async function startOrchestrator(deps: OrchestratorDeps): Promise<Running
   await migrate(pool, ORCHESTRATOR_SCHEMA, migrations);
   await ensureStreams(bus);
   const repos = openRepositories(pool, createOutbox(ORCHESTRATOR_SCHEMA, SOURCE));
-  const jobs = new JobService(repos, logger);
+  const jobs = new JobService(repos, logger, quotaLimits(config));
   const sweeps = new SweepService(repos, jobs, logger);
   const retraining = new Retraining(
     repos,

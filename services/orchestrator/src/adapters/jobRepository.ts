@@ -14,6 +14,8 @@ export interface NewJob {
   replicas: number;
   trigger: Trigger;
   sweep?: TrialRef;
+  /** The principal who asked (absent: an automatic job, counted against nobody's quota). */
+  submittedBy?: string;
 }
 
 /** What a signal may change besides the status. */
@@ -31,8 +33,8 @@ export class JobRepository {
   /** Inserts the job unless its idempotency key exists; returns the job under that key either way. */
   async createOnce(job: NewJob): Promise<{ job: Job; created: boolean }> {
     const inserted = await this.db.query<JobRow>(
-      `insert into orchestrator.jobs (job_id, idempotency_key, model_name, dataset, dataset_version, hyperparams, replicas, trigger, status, status_reason, sweep_id, trial)
-       values ($1,$2,$3,$4,$5,$6,$7,$8,'queued',$9,$10,$11)
+      `insert into orchestrator.jobs (job_id, idempotency_key, model_name, dataset, dataset_version, hyperparams, replicas, trigger, status, status_reason, sweep_id, trial, submitted_by)
+       values ($1,$2,$3,$4,$5,$6,$7,$8,'queued',$9,$10,$11,$12)
        on conflict (idempotency_key) do nothing returning *`,
       [
         job.jobId,
@@ -46,11 +48,28 @@ export class JobRepository {
         job.trigger.reason,
         job.sweep?.sweepId ?? null,
         job.sweep?.trial ?? null,
+        job.submittedBy ?? null,
       ],
     );
     if (inserted.rows[0]) return { job: toJob(inserted.rows[0]), created: true };
     const existing = await this.db.query<JobRow>('select * from orchestrator.jobs where idempotency_key = $1', [job.idempotencyKey]);
     return { job: toJob(existing.rows[0] as JobRow), created: false };
+  }
+
+  /**
+   * The principal's queued and running jobs, counted under a transaction-scoped lock on the
+   * principal: two submissions at once cannot both see room for one more. Call it in the
+   * transaction that creates the jobs; the lock is released when it ends.
+   */
+  async countActiveLocked(principal: string): Promise<number> {
+    return inTransaction(this.db, async (client) => {
+      await client.query(`select pg_advisory_xact_lock(hashtextextended('orchestrator.quota:' || $1, 0))`, [principal]);
+      const { rows } = await client.query<{ n: string }>(
+        `select count(*) as n from orchestrator.jobs where submitted_by = $1 and status in ('queued', 'running')`,
+        [principal],
+      );
+      return Number(rows[0]?.n ?? 0);
+    });
   }
 
   async get(jobId: string): Promise<Job> {

@@ -18,6 +18,7 @@ export type JobRow = {
   trial: number | null;
   history: EpochMetrics[];
   pruned_reason: string | null;
+  submitted_by: string | null;
   created_at: Date;
   updated_at: Date;
 };
@@ -38,6 +39,7 @@ export const toJob = (r: JobRow): Job =>
     lastProgress: r.last_progress ?? null,
     modelVersion: r.model_version,
     sweep: r.sweep_id === null ? null : { sweepId: r.sweep_id, trial: r.trial ?? 0 },
+    ...(r.submitted_by === null ? {} : { submittedBy: r.submitted_by }),
     createdAt: r.created_at.toISOString(),
     updatedAt: r.updated_at.toISOString(),
   });

@@ -88,4 +88,12 @@ export const migrations: Migration[] = [
   },
   // Job requests, cancels and sweep results commit with the rows that make them true (libs/outbox).
   outboxMigration('005_outbox'),
+  {
+    // Who asked for a job (null: automatic); quotas count a principal's queued and running jobs.
+    id: '006_submitted_by',
+    sql: `
+      alter table jobs add column submitted_by text;
+      create index jobs_active_by_principal on jobs (submitted_by) where status in ('queued', 'running');
+    `,
+  },
 ];

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { HyperparamsSchema, type DatasetVersion, type Hyperparams, type Job, type ParsedRequestOf, type TrialRef, type Trigger } from '@mlpipe/contracts';
-import { ConflictError, ValidationError, type Logger } from '@mlpipe/common';
+import { ConflictError, QuotaExceededError, ValidationError, type Logger } from '@mlpipe/common';
 import { isTerminal } from '../core/jobState';
+import { checkActiveJobs, checkJobSize, principalOf, type QuotaLimits, type QuotaVerdict } from '../core/quota';
 import type { Repositories, Transaction } from '../adapters/repositories';
 import { newId } from './ids';
 
@@ -14,6 +15,14 @@ export interface JobStart {
   replicas: number;
   trigger: Trigger;
   sweep?: TrialRef;
+  submittedBy?: string;
+}
+
+/** A refused quota as the request's error: a cap can never pass (400), a busy principal may ask again later (429). */
+export function enforceQuota(verdict: QuotaVerdict): void {
+  if (verdict.ok) return;
+  if (verdict.kind === 'busy') throw new QuotaExceededError(verdict.reason);
+  throw new ValidationError(verdict.reason, { code: 'invalid' });
 }
 
 /**
@@ -25,18 +34,35 @@ export class JobService {
   constructor(
     private readonly repos: Pick<Repositories, 'datasets' | 'transaction'>,
     private readonly logger: Logger,
+    readonly quota: QuotaLimits,
   ) {}
 
+  /** A job by request, within the caps and the principal's quota of active jobs (checked and created in one transaction). */
   async submit(req: ParsedRequestOf<'orchestrator.jobs.submit'>): Promise<Job> {
+    const hyperparams = HyperparamsSchema.parse(req.hyperparams);
+    enforceQuota(checkJobSize(this.quota, hyperparams, req.replicas));
     const version = await this.trainableVersion(req.dataset, req.datasetVersion);
-    return this.startJob({
-      idempotencyKey: `manual:${randomBytes(8).toString('hex')}`,
-      modelName: req.modelName,
-      version,
-      hyperparams: HyperparamsSchema.parse(req.hyperparams),
-      replicas: req.replicas,
-      trigger: { kind: 'manual', reason: req.reason },
+    const submittedBy = principalOf(req.submittedBy);
+    const { job, created } = await this.repos.transaction(async (tx) => {
+      await this.reserve(tx, submittedBy, 1);
+      return this.createJob(tx, {
+        idempotencyKey: `manual:${randomBytes(8).toString('hex')}`,
+        modelName: req.modelName,
+        version,
+        hyperparams,
+        replicas: req.replicas,
+        trigger: { kind: 'manual', reason: req.reason },
+        submittedBy,
+      });
     });
+    if (created) this.logger.info({ jobId: job.jobId, trigger: job.trigger, submittedBy }, 'job created');
+    return job;
+  }
+
+  /** Refuses (QuotaExceededError) unless `adding` more jobs fit in the principal's quota; call it on the transaction that creates them. */
+  async reserve(tx: Transaction, principal: string, adding: number): Promise<void> {
+    const active = await tx.jobs.countActiveLocked(principal);
+    enforceQuota(checkActiveJobs(this.quota, principal, active, adding));
   }
 
   /** Marks the job cancelled and asks its trainer to stop (one request per job: the id de-duplicates). */
@@ -79,6 +105,7 @@ export class JobService {
       replicas: args.replicas,
       trigger: args.trigger,
       ...(args.sweep ? { sweep: args.sweep } : {}),
+      ...(args.submittedBy ? { submittedBy: args.submittedBy } : {}),
     });
     if (job.status === 'queued') await this.queue(tx, job);
     return { job, created };

@@ -2,9 +2,10 @@ import { HyperparamsSchema, type Job, type ParsedRequestOf, type Sweep, type Swe
 import { ConflictError, type Logger } from '@mlpipe/common';
 import { isTerminal } from '../core/jobState';
 import { expandTrials, judgeTrial, pickBest, type TrialCurve } from '../core/sweep';
+import { checkSweep, principalOf } from '../core/quota';
 import type { Repositories } from '../adapters/repositories';
 import type { TrialRow } from '../adapters/sweepRepository';
-import type { JobService } from './jobService';
+import { enforceQuota, type JobService } from './jobService';
 import { newId } from './ids';
 
 function curveOf(t: TrialRow): TrialCurve {
@@ -33,11 +34,15 @@ export class SweepService {
   ) {}
 
   async submit(req: ParsedRequestOf<'orchestrator.sweeps.submit'>): Promise<Sweep> {
-    const version = await this.jobs.trainableVersion(req.dataset, req.datasetVersion);
     const trials = expandTrials(req.sweep, HyperparamsSchema.parse(req.hyperparams));
+    enforceQuota(checkSweep(this.jobs.quota, trials));
+    const version = await this.jobs.trainableVersion(req.dataset, req.datasetVersion);
+    const submittedBy = principalOf(req.submittedBy);
     const sweepId = newId('sweep');
     // The sweep, its trials' jobs and their queue messages commit together: no half-created sweep.
+    // Every trial is a job of the principal's: all of them must fit in its quota.
     await this.repos.transaction(async (tx) => {
+      await this.jobs.reserve(tx, submittedBy, trials.length);
       await tx.sweeps.create({ sweepId, modelName: req.modelName, dataset: version.dataset, datasetVersion: version.id, spec: req.sweep });
       for (const [trial, hyperparams] of trials.entries()) {
         await this.jobs.createJob(tx, {
@@ -48,6 +53,7 @@ export class SweepService {
           replicas: 1,
           trigger: { kind: 'manual', reason: `${req.reason} (sweep ${sweepId}, trial ${trial})` },
           sweep: { sweepId, trial },
+          submittedBy,
         });
       }
     });
