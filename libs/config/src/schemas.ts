@@ -67,6 +67,14 @@ function serviceSchema<T extends z.ZodRawShape>(httpPort: number, extra: T) {
   return BaseConfigSchema.extend({ HTTP_PORT: port(httpPort), ...extra }).superRefine((cfg, ctx) => requireS3Settings(cfg as StoreFields, ctx));
 }
 
+/**
+ * Who may do what (docs/security.md): a request without a token gets AUTH_ANONYMOUS_ROLE (`viewer`:
+ * reads stay open, the laptop demo's default; `none`: every route needs a token, for clusters).
+ */
+const AUTH_SETTINGS = {
+  AUTH_ANONYMOUS_ROLE: z.enum(['none', 'viewer']).default('viewer'),
+};
+
 export const DatasetWatcherConfigSchema = serviceSchema(8084, {
   DATA_PREFIX: z.string().default('incoming/'),
   DATA_POLL_MS: z.coerce.number().int().min(100).default(2000),
@@ -149,6 +157,15 @@ export const RegistryConfigSchema = serviceSchema(8081, {
   /** No class may fall below this test accuracy for a version to become champion. */
   GATE_CLASS_FLOOR: z.coerce.number().min(0).max(1).default(0.9),
   PUBLIC_URL: z.string().default('http://127.0.0.1:8081'),
+  ...AUTH_SETTINGS,
+  /** Optional OIDC (docs/security.md#oidc): JWTs verified against the identity provider's key set; all three set or none. */
+  OIDC_JWKS_URL: z.url().optional(),
+  OIDC_ISSUER: z.string().min(1).optional(),
+  OIDC_AUDIENCE: z.string().min(1).optional(),
+  /** The claim holding the mlpipe role (a name or a list such as groups; dots for nesting). */
+  OIDC_ROLE_CLAIM: z.string().min(1).default('mlpipe_role'),
+  /** The claim naming the principal (the audit actor); `sub` when the token has none. */
+  OIDC_NAME_CLAIM: z.string().min(1).default('preferred_username'),
 });
 
 export const GatewayConfigSchema = serviceSchema(8080, {
@@ -171,6 +188,8 @@ export const GatewayConfigSchema = serviceSchema(8080, {
   GATEWAY_ALIAS_TTL_MS: z.coerce.number().int().min(100).default(30_000),
   /** Inference routes (/v2/..., /predict, /explain, /models): `open` to anyone (the laptop demo), or `token` (any valid token, viewer and up). */
   GATEWAY_AUTH: z.enum(['open', 'token']).default('open'),
+  /** The gateway's own token for reading models from the registry (needed where the registry has AUTH_ANONYMOUS_ROLE=none). */
+  REGISTRY_TOKEN: z.string().min(1).optional(),
   /** How long a token checked with the registry is trusted before it is checked again (a revoked token works at most this long). */
   AUTH_CACHE_MS: z.coerce.number().int().min(0).default(30_000),
   /** An uploaded image (PNG/JPEG, raw or base64) larger than this is refused with 400 before it is read. */
@@ -186,6 +205,20 @@ export const UiConfigSchema = serviceSchema(8083, {
   DATA_PREFIX: z.string().default('incoming/'),
   GATEWAY_URL: z.string().default('http://127.0.0.1:8080'),
   REGISTRY_URL: z.string().default('http://127.0.0.1:8081'),
+  ...AUTH_SETTINGS,
+  AUTH_CACHE_MS: z.coerce.number().int().min(0).default(30_000),
+  /** Signs the session cookie; unset, a random one per process (sessions end with a restart; set it with several replicas). */
+  UI_SESSION_SECRET: z.string().min(32).optional(),
+  /** Session cookie lifetime, in seconds. */
+  UI_SESSION_MAX_AGE_S: z.coerce.number().int().min(60).default(8 * 3600),
+  /** Mark the session cookie Secure (sent over HTTPS only): on behind TLS. */
+  UI_COOKIE_SECURE: bool(false),
+  /** Live job streams (/api/jobs/events) open at once; past it 503. */
+  UI_SSE_MAX_CONNECTIONS: z.coerce.number().int().min(1).default(100),
+  /** Feedback posts and job submissions per principal (or address) per UI_RATE_WINDOW_MS; past it 429. */
+  UI_FEEDBACK_RATE_MAX: z.coerce.number().int().min(1).default(30),
+  UI_JOBS_RATE_MAX: z.coerce.number().int().min(1).default(10),
+  UI_RATE_WINDOW_MS: z.coerce.number().int().min(1000).default(60_000),
 });
 
 export type BaseConfig = z.output<typeof BaseConfigSchema>;

@@ -2,14 +2,16 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRepl
 import type { Logger } from '@mlpipe/common';
 import { httpErrorHandler, registerOpsRoutes } from '@mlpipe/runtime';
 import { Counter, Histogram, type Registry } from 'prom-client';
+import type { AuthGuard } from '@mlpipe/auth';
 import type { ReplicaPool } from './adapters/replicaPool';
+import { requireTokenForInference } from './inferenceAuth';
 
 /**
  * The gateway as an edge in front of model replicas (gateway processes without MODEL_REPLICAS):
  * the same routes, forwarded by the replica pool. Bodies pass through untouched, so replicas do
  * all validation and the answers (and error shapes) are the replicas' own.
  */
-export function buildEdge(deps: { pool: ReplicaPool; metrics: Registry; logger: Logger; isReady: () => boolean; bodyLimitBytes?: number }): FastifyInstance {
+export function buildEdge(deps: { pool: ReplicaPool; metrics: Registry; logger: Logger; isReady: () => boolean; bodyLimitBytes?: number; guard?: AuthGuard | undefined }): FastifyInstance {
   const app = Fastify({ loggerInstance: deps.logger as FastifyBaseLogger, bodyLimit: deps.bodyLimitBytes ?? 1024 * 1024 });
   const hop = new Histogram({ name: 'mlpipe_gateway_forward_seconds', help: 'Time to forward a request to a model replica', labelNames: ['status'], buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5], registers: [deps.metrics] });
   const failures = new Counter({ name: 'mlpipe_gateway_unanswered_total', help: 'Requests no replica could answer', registers: [deps.metrics] });
@@ -17,6 +19,7 @@ export function buildEdge(deps: { pool: ReplicaPool; metrics: Registry; logger: 
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   void app.register(httpErrorHandler);
   registerOpsRoutes(app, { metrics: deps.metrics, isReady: () => deps.isReady() && deps.pool.healthyCount() > 0 });
+  requireTokenForInference(app, deps.guard);
   app.get('/v2/health/live', async () => ({ live: true }));
   app.get('/v2/health/ready', async (_req, reply) => {
     const ready = deps.isReady() && deps.pool.healthyCount() > 0;
@@ -25,7 +28,8 @@ export function buildEdge(deps: { pool: ReplicaPool; metrics: Registry; logger: 
   const forward = async (req: FastifyRequest, reply: FastifyReply) => {
     const started = performance.now();
     try {
-      const answer = await deps.pool.forward(req.method, req.url, Buffer.isBuffer(req.body) ? req.body : undefined, req.headers['content-type'] as string | undefined);
+      // The caller's token goes on: replicas with GATEWAY_AUTH=token check it too.
+      const answer = await deps.pool.forward(req.method, req.url, Buffer.isBuffer(req.body) ? req.body : undefined, req.headers['content-type'] as string | undefined, req.headers.authorization);
       hop.observe({ status: String(answer.status) }, (performance.now() - started) / 1000);
       return reply.code(answer.status).header('x-mlpipe-replica', answer.replica).type(answer.contentType).send(answer.body);
     } catch (err) {

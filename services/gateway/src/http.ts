@@ -2,7 +2,9 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from '@mlpipe/common';
 import { httpErrorHandler, registerOpsRoutes } from '@mlpipe/runtime';
 import type { Registry } from 'prom-client';
+import type { AuthGuard } from '@mlpipe/auth';
 import type { Routing } from './core/routing';
+import { requireTokenForInference } from './inferenceAuth';
 import type { DigitRoutesOptions } from './routes/digits';
 import type { ModelCache } from './adapters/modelCache';
 import type { Predictor } from './app/predictor';
@@ -19,6 +21,8 @@ export interface GatewayHttpDeps {
   isReady: () => boolean;
   bodyLimitBytes?: number;
   imageLimits?: DigitRoutesOptions['imageLimits'];
+  /** GATEWAY_AUTH=token: inference needs a valid token; unset, it is open. */
+  guard?: AuthGuard | undefined;
 }
 
 /** The limits' defaults, as in GatewayConfigSchema. */
@@ -33,6 +37,7 @@ export function buildGateway(deps: GatewayHttpDeps): FastifyInstance {
   const app = Fastify({ loggerInstance: deps.logger as FastifyBaseLogger, bodyLimit: deps.bodyLimitBytes ?? 1024 * 1024 });
   void app.register(httpErrorHandler);
   registerOpsRoutes(app, deps);
+  requireTokenForInference(app, deps.guard);
   void app.register(oipRoutes, deps);
   void app.register(digitRoutes, { ...deps, imageLimits: deps.imageLimits ?? DEFAULT_IMAGE_LIMITS });
   void app.register(modelRoutes, deps);

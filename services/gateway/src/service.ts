@@ -6,6 +6,7 @@ import { initBackend } from '@mlpipe/ml';
 import type { RunningService, ServiceContext } from '@mlpipe/runtime';
 import type { ObjectStore } from '@mlpipe/storage';
 import { Counter, Histogram, type Registry } from 'prom-client';
+import { createAuthGuard, remoteResolver, type AuthGuard } from '@mlpipe/auth';
 import { buildGateway, type GatewayHttpDeps } from './http';
 import { Routing } from './core/routing';
 import type { TrafficPolicy } from './core/traffic';
@@ -41,13 +42,17 @@ export function startGateway(deps: {
   isReady?: () => boolean;
   /** Held aliases are read from the registry again this often, and after every reconnect (default 30 s). */
   aliasTtlMs?: number;
+  /** GATEWAY_AUTH=token: inference needs a valid token (see authGuardOf). */
+  guard?: AuthGuard | undefined;
+  /** The gateway's own token for its registry reads (a registry with AUTH_ANONYMOUS_ROLE=none). */
+  registryToken?: string | undefined;
   /** The store the registry keeps artefacts in: models load from it directly when the registry cannot be reached. */
   store?: ObjectStore;
   /** Bounds on uploaded images (bytes, declared pixels, decode memory); the schema's defaults without it. */
   imageLimits?: GatewayHttpDeps['imageLimits'];
 }): RunningGateway {
   const loadTime = new Histogram({ name: 'mlpipe_model_load_seconds', help: 'Time to load a model version', labelNames: ['model'], registers: [deps.metrics] });
-  const models = new ModelCache({ registryUrl: deps.registryUrl, capacity: deps.cacheSize ?? 4, store: deps.store, onLoad: (name, _v, s) => loadTime.observe({ model: name }, s) });
+  const models = new ModelCache({ registryUrl: deps.registryUrl, registryToken: deps.registryToken, capacity: deps.cacheSize ?? 4, store: deps.store, onLoad: (name, _v, s) => loadTime.observe({ model: name }, s) });
   // What the alias subscription missed (an outage, a lost message) is healed by reading the aliases again.
   const refreshed = new Counter({ name: 'mlpipe_alias_refresh_total', help: 'Held aliases brought in line with the registry, by trigger (event, reconnect, ttl) and outcome (moved; failed: the read or the load failed, the version in hand kept)', labelNames: ['trigger', 'outcome'], registers: [deps.metrics] });
   const aliasRefresh = new AliasRefresh({ models, logger: deps.logger, ttlMs: deps.aliasTtlMs ?? 30_000, onOutcome: (trigger, outcome) => refreshed.inc({ trigger, outcome }) });
@@ -82,6 +87,7 @@ export function startGateway(deps: {
     metrics: deps.metrics,
     logger: deps.logger,
     isReady: () => ready && (deps.isReady?.() ?? true),
+    guard: deps.guard,
     ...(deps.bodyLimitBytes ? { bodyLimitBytes: deps.bodyLimitBytes } : {}),
     ...(deps.imageLimits ? { imageLimits: deps.imageLimits } : {}),
   });
@@ -100,6 +106,12 @@ export function startGateway(deps: {
   };
 }
 
+/** GATEWAY_AUTH=token: tokens are checked with the registry (GET /auth/whoami), each trusted for AUTH_CACHE_MS. */
+export function authGuardOf(config: Pick<GatewayConfig, 'GATEWAY_AUTH' | 'REGISTRY_URL' | 'AUTH_CACHE_MS'>): AuthGuard | undefined {
+  if (config.GATEWAY_AUTH === 'open') return undefined;
+  return createAuthGuard({ resolve: remoteResolver({ registryUrl: config.REGISTRY_URL, cacheMs: config.AUTH_CACHE_MS }), anonymousRole: 'none' });
+}
+
 /**
  * The gateway as the runtime starts it, in one of its two roles (see main.ts): the edge over
  * MODEL_REPLICAS (no bus, no store), or a model replica.
@@ -111,7 +123,7 @@ export async function serveGateway(ctx: ServiceContext<GatewayConfig, 'bus' | 's
     const { buildEdge } = await import('./edge');
     const { ReplicaPool } = await import('./adapters/replicaPool');
     const pool = new ReplicaPool(replicas, config.REPLICA_TIMEOUT_MS);
-    const app = buildEdge({ pool, metrics, logger, isReady, bodyLimitBytes: config.BODY_LIMIT_BYTES });
+    const app = buildEdge({ pool, metrics, logger, isReady, bodyLimitBytes: config.BODY_LIMIT_BYTES, guard: authGuardOf(config) });
     logger.info({ replicas }, 'gateway edge balancing over model replicas');
     return { app, stop: () => pool.stop() };
   }
@@ -129,6 +141,8 @@ export async function serveGateway(ctx: ServiceContext<GatewayConfig, 'bus' | 's
     traffic: { canaryShare: config.CANARY_SHARE, shadow: config.SHADOW_CHALLENGER },
     sampling: { store: ctx.store, share: config.PREDICTION_SAMPLE_SHARE, flushMs: config.PREDICTION_FLUSH_MS },
     aliasTtlMs: config.GATEWAY_ALIAS_TTL_MS,
+    guard: authGuardOf(config),
+    registryToken: config.REGISTRY_TOKEN,
     store: ctx.store,
     imageLimits: { maxBytes: config.GATEWAY_MAX_IMAGE_BYTES, maxPixels: config.GATEWAY_MAX_IMAGE_PIXELS, maxDecodeMB: config.GATEWAY_MAX_DECODE_MB },
   });

@@ -32,6 +32,8 @@ export interface AliasSwitch {
 
 export interface ModelCacheOptions {
   registryUrl: string;
+  /** Sent as a bearer token to the registry (needed where it runs with AUTH_ANONYMOUS_ROLE=none). */
+  registryToken?: string | undefined;
   /** Versions kept loaded (least recently used goes first; a version an alias serves never does). */
   capacity?: number;
   onLoad?: (name: string, version: number, seconds: number) => void;
@@ -271,7 +273,8 @@ export class ModelCache {
   private async fetchBytes(path: string): Promise<Uint8Array> {
     let res: Response;
     try {
-      res = await fetch(`${this.registryUrl}${path}`, { signal: AbortSignal.timeout(10_000) });
+      const headers: Record<string, string> = this.o.registryToken ? { authorization: `Bearer ${this.o.registryToken}` } : {};
+      res = await fetch(`${this.registryUrl}${path}`, { headers, signal: AbortSignal.timeout(10_000) });
     } catch (cause) {
       throw new TransientError(`the registry at ${this.registryUrl} did not answer`, { cause });
     }

@@ -42,14 +42,14 @@ export class ReplicaPool {
     return this.replicas.filter((r) => r.healthy).length;
   }
 
-  async forward(method: string, path: string, body: Buffer | undefined, contentType: string | undefined): Promise<ReplicaAnswer> {
+  async forward(method: string, path: string, body: Buffer | undefined, contentType: string | undefined, authorization?: string): Promise<ReplicaAnswer> {
     const tried = new Set<Replica>();
     const reasons: string[] = [];
     for (let timeouts = 0; timeouts < 2; ) {
       const replica = this.pick(tried);
       if (!replica) break;
       tried.add(replica);
-      const outcome = await this.attempt(replica, method, path, body, contentType);
+      const outcome = await this.attempt(replica, method, path, body, contentType, authorization);
       if ('answer' in outcome) return outcome.answer;
       replica.healthy = false;
       reasons.push(`${replica.url}: ${outcome.reason}`);
@@ -59,12 +59,12 @@ export class ReplicaPool {
   }
 
   /** One try on one replica: its answer, or why it gave none (a 503 is a replica saying it cannot answer now). */
-  private async attempt(replica: Replica, method: string, path: string, body: Buffer | undefined, contentType: string | undefined): Promise<{ answer: ReplicaAnswer } | { reason: string; timedOut: boolean }> {
+  private async attempt(replica: Replica, method: string, path: string, body: Buffer | undefined, contentType: string | undefined, authorization?: string): Promise<{ answer: ReplicaAnswer } | { reason: string; timedOut: boolean }> {
     try {
       const res = await fetch(`${replica.url}${path}`, {
         method,
         ...(body !== undefined ? { body: new Uint8Array(body) } : {}),
-        headers: contentType ? { 'content-type': contentType } : {},
+        headers: { ...(contentType ? { 'content-type': contentType } : {}), ...(authorization ? { authorization } : {}) },
         signal: AbortSignal.timeout(this.timeoutMs),
       });
       const answer = { status: res.status, contentType: res.headers.get('content-type') ?? 'application/json', body: Buffer.from(await res.arrayBuffer()), replica: replica.url };
