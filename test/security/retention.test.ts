@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { ValidationError, eventually } from '@mlpipe/common';
@@ -15,8 +18,15 @@ import {
   type RunningConsumer,
   type StreamLimits,
 } from '@mlpipe/bus';
-import { GatewayConfigSchema, loadConfig, streamLimits } from '@mlpipe/config';
-import { DEFAULT_STREAM_LIMITS } from '@mlpipe/contracts';
+import { DatasetWatcherConfigSchema, GatewayConfigSchema, OrchestratorConfigSchema, loadConfig, streamLimits } from '@mlpipe/config';
+import { DEFAULT_STREAM_LIMITS, type Envelope } from '@mlpipe/contracts';
+import { createPool, type Pool } from '@mlpipe/db';
+import { computeDatasetManifest, loadDatasetVersion, parseIdx, readDatasetManifest, readSeedFile, writeDatasetManifest, writeIncomingBatch, PIXELS } from '@mlpipe/dataset';
+import { createLogger, createMetricsRegistry } from '@mlpipe/runtime';
+import { createObjectStore, type ObjectStore } from '@mlpipe/storage';
+import { createTestBus, createTestDatabase, validatedBatch, type TestBus } from '@mlpipe/testing';
+import { startWatcher } from '../../services/dataset-watcher/src/service';
+import { startOrchestrator } from '../../services/orchestrator/src/service';
 
 const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 const KIB = 1024;
@@ -151,5 +161,122 @@ describe('streams at their limits (real NATS, own namespace, small limits)', () 
     expect(streamLimits(set).DLQ).toEqual({ maxAgeMs: DEFAULT_STREAM_LIMITS.DLQ.maxAgeMs, maxBytes: 1048576 });
     expect(streamLimits(set).TRAIN.maxAgeMs).toBe(0);
     expect(() => loadConfig(GatewayConfigSchema, { STREAM_DATA_MAX_BYTES: '-1' })).toThrow(/STREAM_DATA_MAX_BYTES/);
+  });
+});
+
+describe('dataset versions name their manifest instead of carrying every batch (real NATS, PostgreSQL, folder store)', () => {
+  const hash = (i: number) => i.toString(16).padStart(64, '0');
+  const cleanup: (() => Promise<unknown>)[] = [];
+  let bus: TestBus;
+  let store: ObjectStore;
+  afterEach(async () => {
+    for (const c of cleanup.splice(0).reverse()) await c();
+  });
+  const setUp = async () => {
+    bus = await createTestBus(NATS_URL);
+    cleanup.push(() => bus.dispose());
+    const root = await mkdtemp(join(tmpdir(), 'mlpipe-retention-'));
+    cleanup.push(() => rm(root, { recursive: true, force: true }));
+    store = createObjectStore({ kind: 'fs', root });
+    await store.ensureReady();
+  };
+  const storedSize = async (subjectTail: string) => {
+    const m = await bus.jsm.streams.getMessage(streamNameOf(bus.namespace, 'DATA'), { last_by_subj: `${bus.namespace}.${subjectTail}` });
+    return m?.data.length ?? 0;
+  };
+
+  it('a version of 20 000 batches makes an event of a few hundred bytes; its manifest is read back whole and checked', async () => {
+    await setUp();
+    const train = Array.from({ length: 20_000 }, (_, i) => ({ hash: hash(i), samples: 50 }));
+    const manifest = computeDatasetManifest('mnist', train, [{ hash: hash(99_999), samples: 500 }]);
+    const version = await writeDatasetManifest(store, manifest);
+    await publishEvent(bus, 'data.batch.validated', { ...validatedBatch, datasetVersion: version }, { source: 'retention-test', eventId: 'big' });
+
+    const size = await storedSize('data.batch.validated');
+    expect(size).toBeGreaterThan(0);
+    expect(size).toBeLessThan(2048);
+    // Inline, the same version would not fit in one NATS message (1 MB by default).
+    expect(JSON.stringify(manifest).length).toBeGreaterThan(1_000_000);
+    expect(version).toMatchObject({ trainBatchCount: 20_000, testBatchCount: 1, trainSamples: 1_000_000, testSamples: 500 });
+    const read = await readDatasetManifest(store, 'mnist', version.id, version.manifestSha256);
+    expect(read.trainBatches).toHaveLength(20_000);
+    expect(read.trainBatches[19_999]).toBe(hash(19_999));
+  });
+
+  it('the watcher\'s events stay the same size as batches pile up; the orchestrator starts the job on them and the trainer\'s loader reads every batch', async () => {
+    await setUp();
+    const db = await createTestDatabase();
+    cleanup.push(() => db.drop());
+    const pool: Pool = await createPool(db.url);
+    cleanup.push(() => pool.end());
+    const logger = createLogger('retention-test', 'silent');
+    const validated: Envelope<'data.batch.validated'>[] = [];
+    const requested: Envelope<'train.job.requested'>[] = [];
+    for (const reader of [
+      await consumeEvents(bus, { durable: 'retention-data', logger, pullExpiresMs: 2000, handlers: { 'data.batch.validated': async (e) => void validated.push(e) } }),
+      await consumeEvents(bus, { durable: 'retention-jobs', logger, pullExpiresMs: 2000, handlers: { 'train.job.requested': async (e) => void requested.push(e) } }),
+    ]) {
+      cleanup.push(() => reader.stop());
+    }
+
+    // 12 small train batches and one test batch, each made a new version as it arrives.
+    const images = parseIdx(readSeedFile('mnist', 't10k-images-idx3-ubyte')).data;
+    const labels = parseIdx(readSeedFile('mnist', 't10k-labels-idx1-ubyte')).data;
+    const slice = (split: 'train' | 'test', from: number, n: number) => ({
+      dataset: 'mnist' as const,
+      split,
+      format: 'idx' as const,
+      set: { images: images.slice(from * PIXELS, (from + n) * PIXELS), labels: labels.slice(from, from + n), count: n },
+    });
+    const batches = 12;
+    await writeIncomingBatch(store, 'incoming/t-000/', slice('test', 9000, 60));
+    for (let i = 0; i < batches; i++) await writeIncomingBatch(store, `incoming/b-${String(i + 1).padStart(3, '0')}/`, slice('train', i * 60, 60));
+    const watcherConfig = loadConfig(DatasetWatcherConfigSchema, { DATA_POLL_MS: '3600000', DRIFT_ENABLED: 'false' });
+    const watcher = await startWatcher({ config: watcherConfig, bus, pool, store, logger, metrics: createMetricsRegistry('w') });
+    cleanup.push(() => watcher.stop());
+    await watcher.scan();
+    await eventually(() => validated.length === batches + 1, 60_000, 'every batch validated');
+
+    // Every event's dataset version is the same size, whatever the number of batches before it.
+    const sizes = validated.map((e) => JSON.stringify(e.data.datasetVersion).length);
+    expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(4);
+    const last = validated.at(-1)!.data.datasetVersion;
+    expect(last).toMatchObject({ trainBatchCount: batches, testBatchCount: 1, trainSamples: batches * 60, testSamples: 60 });
+
+    // The orchestrator records the newest version from the event and queues a job on it.
+    const orchConfig = loadConfig(OrchestratorConfigSchema, { DATABASE_URL: db.url, RETRAIN_MIN_NEW_SAMPLES: '1' });
+    const orchestrator = await startOrchestrator({ config: orchConfig, bus, pool, logger, metrics: createMetricsRegistry('o') });
+    cleanup.push(() => orchestrator.stop());
+    await eventually(() => requested.find((e) => e.data.datasetVersion === last.id), 60_000, 'a job on the newest version');
+
+    // What the trainer does with the job: read the manifest it names, then every batch in order.
+    const data = await loadDatasetVersion(store, 'mnist', last.id);
+    expect(data.version.trainBatches).toHaveLength(batches);
+    expect(data.train.count).toBe(batches * 60);
+    expect(data.test.count).toBe(60);
+    expect(Buffer.from(data.train.images.subarray(0, PIXELS)).equals(Buffer.from(images.subarray(0, PIXELS)))).toBe(true);
+  });
+
+  it('a v1 event (every batch inline) is dead-lettered by the orchestrator with the reason', async () => {
+    await setUp();
+    const db = await createTestDatabase();
+    cleanup.push(() => db.drop());
+    const pool: Pool = await createPool(db.url);
+    cleanup.push(() => pool.end());
+    const logger = createLogger('retention-test', 'silent');
+    const orchestrator = await startOrchestrator({ config: loadConfig(OrchestratorConfigSchema, { DATABASE_URL: db.url }), bus, pool, logger, metrics: createMetricsRegistry('o') });
+    cleanup.push(() => orchestrator.stop());
+    const { datasetVersion, ...rest } = validatedBatch;
+    const v1 = {
+      type: 'data.batch.validated',
+      schemaVersion: 1,
+      eventId: 'old-release',
+      occurredAt: new Date().toISOString(),
+      source: 'dataset-watcher',
+      data: { ...rest, datasetVersion: { id: datasetVersion.id, dataset: 'mnist', trainBatches: [hash(1)], testBatches: [], trainSamples: 100, testSamples: 0 } },
+    };
+    await bus.js.publish(`${bus.namespace}.data.batch.validated`, JSON.stringify(v1));
+    const dead = await eventually(async () => (await listDeadLetters(bus)).find((d) => d.record?.consumer === 'orchestrator-data-events'), 30_000, 'the v1 event dead-lettered');
+    expect(dead.record?.reason).toMatch(/unsupported schemaVersion 1 for data.batch.validated \(expected 2\)/);
   });
 });

@@ -43,7 +43,8 @@ export const DEFAULT_STREAM_LIMITS = {
  * payload schema and schema version. Publish and consume helpers are derived from it.
  */
 export const EVENTS = {
-  'data.batch.validated': { stream: 'DATA', version: 1, schema: BatchValidatedSchema },
+  // v2: datasetVersion names its manifest (key, counts, hash) instead of listing every batch.
+  'data.batch.validated': { stream: 'DATA', version: 2, schema: BatchValidatedSchema },
   'data.batch.rejected': { stream: 'DATA', version: 1, schema: BatchRejectedSchema },
   'data.drift.detected': { stream: 'DATA', version: 1, schema: DriftDetectedSchema },
   'train.job.requested': { stream: 'TRAIN', version: 1, schema: TrainJobRequestedSchema },
@@ -89,12 +90,14 @@ export function parseEnvelope<T extends EventType>(
   value: unknown,
 ): { ok: true; envelope: Envelope<T> } | { ok: false; reason: string } {
   const entry = EVENTS[type];
+  // The version first: an event of another version fails for that reason, not for its fields.
+  const header = EnvelopeHeaderSchema.pick({ schemaVersion: true }).safeParse({ schemaVersion: (value as { schemaVersion?: unknown } | null)?.schemaVersion });
+  if (header.success && header.data.schemaVersion !== entry.version) {
+    return { ok: false, reason: `unsupported schemaVersion ${header.data.schemaVersion} for ${type} (expected ${entry.version})` };
+  }
   const schema = EnvelopeHeaderSchema.extend({ type: z.literal(type), data: entry.schema as z.ZodType });
   const result = schema.safeParse(value);
   if (!result.success) return { ok: false, reason: z.prettifyError(result.error).replace(/\n/g, '; ') };
-  if (result.data.schemaVersion !== entry.version) {
-    return { ok: false, reason: `unsupported schemaVersion ${result.data.schemaVersion} for ${type} (expected ${entry.version})` };
-  }
   return { ok: true, envelope: result.data as Envelope<T> };
 }
 

@@ -1,8 +1,13 @@
 import { z } from 'zod';
 import { ClassCountsSchema, DatasetNameSchema, IdSchema, Sha256Schema, SplitSchema } from './common';
+import { storeKeys } from './keys';
 
-/** What a dataset version is: the set of validated batches of one dataset, per split. */
-export const DatasetVersionSchema = z
+/**
+ * A dataset version's manifest: the set of validated batches of one dataset, per split, in order.
+ * Stored whole at storeKeys.datasetVersion (written before the event that announces it); the
+ * trainer and the drift monitor read it. Its id is the SHA-256 of its dataset and batch lists.
+ */
+export const DatasetManifestSchema = z
   .object({
     id: Sha256Schema,
     dataset: DatasetNameSchema,
@@ -12,6 +17,27 @@ export const DatasetVersionSchema = z
     testSamples: z.number().int().nonnegative(),
   })
   .strict();
+export type DatasetManifest = z.infer<typeof DatasetManifestSchema>;
+
+/**
+ * What events carry of a dataset version: its counts and where its manifest is, never the batch
+ * list (carried in every event, that grew O(n²) and passed NATS's payload limit near 15k batches).
+ * The key must be the version's own manifest, so no event can steer a reader elsewhere in the store.
+ */
+export const DatasetVersionSchema = z
+  .object({
+    id: Sha256Schema,
+    dataset: DatasetNameSchema,
+    trainSamples: z.number().int().nonnegative(),
+    testSamples: z.number().int().nonnegative(),
+    trainBatchCount: z.number().int().nonnegative(),
+    testBatchCount: z.number().int().nonnegative(),
+    manifestKey: z.string().min(1),
+    /** SHA-256 of the manifest object's bytes, as stored. */
+    manifestSha256: Sha256Schema,
+  })
+  .strict()
+  .refine((v) => v.manifestKey === storeKeys.datasetVersion(v.dataset, v.id), { message: 'manifestKey must be the dataset version\'s own manifest key', path: ['manifestKey'] });
 export type DatasetVersion = z.infer<typeof DatasetVersionSchema>;
 
 export const BatchValidatedSchema = z

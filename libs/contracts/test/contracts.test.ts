@@ -4,7 +4,7 @@ import { validatedBatch } from '@mlpipe/testing';
 
 const envelopeOf = (data: unknown, extra: Record<string, unknown> = {}) => ({
   type: 'data.batch.validated',
-  schemaVersion: 1,
+  schemaVersion: 2,
   eventId: 'e1',
   occurredAt: new Date().toISOString(),
   source: 'test',
@@ -31,8 +31,21 @@ describe('event contracts', () => {
   });
 
   it('rejects an unsupported schema version', () => {
-    const parsed = parseEnvelope('data.batch.validated', envelopeOf(validatedBatch, { schemaVersion: 2 }));
-    expect(parsed).toEqual({ ok: false, reason: expect.stringMatching(/schemaVersion 2/) });
+    const parsed = parseEnvelope('data.batch.validated', envelopeOf(validatedBatch, { schemaVersion: 3 }));
+    expect(parsed).toEqual({ ok: false, reason: expect.stringMatching(/schemaVersion 3/) });
+  });
+
+  it('refuses a v1 data.batch.validated (every batch hash inline), saying why: it is dead-lettered', () => {
+    const { datasetVersion, ...rest } = validatedBatch;
+    const v1 = { ...rest, datasetVersion: { id: datasetVersion.id, dataset: 'mnist', trainBatches: ['a'.repeat(64)], testBatches: [], trainSamples: 100, testSamples: 0 } };
+    const parsed = parseEnvelope('data.batch.validated', envelopeOf(v1, { schemaVersion: 1 }));
+    expect(parsed).toEqual({ ok: false, reason: 'unsupported schemaVersion 1 for data.batch.validated (expected 2)' });
+  });
+
+  it('refuses a dataset version whose manifest key points anywhere but its own manifest', () => {
+    const elsewhere = { ...validatedBatch, datasetVersion: { ...validatedBatch.datasetVersion, manifestKey: 'models/mnist/evil.json' } };
+    const parsed = parseEnvelope('data.batch.validated', envelopeOf(elsewhere));
+    expect(parsed).toEqual({ ok: false, reason: expect.stringMatching(/manifestKey/) });
   });
 
   it('rejects an envelope of another type', () => {

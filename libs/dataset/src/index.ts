@@ -5,5 +5,6 @@ export * from './png';
 export * from './validate';
 export * from './incoming';
 export * from './normalised';
+export * from './manifest';
 export * from './seed';
 export * from './transforms';

@@ -1,20 +1,10 @@
 import { z } from 'zod';
-import {
-  ClassCountsSchema,
-  DatasetNameSchema,
-  DatasetVersionSchema,
-  Sha256Schema,
-  SplitSchema,
-  storeKeys,
-  type DatasetName,
-  type DatasetVersion,
-  type Split,
-} from '@mlpipe/contracts';
+import { ClassCountsSchema, DatasetNameSchema, Sha256Schema, SplitSchema, storeKeys, type DatasetName, type Split } from '@mlpipe/contracts';
 import { ValidationError } from '@mlpipe/common';
-import { getJson, putJson, type ObjectStore } from '@mlpipe/storage';
+import { putJson, type ObjectStore } from '@mlpipe/storage';
 import { encodeIdx, parseIdx } from './idx';
-import { contentHash, sha256Hex } from './hash';
-import { IMAGE_SIDE, PIXELS, concatImages, type LabelledImages } from './types';
+import { contentHash } from './hash';
+import { IMAGE_SIDE, PIXELS, type LabelledImages } from './types';
 
 export const NormalisedBatchManifestSchema = z
   .object({
@@ -60,32 +50,4 @@ export async function readNormalisedBatch(store: ObjectStore, dataset: DatasetNa
   const set = { images: images.data, labels: labels.data, count: labels.dims[0] as number };
   if (contentHash(set) !== hash) throw new ValidationError(`normalised batch ${hash.slice(0, 12)} does not match its content hash`);
   return set;
-}
-
-/** A dataset version's id: SHA-256 of its ordered train then test batch hashes. */
-export function computeDatasetVersion(dataset: DatasetName, train: { hash: string; samples: number }[], test: { hash: string; samples: number }[]): DatasetVersion {
-  const canonical = `${dataset}\ntrain:${train.map((b) => b.hash).join(',')}\ntest:${test.map((b) => b.hash).join(',')}`;
-  return {
-    id: sha256Hex(new TextEncoder().encode(canonical)),
-    dataset,
-    trainBatches: train.map((b) => b.hash),
-    testBatches: test.map((b) => b.hash),
-    trainSamples: train.reduce((n, b) => n + b.samples, 0),
-    testSamples: test.reduce((n, b) => n + b.samples, 0),
-  };
-}
-
-export async function writeDatasetVersion(store: ObjectStore, v: DatasetVersion): Promise<void> {
-  await putJson(store, storeKeys.datasetVersion(v.dataset, v.id), v);
-}
-
-/** Everything a trainer needs of a dataset version: its description and both splits, batches in order. */
-export async function loadDatasetVersion(
-  store: ObjectStore,
-  dataset: DatasetName,
-  versionId: string,
-): Promise<{ version: DatasetVersion; train: LabelledImages; test: LabelledImages }> {
-  const version = await getJson(store, storeKeys.datasetVersion(dataset, versionId), DatasetVersionSchema);
-  const load = async (hashes: string[]) => concatImages(await Promise.all(hashes.map((h) => readNormalisedBatch(store, dataset, h))));
-  return { version, train: await load(version.trainBatches), test: await load(version.testBatches) };
 }

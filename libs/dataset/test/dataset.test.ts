@@ -4,12 +4,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createObjectStore, putJson, type ObjectStore } from '@mlpipe/storage';
 import {
-  computeDatasetVersion,
+  computeDatasetManifest,
   contentHash,
   decodeDigitPng,
   encodeDigitPng,
   encodeIdx,
   loadDatasetVersion,
+  readDatasetManifest,
   parseIdx,
   readIncomingBatch,
   readSeedFile,
@@ -17,7 +18,7 @@ import {
   SEED_CHECKSUMS,
   validateBatch,
   verifySeedFile,
-  writeDatasetVersion,
+  writeDatasetManifest,
   writeIncomingBatch,
   writeNormalisedBatch,
   PIXELS,
@@ -181,10 +182,12 @@ describe('store round trips', () => {
     const wa = await writeNormalisedBatch(store, a, { dataset: 'mnist', split: 'train', classCounts: counts, sourcePrefix: 'in/a/' });
     const wb = await writeNormalisedBatch(store, b, { dataset: 'mnist', split: 'train', classCounts: counts, sourcePrefix: 'in/b/' });
     const wt = await writeNormalisedBatch(store, t, { dataset: 'mnist', split: 'test', classCounts: counts, sourcePrefix: 'in/t/' });
-    const v = computeDatasetVersion('mnist', [{ hash: wa.manifest.contentHash, samples: 20 }, { hash: wb.manifest.contentHash, samples: 10 }], [{ hash: wt.manifest.contentHash, samples: 5 }]);
+    const v = computeDatasetManifest('mnist', [{ hash: wa.manifest.contentHash, samples: 20 }, { hash: wb.manifest.contentHash, samples: 10 }], [{ hash: wt.manifest.contentHash, samples: 5 }]);
     expect(v).toMatchObject({ trainSamples: 30, testSamples: 5 });
-    expect(computeDatasetVersion('mnist', [{ hash: wb.manifest.contentHash, samples: 10 }, { hash: wa.manifest.contentHash, samples: 20 }], []).id).not.toBe(v.id);
-    await writeDatasetVersion(store, v);
+    expect(computeDatasetManifest('mnist', [{ hash: wb.manifest.contentHash, samples: 10 }, { hash: wa.manifest.contentHash, samples: 20 }], []).id).not.toBe(v.id);
+    const ref = await writeDatasetManifest(store, v);
+    expect(ref).toMatchObject({ id: v.id, trainSamples: 30, testSamples: 5, trainBatchCount: 2, testBatchCount: 1, manifestKey: `datasets/mnist/versions/${v.id}.json` });
+    expect(await readDatasetManifest(store, 'mnist', v.id, ref.manifestSha256)).toEqual(v);
     const loaded = await loadDatasetVersion(store, 'mnist', v.id);
     expect(loaded.train.count).toBe(30);
     expect(Buffer.from(loaded.train.images.subarray(20 * PIXELS)).equals(Buffer.from(b.images))).toBe(true);
@@ -192,6 +195,18 @@ describe('store round trips', () => {
     // A tampered normalised file no longer matches its hash.
     await store.put(`${wt.prefix}labels.idx`, encodeIdx([5], new Uint8Array(5)));
     await expect(loadDatasetVersion(store, 'mnist', v.id)).rejects.toThrow(/does not match its content hash/);
+  });
+
+  it('refuses a manifest that is not the version asked for', async () => {
+    const v = computeDatasetManifest('mnist', [{ hash: 'a'.repeat(64), samples: 3 }], [{ hash: 'b'.repeat(64), samples: 2 }]);
+    const ref = await writeDatasetManifest(store, v);
+    // A batch list changed in the store no longer hashes to the version's id.
+    await putJson(store, ref.manifestKey, { ...v, trainBatches: ['c'.repeat(64)] });
+    await expect(readDatasetManifest(store, 'mnist', v.id)).rejects.toThrow(/does not hash to dataset version/);
+    // Bytes other than those the event announced are refused too.
+    await putJson(store, ref.manifestKey, v);
+    await expect(readDatasetManifest(store, 'mnist', v.id, ref.manifestSha256)).rejects.toThrow(/does not match the SHA-256 its event announced/);
+    expect(await readDatasetManifest(store, 'mnist', v.id)).toEqual(v);
   });
 });
 

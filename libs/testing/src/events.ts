@@ -1,6 +1,11 @@
-import { storeKeys, type EventData } from '@mlpipe/contracts';
+import { storeKeys, type DatasetVersion, type EventData } from '@mlpipe/contracts';
 
 const hash = (c: string) => c.repeat(64);
+
+/** What an event carries of a dataset version (counts, manifest key and hash), for tests that store no manifest. */
+export function datasetVersionRef(id: string, trainSamples: number, testSamples: number): DatasetVersion {
+  return { id, dataset: 'mnist', trainSamples, testSamples, trainBatchCount: 1, testBatchCount: 1, manifestKey: storeKeys.datasetVersion('mnist', id), manifestSha256: hash('e') };
+}
 
 /** A valid data.batch.validated payload: 100 MNIST train samples making a one-batch dataset version. */
 export const validatedBatch: EventData<'data.batch.validated'> = {
@@ -16,9 +21,11 @@ export const validatedBatch: EventData<'data.batch.validated'> = {
   datasetVersion: {
     id: hash('b'),
     dataset: 'mnist',
-    trainBatches: [hash('a')],
-    testBatches: [],
     trainSamples: 100,
     testSamples: 0,
+    trainBatchCount: 1,
+    testBatchCount: 0,
+    manifestKey: storeKeys.datasetVersion('mnist', hash('b')),
+    manifestSha256: hash('c'),
   },
 };

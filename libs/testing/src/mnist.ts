@@ -1,4 +1,4 @@
-import { computeDatasetVersion, parseIdx, readSeedFile, writeDatasetVersion, writeNormalisedBatch, PIXELS, type LabelledImages } from '@mlpipe/dataset';
+import { computeDatasetManifest, parseIdx, readSeedFile, writeDatasetManifest, writeNormalisedBatch, PIXELS, type LabelledImages } from '@mlpipe/dataset';
 import type { DatasetVersion } from '@mlpipe/contracts';
 import type { ObjectStore } from '@mlpipe/storage';
 
@@ -15,8 +15,6 @@ export async function writeMnistVersion(store: ObjectStore, train: number, test:
   const counts = Array(10).fill(0);
   const tr = await writeNormalisedBatch(store, mnistSamples('train', train), { dataset: 'mnist', split: 'train', classCounts: counts, sourcePrefix: 'x/' });
   const te = await writeNormalisedBatch(store, mnistSamples('t10k', test), { dataset: 'mnist', split: 'test', classCounts: counts, sourcePrefix: 'y/' });
-  const version = computeDatasetVersion('mnist', [{ hash: tr.manifest.contentHash, samples: train }], [{ hash: te.manifest.contentHash, samples: test }]);
-  await writeDatasetVersion(store, version);
-  return version;
+  return writeDatasetManifest(store, computeDatasetManifest('mnist', [{ hash: tr.manifest.contentHash, samples: train }], [{ hash: te.manifest.contentHash, samples: test }]));
 }
 

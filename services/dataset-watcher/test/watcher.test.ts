@@ -10,7 +10,7 @@ import { eventually } from '@mlpipe/common';
 import { createLogger, createMetricsRegistry } from '@mlpipe/runtime';
 import type { Envelope } from '@mlpipe/contracts';
 import { createObjectStore, type ObjectStore } from '@mlpipe/storage';
-import { loadDatasetVersion, parseIdx, readSeedFile, seedDataset, writeIncomingBatch, PIXELS, type IncomingBatch } from '@mlpipe/dataset';
+import { loadDatasetVersion, parseIdx, readDatasetManifest, readSeedFile, seedDataset, writeIncomingBatch, PIXELS, type IncomingBatch } from '@mlpipe/dataset';
 import { startWatcher, type RunningWatcher } from '../src/service';
 
 const logger = createLogger('watcher-test', 'silent');
@@ -106,7 +106,13 @@ describe.each(['fs', 's3'] as const)('dataset watcher on real NATS, PostgreSQL a
     await writeIncomingBatch(store, 'incoming/good-again/', mnistSlice('train', 0, 300));
     await watcher!.scan();
     await eventually(() => events.validated.length === 2 && events.rejected.length === 3, 30_000);
-    expect(events.validated[1]!.data.datasetVersion).toMatchObject({ trainSamples: 300, testSamples: 200, trainBatches: [v.contentHash] });
+    // The event names the manifest (key, counts, hash); the batches are in the manifest, which hashes as announced.
+    const second = events.validated[1]!.data.datasetVersion;
+    expect(second).toMatchObject({ trainSamples: 300, testSamples: 200, trainBatchCount: 1, testBatchCount: 1, manifestKey: `datasets/mnist/versions/${second.id}.json` });
+    expect(second).not.toHaveProperty('trainBatches');
+    const manifest = await readDatasetManifest(store, 'mnist', second.id, second.manifestSha256);
+    expect(manifest.trainBatches).toEqual([v.contentHash]);
+    expect(manifest.testBatches).toEqual([events.validated[1]!.data.contentHash]);
     expect(events.rejected[2]!.data.reasons.join()).toMatch(/300 of 300 samples are duplicates \(0 within the batch, 300 already known\)/);
 
     // Restart: nothing is processed or published again.

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { consumeEvents, publishEvent, request } from '@mlpipe/bus';
 import { createPool, type Pool } from '@mlpipe/db';
-import { createTestBus, createTestDatabase } from '@mlpipe/testing';
+import { createTestBus, createTestDatabase, datasetVersionRef } from '@mlpipe/testing';
 import { OrchestratorConfigSchema, loadConfig } from '@mlpipe/config';
 import { eventually } from '@mlpipe/common';
 import { createLogger, createMetricsRegistry } from '@mlpipe/runtime';
@@ -21,7 +21,7 @@ const validated = (train: number, test: number, id: string): EventData<'data.bat
   classCounts: Array(10).fill(10),
   normalisedPrefix: 'datasets/mnist/batches/a/',
   warnings: [],
-  datasetVersion: { id, dataset: 'mnist', trainBatches: [H('a')], testBatches: [H('b')], trainSamples: train, testSamples: test },
+  datasetVersion: datasetVersionRef(id, train, test),
 });
 
 

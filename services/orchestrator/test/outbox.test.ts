@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectBus, consumeEvents, publishEvent, request, streamNameOf, type Bus } from '@mlpipe/bus';
 import { createPool } from '@mlpipe/db';
-import { createTestDatabase, startNatsServer } from '@mlpipe/testing';
+import { createTestDatabase, datasetVersionRef, startNatsServer } from '@mlpipe/testing';
 import { OrchestratorConfigSchema, loadConfig } from '@mlpipe/config';
 import { eventually } from '@mlpipe/common';
 import { createLogger, createMetricsRegistry } from '@mlpipe/runtime';
@@ -11,7 +11,7 @@ import { startOrchestrator } from '../src/service';
 
 const logger = createLogger('orchestrator-outbox-test', 'silent');
 const H = (c: string) => c.repeat(64);
-const version: DatasetVersion = { id: H('1'), dataset: 'mnist', trainBatches: [H('a')], testBatches: [H('b')], trainSamples: 1000, testSamples: 200 };
+const version: DatasetVersion = datasetVersionRef(H('1'), 1000, 200);
 
 /** The ids of the TRAIN stream's messages, as the server stores them. */
 async function trainStream(bus: Bus): Promise<string[]> {

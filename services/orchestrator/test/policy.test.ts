@@ -1,16 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { DatasetVersion } from '@mlpipe/contracts';
+import { datasetVersionRef } from '@mlpipe/testing';
 import { decideRetrain, type RetrainContext } from '../src/core/policy';
 import { nextStatus } from '../src/core/jobState';
 
-const version = (trainSamples: number, testSamples = 1000): DatasetVersion => ({
-  id: 'c'.repeat(64),
-  dataset: 'mnist',
-  trainBatches: [],
-  testBatches: [],
-  trainSamples,
-  testSamples,
-});
+const version = (trainSamples: number, testSamples = 1000): DatasetVersion => datasetVersionRef('c'.repeat(64), trainSamples, testSamples);
 const ctx = (over: Partial<RetrainContext>): RetrainContext => ({
   latest: version(60000),
   champion: null,

@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool, migrate, type Pool } from '@mlpipe/db';
-import { createTestDatabase } from '@mlpipe/testing';
+import { createTestDatabase, datasetVersionRef } from '@mlpipe/testing';
 import { createOutbox } from '@mlpipe/outbox';
 import { HyperparamsSchema, type DatasetVersion } from '@mlpipe/contracts';
 import { ORCHESTRATOR_SCHEMA, migrations } from '../src/adapters/migrations';
 import { openRepositories, type Repositories } from '../src/adapters/repositories';
 
 const H = (c: string) => c.repeat(64);
-const version = (id: string, trainSamples: number): DatasetVersion => ({ id, dataset: 'mnist', trainBatches: [H('a')], testBatches: [H('b')], trainSamples, testSamples: 100 });
+const version = (id: string, trainSamples: number): DatasetVersion => datasetVersionRef(id, trainSamples, 100);
 const hyperparams = HyperparamsSchema.parse({});
 
 describe('the retraining context, read in one statement', () => {

@@ -141,7 +141,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     await publishEvent(
       bus,
       'data.batch.validated',
-      { ...validatedBatch, samples: version.trainSamples, datasetVersion: version, contentHash: version.trainBatches[0] ?? validatedBatch.contentHash },
+      { ...validatedBatch, samples: version.trainSamples, datasetVersion: version },
       { source: 'chaos-harness' },
     );
   } catch (err) {

@@ -2,12 +2,13 @@ import { performance } from 'node:perf_hooks';
 import { publishEvent, type Bus } from '@mlpipe/bus';
 import type { Logger } from '@mlpipe/common';
 import {
-  computeDatasetVersion,
+  computeDatasetManifest,
+  readDatasetManifest,
   readIncomingBatch,
   sampleHashes,
   sha256Hex,
   validateBatch,
-  writeDatasetVersion,
+  writeDatasetManifest,
   writeNormalisedBatch,
   type ValidationPolicy,
 } from '@mlpipe/dataset';
@@ -30,7 +31,7 @@ const SOURCE = 'dataset-watcher';
 
 /**
  * Takes one complete incoming batch through validation. A valid batch gets a normalised copy and
- * a new dataset version, then the event, then the database record: a crash before the record
+ * a new dataset version (its manifest in the store), then the event, then the database record: a crash before the record
  * makes the batch be processed again, and the deterministic event id keeps its event single.
  */
 export async function processBatch(prefix: string, deps: ProcessorDeps): Promise<BatchOutcome> {
@@ -64,14 +65,15 @@ export async function processBatch(prefix: string, deps: ProcessorDeps): Promise
     classCounts: report.classCounts,
     sourcePrefix: prefix,
   });
-  const previous = await repo.latestVersion(manifest.dataset);
+  const previousId = await repo.latestVersionId(manifest.dataset);
+  const previous = previousId ? await readDatasetManifest(store, manifest.dataset, previousId) : undefined;
   const sizes = await repo.batchSamples([...(previous?.trainBatches ?? []), ...(previous?.testBatches ?? [])]);
   const entry = (hash: string) => ({ hash, samples: sizes.get(hash) ?? 0 });
   const train = (previous?.trainBatches ?? []).map(entry);
   const test = (previous?.testBatches ?? []).map(entry);
   (manifest.split === 'train' ? train : test).push({ hash: normalised.contentHash, samples: set.count });
-  const version = computeDatasetVersion(manifest.dataset, train, test);
-  await writeDatasetVersion(store, version);
+  // The manifest is stored first; the event carries only its key, counts and hash (bounded in size).
+  const version = await writeDatasetManifest(store, computeDatasetManifest(manifest.dataset, train, test));
 
   const warnings = [...decoded.warnings, ...report.warnings];
   await publishEvent(

@@ -1,5 +1,4 @@
 import type { DatasetName, DatasetVersion, Split } from '@mlpipe/contracts';
-import { DatasetVersionSchema } from '@mlpipe/contracts';
 import { withTransaction, type Pool } from '@mlpipe/db';
 
 export interface ValidatedBatchRecord {
@@ -30,12 +29,10 @@ export class WatcherRepository {
     return new Set(rows.map((r) => r.hash.toString('hex')));
   }
 
-  async latestVersion(dataset: DatasetName): Promise<DatasetVersion | undefined> {
-    const { rows } = await this.pool.query<{ body: unknown }>(
-      'select body from watcher.dataset_versions where dataset = $1 order by seq desc limit 1',
-      [dataset],
-    );
-    return rows[0] ? DatasetVersionSchema.parse(rows[0].body) : undefined;
+  /** The newest version's id; its batches are in its manifest in the store (rows keep only what the event carried). */
+  async latestVersionId(dataset: DatasetName): Promise<string | undefined> {
+    const { rows } = await this.pool.query<{ id: string }>('select id from watcher.dataset_versions where dataset = $1 order by seq desc limit 1', [dataset]);
+    return rows[0]?.id;
   }
 
   async batchSamples(contentHashes: string[]): Promise<Map<string, number>> {
