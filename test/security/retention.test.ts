@@ -19,14 +19,18 @@ import {
   type StreamLimits,
 } from '@mlpipe/bus';
 import { DatasetWatcherConfigSchema, GatewayConfigSchema, OrchestratorConfigSchema, loadConfig, streamLimits } from '@mlpipe/config';
-import { DEFAULT_STREAM_LIMITS, type Envelope } from '@mlpipe/contracts';
+import { DEFAULT_STREAM_LIMITS, HyperparamsSchema, storeKeys, type Envelope, type TrainJobRequested } from '@mlpipe/contracts';
 import { createPool, type Pool } from '@mlpipe/db';
 import { computeDatasetManifest, loadDatasetVersion, parseIdx, readDatasetManifest, readSeedFile, writeDatasetManifest, writeIncomingBatch, PIXELS } from '@mlpipe/dataset';
 import { createLogger, createMetricsRegistry } from '@mlpipe/runtime';
 import { createObjectStore, type ObjectStore } from '@mlpipe/storage';
-import { createTestBus, createTestDatabase, validatedBatch, type TestBus } from '@mlpipe/testing';
+import { createTestBus, createTestDatabase, startS3Server, validatedBatch, writeMnistVersion, type TestBus } from '@mlpipe/testing';
+import { initBackend } from '@mlpipe/ml';
 import { startWatcher } from '../../services/dataset-watcher/src/service';
 import { startOrchestrator } from '../../services/orchestrator/src/service';
+import { startTrainer } from '../../services/trainer/src/service';
+import { CheckpointStore } from '../../services/trainer/src/adapters/checkpoints';
+import { checkpointKeysToPrune } from '../../services/trainer/src/core/checkpointPruning';
 
 const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 const KIB = 1024;
@@ -278,5 +282,116 @@ describe('dataset versions name their manifest instead of carrying every batch (
     await bus.js.publish(`${bus.namespace}.data.batch.validated`, JSON.stringify(v1));
     const dead = await eventually(async () => (await listDeadLetters(bus)).find((d) => d.record?.consumer === 'orchestrator-data-events'), 30_000, 'the v1 event dead-lettered');
     expect(dead.record?.reason).toMatch(/unsupported schemaVersion 1 for data.batch.validated \(expected 2\)/);
+  });
+});
+
+describe('checkpoints are pruned once a job ends, keeping the last', () => {
+  const dir = (attempt: number, step: number) => storeKeys.checkpointDir('job-p', attempt, step);
+  const files = (prefix: string) => [`${prefix}model.json`, `${prefix}weights.bin`];
+  const root = storeKeys.checkpoints('job-p');
+
+  it('chooses only whole folders older than the pointed one (pure)', () => {
+    const keys = [...files(dir(1, 10)), ...files(dir(1, 20)), ...files(dir(2, 5)), ...files(dir(2, 30)), ...files(dir(3, 31)), storeKeys.checkpointPointer('job-p'), `${root}epoch-0001/model.json`];
+    // Attempt 2 wrote step 30 and points at it; attempt 3 is writing step 31 (not pointed at yet).
+    expect(checkpointKeysToPrune(keys, root, dir(2, 30))).toEqual([...files(dir(1, 10)), ...files(dir(1, 20)), ...files(dir(2, 5))]);
+    // Zero-padding: step 100 sorts after step 99, attempt 10 after attempt 9.
+    expect(checkpointKeysToPrune([...files(dir(1, 99)), ...files(dir(1, 100))], root, dir(1, 100))).toEqual(files(dir(1, 99)));
+    expect(checkpointKeysToPrune([...files(dir(9, 500)), ...files(dir(10, 1))], root, dir(10, 1))).toEqual(files(dir(9, 500)));
+    // Without a pointer of this layout nothing goes; nor does another job's folder.
+    expect(checkpointKeysToPrune(keys, root, undefined)).toEqual([]);
+    expect(checkpointKeysToPrune(files(storeKeys.checkpointDir('job-other', 1, 1)), root, dir(2, 30))).toEqual([]);
+  });
+
+  describe('against a real S3 API (s3rver)', () => {
+    let s3: Awaited<ReturnType<typeof startS3Server>>;
+    let store: ObjectStore;
+    afterEach(async () => {
+      await s3?.close();
+    });
+    const model = (n: number) => ({ modelJson: new TextEncoder().encode(`{"n":${n}}`), weights: new Uint8Array([n, n, n]) });
+    const checkpoint = (steps: number) => ({ epoch: Math.floor(steps / 10), steps, history: [], model: model(steps) });
+    const setUp = async () => {
+      s3 = await startS3Server();
+      store = createObjectStore({ kind: 's3', endpoint: s3.endpoint, bucket: 'retention-test', accessKey: s3.accessKey, secretKey: s3.secretKey });
+      await store.ensureReady();
+      const checkpoints = new CheckpointStore(store);
+      for (const [attempt, steps] of [[1, 10], [1, 20], [2, 30], [2, 40]] as const) await checkpoints.save('job-p', attempt, checkpoint(steps));
+      return checkpoints;
+    };
+    const keys = async () => (await store.list(root)).map((o) => o.key);
+
+    it('deletes the older checkpoints; the pointer and the checkpoint it names stay, and it resumes', async () => {
+      const checkpoints = await setUp();
+      // A later attempt's folder, written but not yet pointed at, stays too.
+      await store.put(`${dir(3, 41)}weights.bin`, new Uint8Array([1]));
+      const result = await checkpoints.pruneEnded('job-p');
+      expect(result).toEqual({ deleted: 6, kept: dir(2, 40) });
+      expect(await keys()).toEqual([...files(dir(2, 40)), `${dir(3, 41)}weights.bin`, storeKeys.checkpointPointer('job-p')].sort());
+      const resumed = await checkpoints.latest('job-p', 10);
+      expect(resumed).toMatchObject({ steps: 40, epoch: 4 });
+      expect([...resumed!.model.weights]).toEqual([40, 40, 40]);
+      // Again: nothing more to do.
+      expect(await checkpoints.pruneEnded('job-p')).toEqual({ deleted: 0, kept: dir(2, 40) });
+    });
+
+    it('a prune cut short leaves a checkpoint to resume from, and the next prune finishes it', async () => {
+      await setUp();
+      let deletes = 0;
+      const failing = { ...store, description: store.description, ensureReady: () => store.ensureReady(), put: store.put.bind(store), get: store.get.bind(store), head: store.head.bind(store), list: store.list.bind(store),
+        delete: async (key: string) => {
+          if (++deletes > 3) throw new Error('the store went away');
+          await store.delete(key);
+        },
+      };
+      await expect(new CheckpointStore(failing).pruneEnded('job-p')).rejects.toThrow(/went away/);
+      expect(await keys()).toHaveLength(8 - 3 + 1);
+      expect((await new CheckpointStore(store).latest('job-p', 10))?.steps).toBe(40);
+      expect((await new CheckpointStore(store).pruneEnded('job-p')).deleted).toBe(3);
+      expect(await keys()).toEqual([...files(dir(2, 40)), storeKeys.checkpointPointer('job-p')].sort());
+    });
+
+    it('a job without a checkpoint has nothing to prune', async () => {
+      s3 = await startS3Server();
+      store = createObjectStore({ kind: 's3', endpoint: s3.endpoint, bucket: 'retention-test', accessKey: s3.accessKey, secretKey: s3.secretKey });
+      await store.ensureReady();
+      expect(await new CheckpointStore(store).pruneEnded('job-none')).toEqual({ deleted: 0, kept: undefined });
+    });
+  });
+
+  it('a trained job keeps only its last checkpoint, and the job resumes from it (real trainer, NATS, folder store)', async () => {
+    const bus = await createTestBus(NATS_URL);
+    const root = await mkdtemp(join(tmpdir(), 'mlpipe-retention-cp-'));
+    const store = createObjectStore({ kind: 'fs', root });
+    const backend = await initBackend('wasm');
+    const trainer = await startTrainer({
+      bus, store, logger: createLogger('retention-test', 'silent'), metrics: createMetricsRegistry('t'), replicaId: 'retention', backend: backend.name, codeVersion: 'test', consume: false,
+      // A checkpoint after every step: many folders to prune.
+      checkpointEveryMs: 1,
+    });
+    const started: Envelope<'train.job.started'>[] = [];
+    const watch = await consumeEvents(bus, { durable: 'retention-started', logger: silent, pullExpiresMs: 2000, handlers: { 'train.job.started': async (e) => void started.push(e) } });
+    try {
+      const version = await writeMnistVersion(store, 600, 200);
+      const job: TrainJobRequested = {
+        jobId: 'job-pruned', modelName: 'mnist', dataset: 'mnist', datasetVersion: version.id,
+        hyperparams: HyperparamsSchema.parse({ arch: 'cnn-small', batchSize: 64, epochs: 2, validationShare: 0.1 }),
+        replicas: 1, rank: 0, trigger: { kind: 'manual', reason: 'retention test' },
+      };
+      expect(await trainer.runOne(job, 1)).toBe('completed');
+      const left = (await store.list(storeKeys.checkpoints('job-pruned'))).map((o) => o.key);
+      const pointer = JSON.parse(new TextDecoder().decode(await store.get(storeKeys.checkpointPointer('job-pruned')))) as { prefix: string; epoch: number };
+      expect(pointer.epoch).toBe(2);
+      expect(left).toEqual([...files(pointer.prefix), storeKeys.checkpointPointer('job-pruned')].sort());
+
+      // The message delivered again (say its ack was lost): the job resumes from the kept checkpoint.
+      expect(await trainer.runOne(job, 2)).toBe('completed');
+      await eventually(() => started.find((e) => e.data.attempt === 2), 30_000, 'the second attempt started');
+      expect(started.find((e) => e.data.attempt === 2)?.data.resumedFromEpoch).toBe(2);
+    } finally {
+      await watch.stop();
+      await trainer.stop();
+      await bus.dispose();
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });

@@ -48,6 +48,8 @@ export const storeKeys = {
   datasetVersion: (dataset: string, versionId: string) => `datasets/${dataset}/versions/${versionId}.json`,
   /** One folder per attempt and step: a stale attempt never writes into a newer one's checkpoint. */
   checkpointDir: (jobId: string, attempt: number, step: number) => `checkpoints/${jobId}/attempt-${String(attempt).padStart(3, '0')}/step-${String(step).padStart(9, '0')}/`,
+  /** Everything of a job's checkpoints: its attempt/step folders and its pointer (what pruning lists). */
+  checkpoints: (jobId: string) => `checkpoints/${jobId}/`,
   /** Written last, after the checkpoint files: a checkpoint exists only once this points at it. */
   checkpointPointer: (jobId: string) => `checkpoints/${jobId}/latest.json`,
   /** With the attempt, one folder per attempt: a redelivered attempt never overwrites files another attempt announced. */

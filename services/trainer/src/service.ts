@@ -7,6 +7,7 @@ import type { TrainJobRequested } from '@mlpipe/contracts';
 import { patientStore, type ObjectStore } from '@mlpipe/storage';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { ShutdownAbort, runJob, type RunOutcome } from './app/runJob';
+import { pruneEndedJobCheckpoints } from './app/pruneCheckpoints';
 import { WatchdogAbort } from './app/shutdownAbort';
 import type { DpSettings } from './adapters/distributed';
 import { LeaseLost } from './adapters/coordinatorLease';
@@ -239,6 +240,8 @@ export async function startTrainer(deps: TrainerDeps): Promise<RunningTrainer> {
             { jobId: job.jobId, replicaId: deps.replicaId, attempt: ctx.deliveryCount, error: describeError(err), retryable },
             { source: `trainer/${deps.replicaId}`, eventId: `train.job.failed:${job.jobId}:${ctx.deliveryCount}` },
           );
+          // Failed for good: no attempt follows, so only the last checkpoint is kept (a run by hand resumes from it).
+          if (!retryable) await pruneEndedJobCheckpoints(runnerDeps.store, job.jobId, 'failed', logger);
           throw err;
         }
       },

@@ -4,6 +4,7 @@ import { getModelFiles, putModelFiles, type ModelArtifacts } from '@mlpipe/ml';
 import { NotFoundError } from '@mlpipe/common';
 import { z } from 'zod';
 import type { EpochTallyState } from '../core/group';
+import { checkpointKeysToPrune } from '../core/checkpointPruning';
 
 export interface Checkpoint {
   /** Whole epochs done. */
@@ -40,6 +41,28 @@ export class CheckpointStore {
       writtenAt: new Date().toISOString(),
     });
     return prefix;
+  }
+
+  /**
+   * For a job that ended (completed, cancelled, failed for good; never one that may resume): deletes
+   * every checkpoint older than the one the pointer names. The pointer and its folder are never
+   * touched, so a prune cut short leaves a resumable checkpoint, and running it again finishes it.
+   */
+  async pruneEnded(jobId: string): Promise<{ deleted: number; kept: string | undefined }> {
+    let pointer: z.infer<typeof CheckpointPointerSchema>;
+    try {
+      pointer = await getJson(this.store, storeKeys.checkpointPointer(jobId), CheckpointPointerSchema);
+    } catch (err) {
+      if (err instanceof NotFoundError) return { deleted: 0, kept: undefined };
+      throw err;
+    }
+    // Only a pointer of the current layout (attempt and step folders) says which folders are older.
+    const current = pointer.attempt !== undefined && pointer.steps !== undefined ? storeKeys.checkpointDir(jobId, pointer.attempt, pointer.steps) : undefined;
+    const pointed = current === pointer.prefix ? current : undefined;
+    const root = storeKeys.checkpoints(jobId);
+    const doomed = checkpointKeysToPrune((await this.store.list(root)).map((o) => o.key), root, pointed);
+    for (const key of doomed) await this.store.delete(key);
+    return { deleted: doomed.length, kept: pointed };
   }
 
   /** The last checkpoint; `stepsPerEpoch` dates checkpoints written before step counts were kept. */

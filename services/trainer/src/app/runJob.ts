@@ -3,6 +3,7 @@ import type { RunnerDeps, RunOptions } from './deps';
 import { assist } from './assist';
 import { finishJob } from './finish';
 import { prepareJob } from './prepare';
+import { pruneEndedJobCheckpoints } from './pruneCheckpoints';
 import { ShutdownAbort } from './shutdownAbort';
 import { trainPrepared } from './train';
 
@@ -28,6 +29,7 @@ export async function runJob(run: RunOptions, deps: RunnerDeps): Promise<RunOutc
     const group = await trainPrepared(prepared, deps);
     if (signal.aborted) throw signal.reason;
     await finishJob(prepared, group, deps);
+    await pruneEndedJobCheckpoints(deps.store, job.jobId, 'completed', prepared.log);
     return 'completed';
   } catch (err) {
     if (!signal.aborted || signal.reason instanceof ShutdownAbort) throw err;
@@ -39,6 +41,7 @@ export async function runJob(run: RunOptions, deps: RunnerDeps): Promise<RunOutc
       { source: prepared.source, eventId: `train.job.cancelled:${job.jobId}` },
     );
     prepared.log.info({ atEpoch }, 'job cancelled');
+    await pruneEndedJobCheckpoints(deps.store, job.jobId, 'cancelled', prepared.log);
     return 'cancelled';
   } finally {
     prepared.model.dispose();
