@@ -9,7 +9,7 @@ import { listDeadLetters, readDeadLetter, replayDeadLetter, type DeadLetterEntry
 export const DLQ_USAGE = `usage: mlpipe-dlq list [--type TYPE] [--limit N]   newest N dead letters (default 50), oldest first
        mlpipe-dlq show SEQ                          one in full, the payload pretty-printed
        mlpipe-dlq replay SEQ | --all [--type TYPE]  publish the original message again, then delete the dead letter
-(NATS_URL, default nats://127.0.0.1:4222; BUS_NAMESPACE, default mlpipe)`;
+(NATS_URL, default nats://127.0.0.1:4222; BUS_NAMESPACE, default mlpipe; NATS_USER/NATS_PASSWORD: the ops user's)`;
 
 export interface CliOutput {
   out(line: string): void;
@@ -140,8 +140,8 @@ export async function runDlqCli(argv: string[], env: Record<string, string | und
   }
   let bus: Bus | undefined;
   try {
-    const config = loadConfig(BaseConfigSchema.pick({ NATS_URL: true, BUS_NAMESPACE: true }), env);
-    bus = await connectBus({ url: config.NATS_URL, name: 'mlpipe-dlq', namespace: config.BUS_NAMESPACE });
+    const config = loadConfig(BaseConfigSchema.pick({ NATS_URL: true, NATS_USER: true, NATS_PASSWORD: true, BUS_NAMESPACE: true }), env);
+    bus = await connectBus({ url: config.NATS_URL, name: 'mlpipe-dlq', namespace: config.BUS_NAMESPACE, user: config.NATS_USER, password: config.NATS_PASSWORD });
     return await command(bus, args.name, args, io);
   } catch (err) {
     io.err(`mlpipe-dlq: ${describeError(err)}`);

@@ -7,3 +7,6 @@ export { classifyFailure, isPermanent, type FailureKind } from './failures';
 export { listDeadLetters, readDeadLetter, replayDeadLetter, REPLAYED_FROM_HEADER, type DeadLetterEntry, type ReplayResult } from './deadLetters';
 export * from './requests';
 export * from './subscribe';
+export { NATS_USERS, NATS_RIGHTS, permissionsOf, inboxPrefixOf, leaseBucketOf, type NatsUser, type NatsPermissions } from './accounts';
+export { renderAuthorization, envPasswords, passwordEnvOf, type PasswordSource, type AuthorizationOptions } from './serverConfig';
+export { NatsRefusal, permissionRefusalOf } from './refusals';

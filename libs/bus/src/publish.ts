@@ -5,6 +5,7 @@ import { SpanKind } from '@opentelemetry/api';
 import { z } from 'zod';
 import type { Bus } from './connection';
 import { subjectOf } from './naming';
+import { NatsRefusal, permissionRefusalOf } from './refusals';
 import { MessagingAttr, messagingAttributes, traceHeaders, withSendSpan } from './tracing';
 
 export interface PublishOptions {
@@ -60,6 +61,9 @@ export async function publishEvent<T extends EventType>(
     try {
       return await publishEnvelope(bus, envelope);
     } catch (err) {
+      // Refused by the server: no retry can grant the right.
+      const refusal = permissionRefusalOf(err);
+      if (refusal) throw new NatsRefusal(bus.user, `publishing ${type}`, refusal);
       if (Date.now() >= giveUpAt) throw err;
       await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** tries)));
     }

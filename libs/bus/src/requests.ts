@@ -21,6 +21,7 @@ import { SpanKind } from '@opentelemetry/api';
 import { z } from 'zod';
 import type { Bus } from './connection';
 import { subjectOf } from './naming';
+import { NatsRefusal, permissionRefusalOf } from './refusals';
 import { endAfter, markFailed, messagingAttributes, traceHeaders, withReceiveSpan, withSendSpan } from './tracing';
 
 export type RequestHandler<S extends RequestSubject> = (req: ParsedRequestOf<S>) => Promise<ReplyOf<S>>;
@@ -89,6 +90,9 @@ async function sendRequest<S extends RequestSubject>(
     const msg = await bus.nc.request(natsSubject, JSON.stringify(body), { timeout: timeoutMs, ...(headers ? { headers } : {}) });
     text = msg.string();
   } catch (cause) {
+    // A refusal is no outage: waiting cannot help, the user lacks the right (libs/bus/src/accounts.ts).
+    const refusal = permissionRefusalOf(cause);
+    if (refusal) throw new NatsRefusal(bus.user, `a request to ${subject}`, refusal);
     throw new TransientError(`no answer to ${subject} within ${timeoutMs} ms: is its service running?`, { cause });
   }
   const envelope = ReplyEnvelopeSchema.parse(JSON.parse(text));

@@ -27,6 +27,9 @@ const STREAM_LIMIT_SETTINGS = {
 export const BaseConfigSchema = z
   .object({
     NATS_URL: z.string().default('nats://127.0.0.1:4222'),
+    /** This service's NATS user and password (its rights: libs/bus/src/accounts.ts); unset for a server without users. */
+    NATS_USER: z.string().min(1).optional(),
+    NATS_PASSWORD: z.string().min(1).optional(),
     BUS_NAMESPACE: z
       .string()
       .regex(/^[a-z0-9][a-z0-9_-]{0,31}$/)

@@ -34,6 +34,13 @@ export interface OwnNatsServerOptions {
   storeDir?: string;
   /** How long start() waits for "Server is ready" (default 10 s). */
   startTimeoutMs?: number;
+  /**
+   * A config file of the test's own (e.g. an `authorization` block of users and permissions); the
+   * command line still sets JetStream, the port and the store folder.
+   */
+  configFile?: string;
+  /** Environment for the server, e.g. the passwords a config reads as $VARIABLES. */
+  env?: Record<string, string>;
 }
 
 const BIN = process.env.NATS_SERVER_BIN ?? '/usr/sbin/nats-server';
@@ -49,7 +56,11 @@ export async function startNatsServer(opts: OwnNatsServerOptions = {}): Promise<
   const start = async (): Promise<void> => {
     if (child) return;
     await mkdir(storeDir, { recursive: true });
-    const proc = spawn(BIN, ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const config = opts.configFile ? ['-c', opts.configFile] : [];
+    const proc = spawn(BIN, [...config, '-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
+    });
     child = proc;
     await new Promise<void>((resolve, reject) => {
       let log = '';

@@ -115,7 +115,7 @@ async function run(argv: string[]): Promise<number> {
     return values.help ? 0 : 2;
   }
   const config = loadConfig(BaseConfigSchema);
-  const bus = await connectBus({ url: config.NATS_URL, name: 'mlpipe-jobs', namespace: config.BUS_NAMESPACE });
+  const bus = await connectBus({ url: config.NATS_URL, name: 'mlpipe-jobs', namespace: config.BUS_NAMESPACE, user: config.NATS_USER, password: config.NATS_PASSWORD });
   try {
     switch (command) {
       case 'submit':
