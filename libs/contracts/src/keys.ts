@@ -114,3 +114,54 @@ export const CheckpointPointerSchema = z
   })
   .strict();
 export type CheckpointPointer = z.infer<typeof CheckpointPointerSchema>;
+
+/** Whose an artefact folder named by an event (or a pointer in the store) must be. */
+export type ArtefactOwner =
+  /** A model version's files: models/<model>/<job>/…, under the job when it is known, else under any job of the model (a champion). */
+  | { kind: 'model'; modelName: string; jobId?: string }
+  /** A job's checkpoints: checkpoints/<job>/…. */
+  | { kind: 'checkpoint'; jobId: string };
+
+const SAFE_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const MAX_PLACE_LENGTH = 1024;
+
+/**
+ * Why a store prefix taken from an event does not lie under its owner's folder, or undefined when
+ * it does. Events come from the bus, which is not proof of anything: a prefix pointing at another
+ * model, another job or the bucket's root would make a consumer register, load or overwrite files
+ * that are not the event's. The prefix must be one built by storeKeys, of path segments of safe
+ * characters only: no `..` or `.`, no empty segment, no leading `/`, no backslash, no `%` (an
+ * encoded `/` or `.` would be decoded by some store or proxy on the way), no control characters.
+ */
+export function artefactPrefixProblem(prefix: unknown, owner: ArtefactOwner): string | undefined {
+  if (typeof prefix !== 'string' || prefix.length === 0) return 'the artefact prefix is empty';
+  const shown = JSON.stringify(prefix.length > 120 ? `${prefix.slice(0, 120)}…` : prefix);
+  if (prefix.length > MAX_PLACE_LENGTH) return `the artefact prefix ${shown} is longer than ${MAX_PLACE_LENGTH} characters`;
+  if (prefix.startsWith('/')) return `the artefact prefix ${shown} starts with "/"`;
+  if (prefix.includes('\\')) return `the artefact prefix ${shown} contains a backslash`;
+  if (prefix.includes('%')) return `the artefact prefix ${shown} contains "%" (percent-encoding is not accepted)`;
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(prefix)) return `the artefact prefix ${shown} contains a control character`;
+  if (!prefix.endsWith('/')) return `the artefact prefix ${shown} does not end with "/"`;
+  const segments = prefix.slice(0, -1).split('/');
+  const bad = segments.find((s) => !SAFE_SEGMENT.test(s));
+  if (bad !== undefined) return `the artefact prefix ${shown} has a segment ${JSON.stringify(bad)} (only letters, digits, ".", "_" and "-", not starting with "."; no empty, "." or ".." segments)`;
+  const [root, first, second] = segments;
+  if (owner.kind === 'checkpoint') {
+    const own = storeKeys.checkpointPointer(owner.jobId).replace(/[^/]*$/, '');
+    return `${root}/${first}/` === own ? undefined : `the checkpoint prefix ${shown} is not under its job's folder ${own}`;
+  }
+  const model = storeKeys.modelArtefacts(owner.modelName, owner.jobId ?? 'x').split('/');
+  if (root !== model[0] || first !== owner.modelName || second === undefined) {
+    return `the artefact prefix ${shown} is not under its model's folder ${model[0]}/${owner.modelName}/<job>/`;
+  }
+  if (owner.jobId !== undefined && second !== owner.jobId) return `the artefact prefix ${shown} is not under its job's folder ${storeKeys.modelArtefacts(owner.modelName, owner.jobId)}`;
+  return undefined;
+}
+
+/** Why a file key taken from an event is not one of the artefact files directly in `prefix` (already checked), or undefined. */
+export function artefactKeyProblem(key: unknown, prefix: string): string | undefined {
+  if (typeof key !== 'string' || !key.startsWith(prefix)) return `the artefact key ${JSON.stringify(key)} is not in its folder ${prefix}`;
+  const file = key.slice(prefix.length);
+  return artefactOfFile(file) ? undefined : `the artefact key ${JSON.stringify(key)} names no artefact file (${ARTEFACT_FILES.join(', ')})`;
+}

@@ -3,6 +3,7 @@ import { subscribeEvents, type Bus } from '@mlpipe/bus';
 import type { Logger } from '@mlpipe/common';
 import type { GatewayConfig } from '@mlpipe/config';
 import { initBackend } from '@mlpipe/ml';
+import { artefactPrefixProblem, type ModelVersionRegistered } from '@mlpipe/contracts';
 import type { RunningService, ServiceContext } from '@mlpipe/runtime';
 import type { ObjectStore } from '@mlpipe/storage';
 import { Counter, Histogram, type Registry } from 'prom-client';
@@ -59,7 +60,16 @@ export function startGateway(deps: {
   // An alias move takes effect without a restart, once its version is loaded; where versions are
   // kept is remembered from their registration, so they load from the store if the registry is away.
   const aliasSub = subscribeEvents(deps.bus, 'model.alias.changed', (e) => void aliasRefresh.follow(e.data), deps.logger);
-  const versionSub = subscribeEvents(deps.bus, 'model.version.registered', (e) => models.learnVersion(e.data.modelName, e.data.version, e.data), deps.logger);
+  const versionSub = subscribeEvents(deps.bus, 'model.version.registered', (e) => learnVersion(e.data), deps.logger);
+  // A live subscription has no dead-letter stream: an announcement whose files lie outside its own
+  // model's job folder is logged and counted, and its place is never used.
+  const refusedPlaces = new Counter({ name: 'mlpipe_gateway_refused_artefact_places_total', help: 'model.version.registered events ignored because their artefact prefix lies outside their own model and job', registers: [deps.metrics] });
+  const learnVersion = (d: ModelVersionRegistered) => {
+    const problem = artefactPrefixProblem(d.artefactPrefix, { kind: 'model', modelName: d.modelName, jobId: d.jobId });
+    if (!problem) return models.learnVersion(d.modelName, d.version, d);
+    refusedPlaces.inc();
+    deps.logger.warn({ modelName: d.modelName, version: d.version, jobId: d.jobId, reason: problem }, 'ignoring a model.version.registered whose artefacts lie outside its own folder');
+  };
   aliasRefresh.start();
   const unwatch = deps.bus.connection.onReconnect((downMs) => {
     deps.logger.info({ downMs }, 'NATS is back: reading the served aliases again, in case a move was missed');

@@ -5,7 +5,7 @@ import { createTestBus, createTestDatabase, datasetVersionRef } from '@mlpipe/te
 import { OrchestratorConfigSchema, loadConfig } from '@mlpipe/config';
 import { eventually } from '@mlpipe/common';
 import { createLogger, createMetricsRegistry } from '@mlpipe/runtime';
-import type { Envelope, EventData } from '@mlpipe/contracts';
+import { storeKeys, type Envelope, type EventData } from '@mlpipe/contracts';
 import { startOrchestrator, type RunningOrchestrator } from '../src/service';
 
 const logger = createLogger('orchestrator-test', 'silent');
@@ -112,7 +112,7 @@ describe('orchestrator with real NATS and PostgreSQL', () => {
         testAccuracy: 0.98,
         datasetVersion: job.datasetVersion,
         trainSamples: 1000,
-        artefactPrefix: 'models/mnist/x/',
+        artefactPrefix: storeKeys.modelArtefacts('mnist', job.jobId),
         decision: { outcome: 'champion', reason: 'first model' },
       },
       { source: 'test' },
@@ -142,7 +142,7 @@ describe('orchestrator with real NATS and PostgreSQL', () => {
     await publishEvent(
       bus,
       'model.version.registered',
-      { modelName: 'mnist', version: 1, runId: first.jobId, jobId: first.jobId, testAccuracy: 0.98, datasetVersion: H('6'), trainSamples: 1000, artefactPrefix: 'models/mnist/x/', decision: { outcome: 'champion', reason: 'first model' } },
+      { modelName: 'mnist', version: 1, runId: first.jobId, jobId: first.jobId, testAccuracy: 0.98, datasetVersion: H('6'), trainSamples: 1000, artefactPrefix: storeKeys.modelArtefacts('mnist', first.jobId), decision: { outcome: 'champion', reason: 'first model' } },
       { source: 'test' },
     );
     await eventually(async () => ((await request(bus, 'orchestrator.jobs.get', { jobId: first.jobId })).modelVersion ? true : undefined));

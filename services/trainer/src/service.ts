@@ -3,7 +3,7 @@ import { describeError, NotFoundError, TransientError, ValidationError, type Log
 import type { TrainerConfig } from '@mlpipe/config';
 import { initBackend } from '@mlpipe/ml';
 import type { RunningService, ServiceContext } from '@mlpipe/runtime';
-import type { TrainJobRequested } from '@mlpipe/contracts';
+import { artefactPrefixProblem, type TrainJobRequested } from '@mlpipe/contracts';
 import { patientStore, type ObjectStore } from '@mlpipe/storage';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { ShutdownAbort, runJob, type RunOutcome } from './app/runJob';
@@ -209,6 +209,9 @@ export async function startTrainer(deps: TrainerDeps): Promise<RunningTrainer> {
     handlers: {
       'train.job.requested': async (e, ctx) => {
         const job = e.data;
+        // The baseline is loaded from the store: one outside the model's folder dead-letters the request with the reason.
+        const baselineProblem = job.baseline && artefactPrefixProblem(job.baseline.artefactPrefix, { kind: 'model', modelName: job.modelName });
+        if (baselineProblem) throw new ValidationError(`job ${job.jobId}'s baseline lies outside its model's folder: ${baselineProblem}`);
         if (await endedBeforeStart(job.jobId)) {
           logger.info({ jobId: job.jobId, rank: job.rank }, 'job ended before this replica started on it');
           return;

@@ -1,5 +1,5 @@
-import type { Envelope, Job } from '@mlpipe/contracts';
-import { NotFoundError } from '@mlpipe/common';
+import { artefactPrefixProblem, type Envelope, type Job } from '@mlpipe/contracts';
+import { NotFoundError, ValidationError } from '@mlpipe/common';
 import type { Repositories } from '../adapters/repositories';
 import type { Retraining } from './retraining';
 import type { SweepService } from './sweepService';
@@ -59,6 +59,9 @@ export class JobEvents {
 
   async modelRegistered(e: Envelope<'model.version.registered'>): Promise<void> {
     const d = e.data;
+    // The prefix becomes the next jobs' baseline: one outside the version's own job folder is dead-lettered, never kept.
+    const problem = artefactPrefixProblem(d.artefactPrefix, { kind: 'model', modelName: d.modelName, jobId: d.jobId });
+    if (problem) throw new ValidationError(`${d.modelName} v${d.version} was announced with artefacts outside its own folder: ${problem}`);
     await this.repos.models.recordVersion(d);
     if (d.decision.outcome === 'champion') await this.repos.models.setChampion(d.modelName, d.version);
     const job = await this.repos.jobs.signal(d.jobId, 'succeeded', {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { withTransaction, type Pool, type PoolClient } from '@mlpipe/db';
 import { NotFoundError, ValidationError } from '@mlpipe/common';
 import type { Outbox } from '@mlpipe/outbox';
-import { NUM_CLASSES, storeKeys, type Alias, type EventData, type GateDecision, type ModelAliasChanged, type ModelVersionRegistered, type SweepCompleted, type TrialRef } from '@mlpipe/contracts';
+import { NUM_CLASSES, artefactKeyProblem, artefactPrefixProblem, storeKeys, type Alias, type EventData, type GateDecision, type ModelAliasChanged, type ModelVersionRegistered, type SweepCompleted, type TrialRef } from '@mlpipe/contracts';
 import type { ObjectStore } from '@mlpipe/storage';
 import { putJson } from '@mlpipe/storage';
 import { decideGate, type GatePolicy } from '../core/gate';
@@ -13,6 +13,18 @@ export interface Registration {
 }
 
 const TRAINER = 'trainer';
+
+/**
+ * A completion whose artefacts lie outside its own model's job folder is refused (ValidationError:
+ * the consumer dead-letters it with the reason): registering it would publish, serve and later
+ * prune files that are not the job's.
+ */
+function refuseForeignArtefacts(d: EventData<'train.job.completed'>): void {
+  const { prefix, modelJsonKey, weightsKey } = d.artefacts;
+  const problem =
+    artefactPrefixProblem(prefix, { kind: 'model', modelName: d.modelName, jobId: d.jobId }) ?? artefactKeyProblem(modelJsonKey, prefix) ?? artefactKeyProblem(weightsKey, prefix);
+  if (problem) throw new ValidationError(`job ${d.jobId} reported artefacts outside its own folder: ${problem}`);
+}
 
 /**
  * Writes what the trainer reports into the registry tables; registering a version runs the gate.
@@ -110,6 +122,7 @@ export class Registrar {
    * trial's run is kept, with its completion, until the sweep names its best (null meanwhile).
    */
   async register(d: EventData<'train.job.completed'>): Promise<Registration | null> {
+    refuseForeignArtefacts(d);
     if (!d.sweep) return this.registerVersion(d);
     const sweep = d.sweep;
     await withTransaction(this.pool, async (c) => {

@@ -1,7 +1,7 @@
-import { CheckpointPointerSchema, EpochMetricsSchema, storeKeys, type EpochMetrics } from '@mlpipe/contracts';
+import { CheckpointPointerSchema, EpochMetricsSchema, artefactPrefixProblem, storeKeys, type EpochMetrics } from '@mlpipe/contracts';
 import { getJson, putJson, type ObjectStore } from '@mlpipe/storage';
 import { getModelFiles, putModelFiles, type ModelArtifacts } from '@mlpipe/ml';
-import { NotFoundError } from '@mlpipe/common';
+import { NotFoundError, ValidationError } from '@mlpipe/common';
 import { z } from 'zod';
 import type { EpochTallyState } from '../core/group';
 import { checkpointKeysToPrune } from '../core/checkpointPruning';
@@ -74,6 +74,9 @@ export class CheckpointStore {
       if (err instanceof NotFoundError) return undefined;
       throw err;
     }
+    // A pointer is only a file in the bucket: one naming another job's (or any other) folder is not resumed from.
+    const problem = artefactPrefixProblem(pointer.prefix, { kind: 'checkpoint', jobId });
+    if (problem) throw new ValidationError(`the checkpoint pointer of job ${jobId} points outside its folder: ${problem}`);
     return {
       epoch: pointer.epoch,
       steps: pointer.steps ?? pointer.epoch * stepsPerEpoch,
