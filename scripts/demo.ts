@@ -81,7 +81,9 @@ const env: NodeJS.ProcessEnv = {
   AUTO_RECIPE: values.recipe ?? (values.loop ? 'plain' : 'fast'),
   AUTO_HYPERPARAMS: JSON.stringify({ ...(values.epochs ? { epochs: Number(values.epochs) } : {}), trainSubset: Number(trainSubset), testSubset: 0 }),
   AUTO_REPLICAS: String(replicas),
-  ...(values.loop ? { DRIFT_WINDOW: '200', DRIFT_POLL_MS: '2000', PREDICTION_FLUSH_MS: '1000', DATA_POLL_MS: '1000' } : {}),
+  // The loop samples every prediction (the default is 0.1): its drift windows fill from the few
+  // hundred predictions it sends, and the lineage it shows is of the last one.
+  ...(values.loop ? { DRIFT_WINDOW: '200', DRIFT_POLL_MS: '2000', PREDICTION_FLUSH_MS: '1000', DATA_POLL_MS: '1000', PREDICTION_SAMPLE_SHARE: '1' } : {}),
 };
 
 /** One process each; trainer replicas get ids trainer-1, trainer-2, … */

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { ValidationError, eventually } from '@mlpipe/common';
+import { ValidationError, eventually, mulberry32 } from '@mlpipe/common';
 import {
   connectBus,
   consumeEvents,
@@ -19,7 +19,7 @@ import {
   type StreamLimits,
 } from '@mlpipe/bus';
 import { DatasetWatcherConfigSchema, GatewayConfigSchema, OrchestratorConfigSchema, loadConfig, streamLimits } from '@mlpipe/config';
-import { DEFAULT_STREAM_LIMITS, HyperparamsSchema, storeKeys, type Envelope, type TrainJobRequested } from '@mlpipe/contracts';
+import { DEFAULT_STREAM_LIMITS, HyperparamsSchema, storeKeys, type Envelope, type PredictionRecord, type TrainJobRequested } from '@mlpipe/contracts';
 import { createPool, type Pool } from '@mlpipe/db';
 import { computeDatasetManifest, loadDatasetVersion, parseIdx, readDatasetManifest, readSeedFile, writeDatasetManifest, writeIncomingBatch, PIXELS } from '@mlpipe/dataset';
 import { createLogger, createMetricsRegistry } from '@mlpipe/runtime';
@@ -31,6 +31,8 @@ import { startOrchestrator } from '../../services/orchestrator/src/service';
 import { startTrainer } from '../../services/trainer/src/service';
 import { CheckpointStore } from '../../services/trainer/src/adapters/checkpoints';
 import { checkpointKeysToPrune } from '../../services/trainer/src/core/checkpointPruning';
+import { PredictionLog } from '../../services/gateway/src/adapters/predictionLog';
+import { PredictionRetention } from '../../services/gateway/src/adapters/predictionRetention';
 
 const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 const KIB = 1024;
@@ -393,5 +395,82 @@ describe('checkpoints are pruned once a job ends, keeping the last', () => {
       await bus.dispose();
       await rm(root, { recursive: true, force: true });
     }
+  });
+});
+
+describe('prediction samples: a share below 1 by default, and retention (s3rver)', () => {
+  let s3: Awaited<ReturnType<typeof startS3Server>> | undefined;
+  let store: ObjectStore;
+  afterEach(async () => {
+    await s3?.close();
+    s3 = undefined;
+  });
+  const setUp = async () => {
+    s3 = await startS3Server();
+    store = createObjectStore({ kind: 's3', endpoint: s3.endpoint, bucket: 'predictions-test', accessKey: s3.accessKey, secretKey: s3.secretKey });
+    await store.ensureReady();
+  };
+  const record = (i: number): PredictionRecord => ({ predictionId: `p-${i}`, at: new Date().toISOString(), model: 'mnist', version: 1, variant: 'champion', class: i % 10, confidence: 0.9, input28: 'AAAA' });
+  const written = async () => {
+    const lines: string[] = [];
+    for (const o of await store.list(storeKeys.predictionLogDir('mnist'))) lines.push(...new TextDecoder().decode(await store.get(o.key)).split('\n').filter(Boolean));
+    return lines.map((l) => (JSON.parse(l) as PredictionRecord).predictionId);
+  };
+  const sample = async (share: number, seed: number, n: number) => {
+    const log = new PredictionLog({ store, logger: silent, sampleShare: share, flushMs: 3_600_000, maxBatch: 100_000, random: mulberry32(seed) });
+    for (let i = 0; i < n; i++) log.offer(record(i));
+    await log.close();
+  };
+
+  it('the gateway keeps a tenth of predictions by default', () => {
+    const config = loadConfig(GatewayConfigSchema, {});
+    expect(config.PREDICTION_SAMPLE_SHARE).toBe(0.1);
+    expect(config.PREDICTION_RETENTION_MS).toBe(30 * 24 * 3_600_000);
+  });
+
+  it('samples deterministically with a seeded generator: the share kept, the same predictions each time', async () => {
+    await setUp();
+    await sample(0.1, 42, 5000);
+    const first = await written();
+    // What the generator decides, predicted: the i-th prediction is kept when its draw is below the share.
+    const draw = mulberry32(42);
+    const expected = Array.from({ length: 5000 }, (_, i) => i).filter(() => draw() < 0.1).map((i) => `p-${i}`);
+    expect(first).toEqual(expected);
+    expect(first.length).toBeGreaterThan(400);
+    expect(first.length).toBeLessThan(600);
+    for (const o of await store.list(storeKeys.predictionLogs())) await store.delete(o.key);
+    await sample(0.1, 42, 5000);
+    expect(await written()).toEqual(first);
+    for (const o of await store.list(storeKeys.predictionLogs())) await store.delete(o.key);
+    await sample(1, 7, 50);
+    expect(await written()).toHaveLength(50);
+  });
+
+  it('deletes prediction logs past their retention and nothing else', async () => {
+    await setUp();
+    const put = (key: string) => store.put(key, new TextEncoder().encode(`${JSON.stringify(record(1))}\n`));
+    await put(storeKeys.predictionLog('mnist', '2026-11-01', 'old'));
+    await put(storeKeys.predictionLog('fashion', '2026-11-01', 'old'));
+    await store.put(storeKeys.checkpointPointer('job-x'), new TextEncoder().encode('{}')); // not a prediction log
+    await new Promise((r) => setTimeout(r, 2100)); // S3 times have a resolution of a second
+    await put(storeKeys.predictionLog('mnist', '2026-11-02', 'new'));
+    const listed = await store.list(storeKeys.predictionLogs());
+    const newest = Math.max(...listed.map((o) => o.lastModified.getTime()));
+    const deleted: number[] = [];
+    // "Now" is 0.5 s after the newest log: the two older ones (2.1 s before it) are past a 1 s retention.
+    const retention = new PredictionRetention({ store, logger: silent, maxAgeMs: 1000, sweepMs: 3_600_000, now: () => newest + 500, onDeleted: (n) => deleted.push(n) });
+    try {
+      await eventually(() => deleted.length > 0, 10_000, 'the sweep at start-up');
+      expect((await store.list(storeKeys.predictionLogs())).map((o) => o.key)).toEqual([storeKeys.predictionLog('mnist', '2026-11-02', 'new')]);
+      expect(deleted).toEqual([2]);
+      expect(await store.head(storeKeys.checkpointPointer('job-x'))).toBeDefined();
+      expect(await retention.sweep()).toBe(0);
+    } finally {
+      await retention.stop();
+    }
+    // 0 keeps every log.
+    const keepAll = new PredictionRetention({ store, logger: silent, maxAgeMs: 0, sweepMs: 3_600_000, now: () => newest + 10 * 3_600_000 });
+    expect(await keepAll.sweep()).toBe(0);
+    await keepAll.stop();
   });
 });

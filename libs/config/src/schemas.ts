@@ -184,8 +184,15 @@ export const GatewayConfigSchema = serviceSchema(8080, {
   CANARY_SHARE: z.coerce.number().min(0).max(1).default(0),
   /** The challenger also scores champion-answered requests; its answers are logged and counted, not returned. */
   SHADOW_CHALLENGER: bool(false),
-  /** Share of predictions sampled (inputs and outputs) into the store for drift monitoring and lineage; 0 turns it off. */
-  PREDICTION_SAMPLE_SHARE: z.coerce.number().min(0).max(1).default(1),
+  /**
+   * Share of predictions sampled (inputs and outputs) into the store for drift monitoring and lineage; 0 turns it off.
+   * Below 1 so not every input is kept: a drift window of DRIFT_WINDOW samples then needs DRIFT_WINDOW / share predictions.
+   */
+  PREDICTION_SAMPLE_SHARE: z.coerce.number().min(0).max(1).default(0.1),
+  /** Prediction logs older than this are deleted by the gateway (0 keeps them for ever); default 30 days. */
+  PREDICTION_RETENTION_MS: z.coerce.number().int().min(0).default(30 * 24 * 3_600_000),
+  /** How often the gateway looks for prediction logs past their retention. */
+  PREDICTION_RETENTION_SWEEP_MS: z.coerce.number().int().min(1000).default(3_600_000),
   PREDICTION_FLUSH_MS: z.coerce.number().int().min(100).default(5000),
   /** Served aliases are read from the registry again this often (and after every NATS reconnect), so a missed alias event is healed. */
   GATEWAY_ALIAS_TTL_MS: z.coerce.number().int().min(100).default(30_000),

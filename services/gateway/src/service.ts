@@ -13,6 +13,7 @@ import { Routing } from './core/routing';
 import type { TrafficPolicy } from './core/traffic';
 import { ModelCache } from './adapters/modelCache';
 import { PredictionLog } from './adapters/predictionLog';
+import { PredictionRetention } from './adapters/predictionRetention';
 import { InferenceMetrics } from './adapters/inferenceMetrics';
 import { Predictor } from './app/predictor';
 import { AliasRefresh } from './app/aliasRefresh';
@@ -38,7 +39,8 @@ export function startGateway(deps: {
   traffic?: TrafficPolicy;
   random?: () => number;
   /** With a store, predictions are sampled into it (drift monitoring, lineage). */
-  sampling?: { store: ObjectStore; share: number; flushMs: number };
+  /** retentionMs: logs older than this are deleted (every retentionSweepMs, default 1 h); unset or 0 keeps them. */
+  sampling?: { store: ObjectStore; share: number; flushMs: number; retentionMs?: number; retentionSweepMs?: number };
   /** The process's readiness (the runtime's); the gateway is ready only while both are. */
   isReady?: () => boolean;
   /** Held aliases are read from the registry again this often, and after every reconnect (default 30 s). */
@@ -87,6 +89,11 @@ export function startGateway(deps: {
           onDropped: (n) => sampled.inc({ outcome: 'dropped' }, n),
         })
       : undefined;
+  // The gateway writes the prediction logs, so it also deletes them past their retention (also with sampling off).
+  const deletedLogs = new Counter({ name: 'mlpipe_prediction_logs_deleted_total', help: 'Prediction logs deleted past PREDICTION_RETENTION_MS', registers: [deps.metrics] });
+  const retention = deps.sampling?.retentionMs
+    ? new PredictionRetention({ store: deps.sampling.store, logger: deps.logger, maxAgeMs: deps.sampling.retentionMs, sweepMs: deps.sampling.retentionSweepMs ?? 3_600_000, onDeleted: (n) => deletedLogs.inc(n) })
+    : undefined;
   const routing = new Routing({ pinnedVersion: deps.pinnedVersion, traffic: deps.traffic, random: deps.random });
   const predictor = new Predictor({ models, metrics: new InferenceMetrics(deps.metrics), logger: deps.logger, predictionLog });
   let ready = true;
@@ -112,6 +119,7 @@ export function startGateway(deps: {
       aliasSub.unsubscribe();
       versionSub.unsubscribe();
       await predictionLog?.close();
+      await retention?.stop();
     },
   };
 }
@@ -149,7 +157,13 @@ export async function serveGateway(ctx: ServiceContext<GatewayConfig, 'bus' | 's
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
     pinnedVersion: config.MODEL_VERSION,
     traffic: { canaryShare: config.CANARY_SHARE, shadow: config.SHADOW_CHALLENGER },
-    sampling: { store: ctx.store, share: config.PREDICTION_SAMPLE_SHARE, flushMs: config.PREDICTION_FLUSH_MS },
+    sampling: {
+      store: ctx.store,
+      share: config.PREDICTION_SAMPLE_SHARE,
+      flushMs: config.PREDICTION_FLUSH_MS,
+      retentionMs: config.PREDICTION_RETENTION_MS,
+      retentionSweepMs: config.PREDICTION_RETENTION_SWEEP_MS,
+    },
     aliasTtlMs: config.GATEWAY_ALIAS_TTL_MS,
     guard: authGuardOf(config),
     registryToken: config.REGISTRY_TOKEN,

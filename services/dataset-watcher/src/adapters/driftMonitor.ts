@@ -133,7 +133,11 @@ export async function startDriftMonitor(o: DriftMonitorOptions): Promise<Running
   let running: Promise<void> | undefined;
   const check = (): Promise<void> => {
     running ??= (async () => {
-      const objects = (await store.list(storeKeys.predictionLogs())).filter((x) => !seen.has(x.key)).sort((a, b) => a.key.localeCompare(b.key));
+      const listed = await store.list(storeKeys.predictionLogs());
+      // Logs the gateway deleted past their retention are forgotten too, so this set stays as small as the prefix.
+      const present = new Set(listed.map((x) => x.key));
+      for (const key of seen) if (!present.has(key)) seen.delete(key);
+      const objects = listed.filter((x) => !seen.has(x.key)).sort((a, b) => a.key.localeCompare(b.key));
       for (const x of objects) {
         seen.add(x.key);
         try {
