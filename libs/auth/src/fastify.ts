@@ -13,7 +13,7 @@ export interface AuthGuard {
    * caller has `role`. It runs before body parsing and validation, so a refused caller learns nothing
    * about the route's input rules.
    */
-  require(role: Role): (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
+  requireRole(role: Role): (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
   /** The principal a guarded route's hook admitted (the audit actor). Throws on a route without a guard. */
   principalOf(req: FastifyRequest): Principal;
   /** The principal of a request, if its credentials resolve (no role required; undefined when none or bad). */
@@ -33,7 +33,7 @@ export function createAuthGuard(opts: { resolve: CredentialResolver; anonymousRo
     return 'principal' in r ? ({ presented: true, principal: r.principal } as const) : ({ presented: true, principal: undefined, problem: r.problem } as const);
   };
   return {
-    require: (role) => async (req, reply) => {
+    requireRole: (role) => async (req, reply) => {
       const decision = decideAccess(role, await presented(req), opts.anonymousRole);
       if (decision.allowed) {
         admitted.set(req, decision.principal);
@@ -59,5 +59,5 @@ export function createAuthGuard(opts: { resolve: CredentialResolver; anonymousRo
 
 /** `GET /auth/whoami`: the caller's principal; the gateway and UI resolve tokens through it. */
 export function registerWhoami(app: FastifyInstance, guard: AuthGuard): void {
-  app.get('/auth/whoami', { onRequest: guard.require('viewer'), schema: { summary: 'The principal of the presented credentials' } as object }, async (req) => guard.principalOf(req));
+  app.get('/auth/whoami', { onRequest: guard.requireRole('viewer'), schema: { summary: 'The principal of the presented credentials' } as object }, async (req) => guard.principalOf(req));
 }

@@ -8,7 +8,7 @@ import { isInferencePath } from './core/inferenceAccess';
  */
 export function requireTokenForInference(app: FastifyInstance, guard: AuthGuard | undefined): void {
   if (!guard) return;
-  const viewer = guard.require('viewer');
+  const viewer = guard.requireRole('viewer');
   app.addHook('onRequest', async (req, reply) => {
     if (isInferencePath(req.url)) await viewer(req, reply);
   });

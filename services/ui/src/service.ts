@@ -14,6 +14,14 @@ export async function serveUi(ctx: ServiceContext<UiConfig, 'bus' | 'store' | 'h
     metrics: ctx.metrics,
     logger: ctx.logger,
     isReady: ctx.isReady,
+    auth: { anonymousRole: config.AUTH_ANONYMOUS_ROLE, cacheMs: config.AUTH_CACHE_MS },
+    session: { secret: config.UI_SESSION_SECRET, maxAgeS: config.UI_SESSION_MAX_AGE_S, secure: config.UI_COOKIE_SECURE },
+    limits: {
+      sseMaxConnections: config.UI_SSE_MAX_CONNECTIONS,
+      feedbackRateMax: config.UI_FEEDBACK_RATE_MAX,
+      jobsRateMax: config.UI_JOBS_RATE_MAX,
+      rateWindowMs: config.UI_RATE_WINDOW_MS,
+    },
   });
   return { app };
 }

@@ -2,9 +2,10 @@ import { mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext } from 'playwright-core';
 import type { FastifyInstance } from 'fastify';
 import { publishEvent } from '@mlpipe/bus';
+import { storeKeys } from '@mlpipe/contracts';
 import { createLogger, createMetricsRegistry } from '@mlpipe/runtime';
 import type { ObjectStore } from '@mlpipe/storage';
 import { readIncomingBatch, parseIdx, readSeedFile, PIXELS } from '@mlpipe/dataset';
@@ -28,6 +29,9 @@ describe('web UI in a real browser, against a real gateway and registry', () => 
   let ui: FastifyInstance;
   let uiUrl = '';
   let browser: Browser;
+  /** One browser profile, signed in as an operator: its pages share the session cookie. */
+  let context: BrowserContext;
+  let operatorToken = '';
   let orchestrator: RunningOrchestrator;
 
   beforeAll(async () => {
@@ -61,9 +65,20 @@ describe('web UI in a real browser, against a real gateway and registry', () => 
       headless: true,
       args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     });
+    // Signing in through the login page: the token is checked by the registry and becomes a session cookie.
+    operatorToken = (await live.registry.tokens.create('olivia', 'operator')).token;
+    context = await browser.newContext({ viewport: { width: 1100, height: 800 } });
+    const login = await context.newPage();
+    await login.goto(`${uiUrl}/login`);
+    await login.fill('#token', operatorToken);
+    await login.click('#login button');
+    await login.waitForURL(`${uiUrl}/`);
+    await login.waitForFunction(() => document.getElementById('session')?.textContent?.includes('olivia (operator)'));
+    await login.close();
   }, 180_000);
 
   afterAll(async () => {
+    await context?.close();
     await browser?.close();
     await ui?.close();
     await orchestrator?.stop();
@@ -73,7 +88,7 @@ describe('web UI in a real browser, against a real gateway and registry', () => 
   });
 
   it('draws a digit, shows the prediction and model version, and stores a correction in the bucket', async () => {
-    const page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
+    const page = await context.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(uiUrl);
@@ -108,7 +123,7 @@ describe('web UI in a real browser, against a real gateway and registry', () => 
   });
 
   it('lists runs with their hyperparameters, metric and aliases on the experiments page', async () => {
-    const page = await browser.newPage();
+    const page = await context.newPage();
     await page.goto(`${uiUrl}/experiments`);
     await page.waitForSelector('#runs tbody tr');
     const cells = await page.locator('#runs tbody tr').first().locator('td').allTextContents();
@@ -125,9 +140,9 @@ describe('web UI in a real browser, against a real gateway and registry', () => 
     await publishEvent(bus, 'data.batch.validated', {
       batchId: 'b', sourcePrefix: 'incoming/b/', dataset: 'mnist', split: 'test', contentHash: H('a'), samples: 10, classCounts: Array(10).fill(1),
       normalisedPrefix: 'datasets/mnist/batches/a/', warnings: [],
-      datasetVersion: { id: H('c'), dataset: 'mnist', trainBatches: [H('b')], testBatches: [H('a')], trainSamples: 100, testSamples: 10 },
+      datasetVersion: { id: H('c'), dataset: 'mnist', trainSamples: 100, testSamples: 10, trainBatchCount: 1, testBatchCount: 1, manifestKey: storeKeys.datasetVersion('mnist', H('c')), manifestSha256: H('d') },
     }, { source: 'test' });
-    const page = await browser.newPage();
+    const page = await context.newPage();
     await page.goto(`${uiUrl}/jobs`);
     await page.waitForFunction(() => document.getElementById('live')?.textContent === '(live)');
     await expect.poll(async () => {
@@ -147,8 +162,17 @@ describe('web UI in a real browser, against a real gateway and registry', () => 
     await page.close();
   });
 
+  it('shows an anonymous visitor what a viewer may do: the correction button is disabled', async () => {
+    const anonymous = await browser.newPage();
+    await anonymous.goto(uiUrl);
+    await anonymous.waitForFunction(() => document.getElementById('session')?.textContent?.includes('not signed in'));
+    expect(await anonymous.locator('#feedback button').isDisabled()).toBe(true);
+    expect(await anonymous.locator('#feedback button').getAttribute('title')).toMatch(/needs role operator/);
+    await anonymous.close();
+  });
+
   it('answers a malformed correction with a reason and stores nothing', async () => {
-    const res = await ui.inject({ method: 'POST', url: '/api/feedback', payload: { pixels: Array(784).fill(0), label: 12 } });
+    const res = await ui.inject({ method: 'POST', url: '/api/feedback', headers: { authorization: `Bearer ${operatorToken}` }, payload: { pixels: Array(784).fill(0), label: 12 } });
     expect(res.statusCode).toBe(400);
     expect(res.json().error).toMatch(/label/);
   });

@@ -1,4 +1,4 @@
-export {}; // a module: its names stay out of the global scope
+import { api, showSession } from './session.js';
 // The drawing page: draw on the canvas, pick a registered model, see what it says and why,
 // and send a correction that becomes a labelled batch in the bucket.
 
@@ -43,13 +43,6 @@ function setUpDrawing(): void {
   const stop = () => (drawing = false);
   pad.addEventListener('pointerup', stop);
   pad.addEventListener('pointerleave', stop);
-}
-
-async function api<T>(path: string, body?: unknown): Promise<T> {
-  const res = await fetch(path, body === undefined ? {} : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  const data = (await res.json()) as T & { error?: string };
-  if (!res.ok) throw new Error(data.error ?? `HTTP ${res.status}`);
-  return data;
 }
 
 async function loadModels(): Promise<void> {
@@ -141,5 +134,7 @@ $<HTMLButtonElement>('clear').addEventListener('click', () => {
 });
 $<HTMLButtonElement>('predict').addEventListener('click', () => void predict());
 $<HTMLFormElement>('feedback').addEventListener('submit', (e) => void sendFeedback(e));
-void api<{ registryUrl: string }>('/api/config').then((c) => ($<HTMLAnchorElement>('registry-link').href = `${c.registryUrl}/openapi.json`));
-void loadModels();
+void showSession().then(() => {
+  void api<{ registryUrl: string }>('/api/config').then((c) => ($<HTMLAnchorElement>('registry-link').href = `${c.registryUrl}/openapi.json`));
+  void loadModels();
+});

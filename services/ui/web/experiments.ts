@@ -1,4 +1,4 @@
-export {}; // a module: its names stay out of the global scope
+import { showSession } from './session.js';
 
 type Run = { runId: string; status: string; params: { arch: string; epochs: number; batchSize: number; learningRate: number } };
 type Metric = { key: string; step: number; value: number };
@@ -49,3 +49,4 @@ async function render(): Promise<void> {
 
 $<HTMLSelectElement>('sort').addEventListener('change', () => void render());
 void render().catch((err: Error) => ($<HTMLParagraphElement>('aliases').textContent = `Could not load runs: ${err.message}`));
+void showSession();

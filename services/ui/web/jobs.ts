@@ -1,4 +1,4 @@
-export {}; // a module: its names stay out of the global scope
+import { api as call, showSession, type Session } from './session.js';
 
 type TrainEvent = { type: string; data: { jobId: string; metrics?: { epoch: number; epochs: number; valAccuracy?: number } } };
 type Job = { jobId: string; status: string; hyperparams: { arch: string }; lastProgress: { epoch: number; epochs: number; valAccuracy?: number } | null; modelVersion: number | null; statusReason: string | null };
@@ -6,12 +6,8 @@ type Job = { jobId: string; status: string; hyperparams: { arch: string }; lastP
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const rows = new Map<string, HTMLTableRowElement>();
 
-async function call<T>(path: string, body?: unknown): Promise<T> {
-  const res = await fetch(path, body === undefined ? {} : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  const data = (await res.json()) as T & { error?: string };
-  if (!res.ok) throw new Error(data.error ?? `HTTP ${res.status}`);
-  return data;
-}
+// Who is signed in decides which buttons the page offers.
+const session: Session = await showSession();
 
 const progressText = (p: { epoch: number; epochs: number; valAccuracy?: number } | null) =>
   p ? `epoch ${p.epoch}/${p.epochs}${p.valAccuracy !== undefined ? `, val ${(p.valAccuracy * 100).toFixed(2)}%` : ''}` : '';
@@ -22,7 +18,8 @@ function row(job: Job): HTMLTableRowElement {
   const cells = [job.jobId, job.status, job.hyperparams.arch, progressText(job.lastProgress), job.modelVersion ? `v${job.modelVersion}` : ''];
   tr.replaceChildren(...cells.map((text) => Object.assign(document.createElement('td'), { textContent: text })));
   const actions = document.createElement('td');
-  if (job.status === 'queued' || job.status === 'running') {
+  // Cancel only for roles that may (operator and up).
+  if ((job.status === 'queued' || job.status === 'running') && session.can.operate) {
     const cancel = Object.assign(document.createElement('button'), { textContent: 'Cancel' });
     cancel.addEventListener('click', () => void call(`/api/jobs/${encodeURIComponent(job.jobId)}/cancel`, {}).then(refresh));
     actions.append(cancel);

@@ -53,7 +53,7 @@ export async function buildRegistryApi(deps: HttpDeps): Promise<FastifyInstance>
 
   const q = deps.queries;
   const errors = { 200: z.unknown(), 400: ErrorReply, 401: ErrorReply, 403: ErrorReply, 404: ErrorReply };
-  const viewer = { onRequest: deps.guard.require('viewer') };
+  const viewer = { onRequest: deps.guard.requireRole('viewer') };
   registerWhoami(app as unknown as FastifyInstance, deps.guard);
   app.get('/openapi.json', { ...viewer, schema: { hide: true } }, async () => app.swagger());
   app.get('/experiments', { ...viewer, schema: { summary: 'List experiments' } }, async () => ({ experiments: await q.experiments() }));
@@ -88,7 +88,7 @@ export async function buildRegistryApi(deps: HttpDeps): Promise<FastifyInstance>
   app.post(
     '/models/:name/aliases/:alias',
     {
-      onRequest: deps.guard.require('admin'),
+      onRequest: deps.guard.requireRole('admin'),
       schema: {
         summary: 'Point an alias at a version by hand (audited; needs an admin token)',
         params: ModelParams.extend({ alias: AliasSchema }),
