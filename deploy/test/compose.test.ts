@@ -36,6 +36,8 @@ const CONFIG_KEYS: Record<string, string[]> = {
   ui: Object.keys(UiConfigSchema.shape),
   data: Object.keys(DatasetWatcherConfigSchema.shape),
   jobs: Object.keys(BaseConfigSchema.shape),
+  // mlpipe-dlq reads the NATS settings of the base schema.
+  dlq: Object.keys(BaseConfigSchema.shape),
   // The registry CLI is an HTTP client of the registry and reads only this.
   models: ['REGISTRY_URL'],
 };

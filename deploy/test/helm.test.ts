@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DatasetWatcherConfigSchema, GatewayConfigSchema, OrchestratorConfigSchema, RegistryConfigSchema, TrainerConfigSchema, UiConfigSchema } from '@mlpipe/config';
-import { renderTrainingRuntime } from '../kubeflow/src/trainjob';
+import { DEFAULT_TRAINER_RESOURCES, renderTrainingRuntime } from '../kubeflow/src/trainjob';
 import { pinModelVersion } from '../scripts/pin-model-version';
-import { renderChart, type K8sObject, type Profile } from '../validate/src/manifests';
+import { parseManifests, renderChart, type K8sObject, type Profile } from '../validate/src/manifests';
 import { chartDir, helm, tool } from '../validate/src/tools';
 import { PORTS, SERVICES, validate, type Service } from './fixtures';
 
@@ -63,7 +63,10 @@ describe('Helm chart', () => {
       expect(c.livenessProbe.httpGet.path).toBe('/healthz');
       expect(d.spec.template.spec.automountServiceAccountToken).toBe(false);
       for (const e of c.env) expect(CONFIG_KEYS[s], `${s} sets ${e.name}`).toContain(e.name);
-      for (const secret of ['DATABASE_URL', 'S3_ACCESS_KEY', 'S3_SECRET_KEY']) {
+      // Each service logs in to NATS as its own user, the password from the users' Secret under the user's name.
+      expect(c.env.find((x) => x.name === 'NATS_USER')?.value, s).toBe(s);
+      expect(c.env.find((x) => x.name === 'NATS_PASSWORD')?.valueFrom).toEqual({ secretKeyRef: { name: 'mlpipe-nats-users', key: s } });
+      for (const secret of ['DATABASE_URL', 'S3_ACCESS_KEY', 'S3_SECRET_KEY', 'NATS_PASSWORD']) {
         const e = c.env.find((x) => x.name === secret);
         expect(e?.valueFrom, `${s} ${secret}`).toBeDefined();
         expect(e?.value).toBeUndefined();
@@ -120,6 +123,8 @@ describe('Helm chart', () => {
       s3Bucket: 'mlpipe',
       objectStoreSecret: 'mlpipe-object-store',
       logLevel: 'info',
+      natsSecret: 'mlpipe-nats-users',
+      resources: DEFAULT_TRAINER_RESOURCES,
     });
     expect(fromChart.metadata.name).toBe(fromCli.metadata.name);
     expect(fromChart.spec).toEqual(fromCli.spec);
@@ -134,5 +139,68 @@ describe('Helm chart', () => {
       expect(cm.data[f]).toBe(readFileSync(join(chartDir, '../../grafana/dashboards', f), 'utf8').replace(/\n$/, ''));
       expect(() => JSON.parse(cm.data[f]!) as unknown).not.toThrow();
     }
+  });
+
+  it('limits the trainer runtime\'s pods and gives them the trainer\'s NATS user', () => {
+    type Runtime = K8sObject & { spec: { template: { spec: { replicatedJobs: { template: { spec: { template: { spec: { containers: (Container & { resources: { requests: Record<string, string>; limits: Record<string, string> } })[] } } } } }[] } } } };
+    const runtime = rendered.prod.find((o) => o.kind === 'ClusterTrainingRuntime') as Runtime;
+    const c = runtime.spec.template.spec.replicatedJobs[0]!.template.spec.template.spec.containers[0]!;
+    expect(c.resources.requests).toMatchObject({ cpu: expect.any(String), memory: expect.any(String) });
+    expect(c.resources.limits.memory).toBeDefined();
+    expect(c.env.find((e) => e.name === 'NATS_USER')?.value).toBe('trainer');
+    expect(c.env.find((e) => e.name === 'NATS_PASSWORD')?.valueFrom).toEqual({ secretKeyRef: { name: 'mlpipe-nats-users', key: 'trainer' } });
+    // Every Deployment has requests and a memory limit too.
+    for (const d of deployments(rendered.prod).values()) {
+      const r = (d.spec.template.spec.containers[0] as Container & { resources?: { requests?: object; limits?: { memory?: string } } }).resources;
+      expect(r?.requests, d.metadata.name).toBeDefined();
+      expect(r?.limits?.memory, d.metadata.name).toBeDefined();
+    }
+  });
+
+  it('serves the Ingress over TLS by default, and refuses TLS without a certificate Secret', () => {
+    type Ingress = K8sObject & { spec: { tls?: { hosts: string[]; secretName: string }[]; rules: { host: string }[] } };
+    const byDefault = parseManifests(helm(['template', 'mlpipe', chartDir])).find((o) => o.kind === 'Ingress') as Ingress;
+    expect(byDefault.spec.tls).toEqual([{ hosts: [byDefault.spec.rules[0]!.host], secretName: 'mlpipe-tls' }]);
+    expect((rendered.prod.find((o) => o.kind === 'Ingress') as Ingress).spec.tls?.[0]?.secretName).toBe('mlpipe-tls');
+    expect((rendered.dev.find((o) => o.kind === 'Ingress') as Ingress).spec.tls).toBeUndefined();
+    const noSecret = helmFails(['--set', 'ingress.tls.secretName=']);
+    expect(noSecret.status).not.toBe(0);
+    expect(noSecret.stderr).toMatch(/secretName/);
+  });
+
+  it('isolates the pods: only the Ingress controller reaches the gateway and the UI, each service reaches only what it needs', () => {
+    type Peer = { namespaceSelector?: { matchLabels?: Record<string, string> }; podSelector?: { matchLabels?: Record<string, string> } };
+    type Policy = K8sObject & { spec: { podSelector: { matchLabels: Record<string, string> }; policyTypes: string[]; ingress?: { from: Peer[]; ports: { port: number }[] }[]; egress?: { to: Peer[]; ports: { port: number }[] }[] } };
+    const policies = rendered.prod.filter((o): o is Policy => o.kind === 'NetworkPolicy');
+    const deny = policies.find((p) => p.metadata.name === 'mlpipe-default-deny')!;
+    expect(deny.spec.policyTypes).toEqual(['Ingress', 'Egress']);
+    expect(deny.spec.ingress).toBeUndefined();
+    expect(deny.spec.egress).toBeUndefined();
+    const ingressController = (p: Peer) => p.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'] === 'ingress-nginx';
+    /** The release's own pods allowed in (peers without a namespace selector). */
+    const fromPods = (p: Policy) => p.spec.ingress!.flatMap((i) => i.from).filter((f) => !f.namespaceSelector).map((f) => f.podSelector?.matchLabels?.['app.kubernetes.io/name']);
+    const egressPorts = (p: Policy) => p.spec.egress!.flatMap((e) => e.ports.map((x) => x.port)).sort((a, b) => a - b);
+    const NEEDS: Record<Service, number[]> = {
+      'dataset-watcher': [53, 53, 4222, 4318, 5432, 9000],
+      orchestrator: [53, 53, 4222, 4318, 5432],
+      trainer: [53, 53, 4222, 4318, 9000],
+      registry: [53, 53, 4222, 4318, 5432, 9000],
+      gateway: [53, 53, 4222, 4318, 8081, 9000],
+      ui: [53, 53, 4222, 4318, 8080, 8081, 9000],
+    };
+    for (const s of SERVICES) {
+      const p = policies.find((x) => x.metadata.name === s)!;
+      expect(p.spec.podSelector.matchLabels['app.kubernetes.io/name']).toBe(s);
+      const fromIngress = p.spec.ingress!.some((i) => i.from.some(ingressController));
+      expect(fromIngress, `${s} reachable from the Ingress controller`).toBe(s === 'gateway' || s === 'ui');
+      expect(p.spec.ingress!.flatMap((i) => i.ports.map((x) => x.port))).toEqual([PORTS[s]]);
+      expect(egressPorts(p), s).toEqual(NEEDS[s]);
+    }
+    expect(fromPods(policies.find((x) => x.metadata.name === 'registry')!).sort()).toEqual(['gateway', 'ui']);
+    expect(fromPods(policies.find((x) => x.metadata.name === 'gateway')!)).toEqual(['ui']);
+    expect(fromPods(policies.find((x) => x.metadata.name === 'orchestrator')!)).toEqual([]);
+    // Without telemetry no one reaches the collector.
+    expect(egressPorts(renderChart('dev').find((o): o is Policy => o.kind === 'NetworkPolicy' && o.metadata.name === 'trainer')!)).toEqual([53, 53, 4222, 9000]);
+    expect(renderChart('prod', ['--set', 'networkPolicy.enabled=false']).some((o) => o.kind === 'NetworkPolicy')).toBe(false);
   });
 });

@@ -5,10 +5,10 @@ import { ValidationError, describeError } from '@mlpipe/common';
 import { kubectlApply } from './kubectl';
 import { compilePipeline, pipelineYaml } from './pipeline';
 import { validatePipeline } from './pipelineSpec';
-import { DEFAULT_RUNTIME, renderTrainJob, renderTrainingRuntime } from './trainjob';
+import { DEFAULT_NATS_SECRET, DEFAULT_RUNTIME, renderTrainJob, renderTrainingRuntime } from './trainjob';
 
 const USAGE = `usage: mlpipe-kubeflow render-trainjob --job-id ID [--replicas 1] [--image IMAGE] [--runtime ${DEFAULT_RUNTIME}] [--namespace NS] [--dry-run]
-       mlpipe-kubeflow render-runtime --image IMAGE [--name ${DEFAULT_RUNTIME}] [--nats-url URL] [--bus-namespace NS] [--s3-endpoint URL] [--s3-bucket B] [--s3-secret NAME] [--log-level L]
+       mlpipe-kubeflow render-runtime --image IMAGE [--name ${DEFAULT_RUNTIME}] [--nats-url URL] [--bus-namespace NS] [--s3-endpoint URL] [--s3-bucket B] [--s3-secret NAME] [--nats-secret NAME|""] [--log-level L]
        mlpipe-kubeflow compile-pipeline [--registry ghcr.io/mlpipe] [--tag TAG] [--name NAME] [--nats-url URL] [--registry-url URL] [--s3-endpoint URL] [--s3-bucket B] [--s3-secret NAME] [--out FILE]
 render-trainjob without --dry-run applies the TrainJob with kubectl (the current context).`;
 
@@ -24,6 +24,8 @@ const OPTIONS = {
   's3-endpoint': { type: 'string', default: 'http://minio:9000' },
   's3-bucket': { type: 'string', default: 'mlpipe' },
   's3-secret': { type: 'string', default: 'mlpipe-object-store' },
+  /** The Secret of the NATS users' passwords ("" for a NATS without users). */
+  'nats-secret': { type: 'string', default: DEFAULT_NATS_SECRET },
   'log-level': { type: 'string', default: 'info' },
   registry: { type: 'string', default: 'ghcr.io/mlpipe' },
   'registry-url': { type: 'string', default: 'http://registry:8081' },
@@ -71,6 +73,7 @@ function run(argv: string[]): number {
         s3Bucket: str(values, 's3-bucket'),
         objectStoreSecret: str(values, 's3-secret'),
         logLevel: str(values, 'log-level'),
+        natsSecret: str(values, 'nats-secret') || undefined,
       });
       process.stdout.write(stringify(runtime));
       return 0;

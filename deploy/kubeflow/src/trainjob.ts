@@ -15,7 +15,20 @@ export interface RuntimeOptions {
   /** Secret with keys S3_ACCESS_KEY and S3_SECRET_KEY. */
   objectStoreSecret: string;
   logLevel: string;
+  /** Secret holding each NATS user's password under the user's name; the pods log in as "trainer". Unset: a NATS without users. */
+  natsSecret?: string | undefined;
+  /** Requests and limits of each trainer pod (default DEFAULT_TRAINER_RESOURCES). */
+  resources?: TrainerResources | undefined;
 }
+
+export interface TrainerResources {
+  requests: { cpu: string; memory: string };
+  limits: { cpu?: string; memory: string };
+}
+
+/** A trainer pod's share of a node: the same as a trainer Deployment replica's (values.yaml kubeflow.resources). */
+export const DEFAULT_TRAINER_RESOURCES: TrainerResources = { requests: { cpu: '1', memory: '1Gi' }, limits: { cpu: '2', memory: '4Gi' } };
+export const DEFAULT_NATS_SECRET = 'mlpipe-nats-users';
 
 export const DEFAULT_RUNTIME = 'mlpipe-trainer';
 const LABEL_VALUE = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
@@ -28,6 +41,12 @@ export function renderTrainingRuntime(o: RuntimeOptions, labels: Record<string, 
     image: o.image,
     env: [
       { name: 'NATS_URL', value: o.natsUrl },
+      ...(o.natsSecret
+        ? [
+            { name: 'NATS_USER', value: 'trainer' },
+            { name: 'NATS_PASSWORD', valueFrom: { secretKeyRef: { name: o.natsSecret, key: 'trainer' } } },
+          ]
+        : []),
       { name: 'BUS_NAMESPACE', value: o.busNamespace },
       { name: 'STORE_KIND', value: 's3' },
       { name: 'S3_ENDPOINT', value: o.s3Endpoint },
@@ -38,6 +57,7 @@ export function renderTrainingRuntime(o: RuntimeOptions, labels: Record<string, 
       // The pod name, so progress events and logs name the replica that trained.
       { name: 'TRAINER_REPLICA_ID', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
     ],
+    resources: o.resources ?? DEFAULT_TRAINER_RESOURCES,
     securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
   };
   return {

@@ -22,6 +22,7 @@ app.kubernetes.io/instance: {{ .root.Release.Name }}
   value: {{ .root.Values.nats.url | quote }}
 - name: BUS_NAMESPACE
   value: {{ .root.Values.nats.namespace | default "mlpipe" | quote }}
+{{- include "mlpipe.natsCredentials" (dict "root" .root "user" .name) }}
 - name: DATABASE_URL
   valueFrom:
     secretKeyRef: { name: {{ .root.Values.database.existingSecret }}, key: DATABASE_URL }
@@ -45,4 +46,16 @@ app.kubernetes.io/instance: {{ .root.Release.Name }}
 - name: OTEL_EXPORTER_OTLP_ENDPOINT
   value: {{ .otlpEndpoint | quote }}
 {{- end }}{{ end }}
+{{- end -}}
+
+
+{{/* NATS_USER and NATS_PASSWORD of one NATS user (a service's name is its user's), the password from the users' Secret. */}}
+{{- define "mlpipe.natsCredentials" -}}
+{{- if .root.Values.nats.auth.enabled }}
+- name: NATS_USER
+  value: {{ .user | quote }}
+- name: NATS_PASSWORD
+  valueFrom:
+    secretKeyRef: { name: {{ .root.Values.nats.auth.existingSecret | default "mlpipe-nats-users" }}, key: {{ .user }} }
+{{- end }}
 {{- end -}}
