@@ -26,7 +26,7 @@ export function useStreamLimits(bus: Bus, limits: StreamLimits): void {
 }
 
 /** The part of a stream's config that says what it keeps. */
-export function retentionConfig(limit: StreamLimit): Pick<StreamConfig, 'max_age' | 'max_bytes' | 'discard' | 'duplicate_window'> {
+function retentionConfig(limit: StreamLimit): Pick<StreamConfig, 'max_age' | 'max_bytes' | 'discard' | 'duplicate_window'> {
   return {
     max_age: nanos(limit.maxAgeMs),
     max_bytes: limit.maxBytes > 0 ? limit.maxBytes : -1,

@@ -25,7 +25,7 @@ export function computeDatasetManifest(dataset: DatasetName, train: { hash: stri
 }
 
 /** What events carry of a manifest: its counts, its key and the SHA-256 of the bytes stored there. */
-export function datasetVersionOf(manifest: DatasetManifest, bytes: Uint8Array): DatasetVersion {
+function datasetVersionOf(manifest: DatasetManifest, bytes: Uint8Array): DatasetVersion {
   return {
     id: manifest.id,
     dataset: manifest.dataset,
