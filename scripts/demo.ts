@@ -9,11 +9,13 @@ import { createWriteStream, mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { execFileSync } from 'node:child_process';
-import { connectBus, deleteStreams } from '@mlpipe/bus';
+import { TokenStore } from '@mlpipe/auth';
+import type { NatsUser } from '@mlpipe/bus';
 import { DatasetWatcherConfigSchema, loadConfig } from '@mlpipe/config';
 import { RECIPE_NAMES } from '@mlpipe/contracts';
 import pg from 'pg';
 import { runLoop } from './demoLoop';
+import { startDemoNats, type DemoNats } from './demoNats';
 
 const { values } = parseArgs({
   options: {
@@ -28,7 +30,7 @@ const { values } = parseArgs({
     replicas: { type: 'string', default: '2' },
     /** Namespace, database suffix and work folder (tests run the demo under their own name). */
     name: { type: 'string', default: 'demo' },
-    /** Ports: gateway base, registry +1, orchestrator +2, ui +3, watcher +4, trainers +5 and +10…, Prometheus +1010. */
+    /** Ports: gateway base, registry +1, orchestrator +2, ui +3, watcher +4, trainers +5 and +10…, Prometheus +1010, NATS +1142. */
     'port-base': { type: 'string', default: '8080' },
   },
 });
@@ -54,7 +56,7 @@ const database = `mlpipe_${name.replace(/-/g, '_')}`;
 const adminUrl = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const dbUrl = new URL(adminUrl);
 dbUrl.pathname = `/${database}`;
-const port = { gateway: base, registry: base + 1, orchestrator: base + 2, ui: base + 3, watcher: base + 4, prometheus: base + 1010 };
+const port = { gateway: base, registry: base + 1, orchestrator: base + 2, ui: base + 3, watcher: base + 4, prometheus: base + 1010, nats: base + 1142 };
 const registryUrl = `http://127.0.0.1:${port.registry}`;
 
 const codeVersion = (() => {
@@ -97,7 +99,22 @@ const SERVICES: { name: string; port: number; instance?: string }[] = [
 ];
 
 const children: ChildProcess[] = [];
+/** The demo's admin token (created after the reset): sent with the demo's own registry calls, and printed for the person running it. */
+let adminToken = '';
+const auth = (): RequestInit => ({ headers: { authorization: `Bearer ${adminToken}` } });
 const say = (line: string) => console.log(`[demo] ${line}`);
+
+/** An admin token in the fresh database's token table (the registry's; it migrates the same schema at start-up). */
+async function createAdminToken(): Promise<string> {
+  const pool = new pg.Pool({ connectionString: dbUrl.toString(), max: 1 });
+  try {
+    const tokens = new TokenStore(pool);
+    await tokens.migrate();
+    return (await tokens.create('demo-admin', 'admin')).token;
+  } finally {
+    await pool.end();
+  }
+}
 
 async function reset(): Promise<void> {
   rmSync(work, { recursive: true, force: true });
@@ -107,16 +124,23 @@ async function reset(): Promise<void> {
   await admin.query(`drop database if exists ${database} with (force)`);
   await admin.query(`create database ${database}`);
   await admin.end();
-  const bus = await connectBus({ url: process.env.NATS_URL ?? 'nats://127.0.0.1:4222', name: 'demo-reset', namespace });
-  await deleteStreams(bus);
-  await bus.close();
+  // NATS starts afresh too: the demo's own server keeps its store in the folder just wiped (startNats).
+}
+
+/** The demo's own nats-server, with a user per service and passwords made for this run. */
+let nats: DemoNats | undefined;
+async function startNats(): Promise<DemoNats> {
+  nats = await startDemoNats({ dir: join(work, 'nats'), port: port.nats, namespace, logFile: join(logs, 'nats-server.log') });
+  children.push(nats.process);
+  env.NATS_URL = nats.url;
+  return nats;
 }
 
 function start(service: string, servicePort: number, instance?: string): ChildProcess {
   const out = createWriteStream(join(logs, `${instance ?? service}.log`));
   const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'services', service, 'src', 'main.ts')], {
     cwd: root,
-    env: { ...env, HTTP_PORT: String(servicePort), ...(instance ? { TRAINER_REPLICA_ID: instance } : {}) },
+    env: { ...env, HTTP_PORT: String(servicePort), ...(instance ? { TRAINER_REPLICA_ID: instance } : {}), ...nats?.credentials(service as NatsUser) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout?.pipe(out);
@@ -138,7 +162,7 @@ async function waitReady(label: string, servicePort: number, child: ChildProcess
 
 function runToEnd(service: string, file: string, args: string[]): Promise<void> {
   return new Promise((done, failed) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'services', service, 'src', file), ...args], { cwd: root, env, stdio: 'inherit' });
+    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'services', service, 'src', file), ...args], { cwd: root, env: { ...env, MLPIPE_TOKEN: adminToken }, stdio: 'inherit' });
     child.on('exit', (code) => (code === 0 ? done() : failed(new Error(`${service} ${args.join(' ')} exited with ${code}`))));
   });
 }
@@ -150,7 +174,7 @@ async function waitForChampion(timeoutMs: number): Promise<Champion> {
   const end = Date.now() + timeoutMs;
   let lastJobLine = '';
   while (Date.now() < end) {
-    const res = await fetch(`${registryUrl}/models/mnist/aliases/champion`).catch(() => undefined);
+    const res = await fetch(`${registryUrl}/models/mnist/aliases/champion`, auth()).catch(() => undefined);
     if (res?.ok) return (await res.json()) as Champion;
     const rejected = await firstVersionRejected();
     if (rejected) throw new Error(`${rejected}: train longer (--epochs) or lower GATE_CLASS_FLOOR`);
@@ -165,7 +189,7 @@ async function waitForChampion(timeoutMs: number): Promise<Champion> {
 
 /** The gate's reason when a version exists but none became champion. */
 async function firstVersionRejected(): Promise<string | undefined> {
-  const res = await fetch(`${registryUrl}/audit?model=mnist&limit=5`).catch(() => undefined);
+  const res = await fetch(`${registryUrl}/audit?model=mnist&limit=5`, auth()).catch(() => undefined);
   if (!res?.ok) return undefined;
   const { entries } = (await res.json()) as { entries: { action: string; version: number; decision: string; reason: string }[] };
   const set = entries.find((e) => e.action === 'alias.set');
@@ -209,6 +233,9 @@ function stopAll(): void {
 async function main(): Promise<void> {
   say(`resetting namespace "${namespace}", database ${database} and .mlpipe/${name}/`);
   await reset();
+  say(`nats-server (JetStream, a user per service) on ${(await startNats()).url}`);
+  adminToken = await createAdminToken();
+  say(`admin token (sign in to the web UI at /login; MLPIPE_TOKEN for the CLIs; docs/security.md): ${adminToken}`);
   for (const s of SERVICES) {
     const child = start(s.name, s.port, s.instance);
     await waitReady(s.instance ?? s.name, s.port, child);
@@ -240,8 +267,10 @@ async function main(): Promise<void> {
   }
   say('where to look:');
   say(`  registry API  ${registryUrl}/models/mnist   (OpenAPI: /openapi.json, audit: /audit?model=mnist)`);
-  say(`  jobs          BUS_NAMESPACE=${namespace} npx tsx services/orchestrator/src/cli.ts list`);
-  say(`  web UI        http://127.0.0.1:${port.ui}/   (draw a digit; gateway: http://127.0.0.1:${port.gateway}/v2/models/mnist)`);
+  say(`  jobs          env $(cat ${nats?.envFile('jobs-cli')}) npx tsx services/orchestrator/src/cli.ts list`);
+  say(`  dead letters  env $(cat ${nats?.envFile('ops')}) npx mlpipe-dlq list`);
+  say(`  web UI        http://127.0.0.1:${port.ui}/   (draw a digit; sign in at /login with the admin token above to send corrections and submit jobs; gateway: http://127.0.0.1:${port.gateway}/v2/models/mnist)`);
+  say(`  promote       MLPIPE_TOKEN=<the admin token> npx tsx services/registry/src/cli.ts promote mnist 1 --reason "why"`);
   say(`  artefacts     ${join(work, 'store', 'models', 'mnist')}`);
   say(`  logs          ${logs}`);
   say(`  metrics       http://127.0.0.1:<port>/metrics on every service (${SERVICES.map((s) => s.port).join(', ')})`);
