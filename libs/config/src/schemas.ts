@@ -87,6 +87,12 @@ export const DatasetWatcherConfigSchema = serviceSchema(8084, {
   DATA_MIN_CLASS_SHARE: z.coerce.number().min(0).max(1).default(0.2),
   /** Reject a batch when more than this share of its samples were already known. */
   DATA_MAX_DUPLICATE_SHARE: z.coerce.number().min(0).max(1).default(0.05),
+  /** Reject a batch whose folder holds more bytes than this (checked from the listing, before anything is read). */
+  DATA_MAX_BATCH_BYTES: z.coerce.number().int().min(1024).default(256 * 1024 * 1024),
+  /** Reject a batch of more samples than this (a whole MNIST split, 60 000, fits). */
+  DATA_MAX_BATCH_SAMPLES: z.coerce.number().int().min(1).default(100_000),
+  /** Reject a png-csv batch whose labels CSV has more rows than this (checked before its images are read). */
+  DATA_MAX_CSV_ROWS: z.coerce.number().int().min(1).default(100_000),
   /** Drift monitoring of the gateway's sampled predictions against each version's training data. */
   DRIFT_ENABLED: bool(true),
   /** Predictions of one model version judged together. */

@@ -14,6 +14,7 @@ import { encodeIdx, parseIdx } from './idx';
 import { decodeDigitPng, encodeDigitPng } from './png';
 import { sha256Hex } from './hash';
 import { IMAGE_SIDE, PIXELS, type LabelledImages } from './types';
+import { DEFAULT_INCOMING_LIMITS, boundedReasons, type IncomingLimits } from './limits';
 
 export type DecodedBatch =
   | { ok: true; manifest: IncomingBatchManifest; set: LabelledImages; warnings: string[] }
@@ -22,9 +23,21 @@ export type DecodedBatch =
 /**
  * Reads an incoming batch folder: its batch.json (the commit marker), the files it names, their
  * checksums when given, and decodes IDX pairs or PNGs + labels CSV. Never throws for bad
- * content: it returns the reasons, so the batch can be rejected with them.
+ * content: it returns the reasons (the first MAX_REASONS), so the batch can be rejected with them.
+ * A batch past the limits is refused before its files are read (bytes) or decoded (samples, rows).
  */
-export async function readIncomingBatch(store: ObjectStore, prefix: string): Promise<DecodedBatch> {
+export async function readIncomingBatch(store: ObjectStore, prefix: string, limits: IncomingLimits = DEFAULT_INCOMING_LIMITS): Promise<DecodedBatch> {
+  const decoded = await readWithinLimits(store, prefix, limits);
+  return decoded.ok ? decoded : { ...decoded, reasons: boundedReasons(decoded.reasons) };
+}
+
+async function readWithinLimits(store: ObjectStore, prefix: string, limits: IncomingLimits): Promise<DecodedBatch> {
+  // The listing says what the folder holds before anything is read (a complete batch lists its batch.json).
+  const listed = await store.list(prefix);
+  const bytes = listed.reduce((sum, o) => sum + o.size, 0);
+  if (bytes > limits.maxBatchBytes && listed.some((o) => o.key === storeKeys.incomingBatchManifest(prefix))) {
+    return { ok: false, reasons: [`the batch folder holds ${bytes} bytes; at most ${limits.maxBatchBytes} (DATA_MAX_BATCH_BYTES): split it into smaller batches`] };
+  }
   let manifest: IncomingBatchManifest;
   try {
     const raw: unknown = JSON.parse(new TextDecoder().decode(await store.get(storeKeys.incomingBatchManifest(prefix))));
@@ -60,7 +73,7 @@ export async function readIncomingBatch(store: ObjectStore, prefix: string): Pro
     }
   };
 
-  const set = manifest.format === 'idx' ? await decodeIdxPair(manifest, read, reasons) : await decodePngCsv(manifest, read, reasons);
+  const set = manifest.format === 'idx' ? await decodeIdxPair(manifest, read, reasons, limits) : await decodePngCsv(manifest, read, reasons, limits);
   if (reasons.length || !set) return { ok: false, manifest, reasons: reasons.length ? reasons : ['the batch could not be decoded'] };
   return { ok: true, manifest, set: set.set, warnings: set.warnings };
 }
@@ -118,7 +131,7 @@ function pngCsvFiles(set: LabelledImages): [string, Uint8Array][] {
 
 type Reader = (file: string) => Promise<Uint8Array | undefined>;
 
-async function decodeIdxPair(m: IncomingBatchManifest, read: Reader, reasons: string[]) {
+async function decodeIdxPair(m: IncomingBatchManifest, read: Reader, reasons: string[], limits: IncomingLimits) {
   const imagesFile = m.files.images;
   const labelsFile = m.files.labels;
   if (!imagesFile || !labelsFile) {
@@ -136,6 +149,7 @@ async function decodeIdxPair(m: IncomingBatchManifest, read: Reader, reasons: st
     }
     if (labels.dims.length !== 1) reasons.push(`${labelsFile} has shape ${labels.dims.join('×')}; expected N`);
     if (labels.dims[0] !== n) reasons.push(`${imagesFile} holds ${n} images but ${labelsFile} holds ${labels.dims[0]} labels`);
+    if ((n as number) > limits.maxSamples) reasons.push(tooManySamples(n as number, limits));
     if (reasons.length) return undefined;
     return { set: { images: images.data, labels: labels.data, count: n as number }, warnings: [] as string[] };
   } catch (err) {
@@ -144,7 +158,9 @@ async function decodeIdxPair(m: IncomingBatchManifest, read: Reader, reasons: st
   }
 }
 
-async function decodePngCsv(m: IncomingBatchManifest, read: Reader, reasons: string[]) {
+const tooManySamples = (n: number, limits: IncomingLimits) => `the batch holds ${n} samples; at most ${limits.maxSamples} (DATA_MAX_BATCH_SAMPLES): split it into smaller batches`;
+
+async function decodePngCsv(m: IncomingBatchManifest, read: Reader, reasons: string[], limits: IncomingLimits) {
   const csvFile = m.files.labels;
   if (!csvFile) {
     reasons.push('a png-csv batch names files.labels (a CSV of file,label rows)');
@@ -158,6 +174,15 @@ async function decodePngCsv(m: IncomingBatchManifest, read: Reader, reasons: str
     .map((l) => l.trim())
     .filter((l) => l.length > 0);
   if (rows[0] && /^file\s*,\s*label$/i.test(rows[0])) rows.shift();
+  // Before the images are allocated (784 bytes a row) or any PNG is read.
+  if (rows.length > limits.maxCsvRows) {
+    reasons.push(`${csvFile} has ${rows.length} rows; at most ${limits.maxCsvRows} (DATA_MAX_CSV_ROWS)`);
+    return undefined;
+  }
+  if (rows.length > limits.maxSamples) {
+    reasons.push(tooManySamples(rows.length, limits));
+    return undefined;
+  }
   const images = new Uint8Array(rows.length * PIXELS);
   const labels = new Uint8Array(rows.length);
   const warnings: string[] = [];

@@ -4,6 +4,7 @@ export * from './hash';
 export * from './png';
 export * from './validate';
 export * from './incoming';
+export * from './limits';
 export * from './normalised';
 export * from './manifest';
 export * from './seed';

@@ -1,4 +1,5 @@
 import { PNG } from 'pngjs';
+import { readImageHeader } from '@mlpipe/common';
 import { IMAGE_SIDE, PIXELS } from './types';
 
 export type PngDecode = { ok: true; pixels: Uint8Array; inverted: boolean } | { ok: false; reason: string };
@@ -9,6 +10,12 @@ export type PngDecode = { ok: true; pixels: Uint8Array; inverted: boolean } | { 
  * white paper and inverted. Any other size is refused (the watcher does not guess a crop).
  */
 export function decodeDigitPng(bytes: Uint8Array, name: string): PngDecode {
+  // The size from IHDR before any decode: a small file declaring 20000×20000 is refused for nothing.
+  const header = readImageHeader(bytes);
+  if (!header.ok || header.format !== 'png') return { ok: false, reason: `${name} is not a readable PNG (${header.ok ? 'it is a JPEG' : header.reason})` };
+  if (header.width !== IMAGE_SIDE || header.height !== IMAGE_SIDE) {
+    return { ok: false, reason: `${name} is ${header.width}×${header.height}; expected ${IMAGE_SIDE}×${IMAGE_SIDE}` };
+  }
   let png: PNG;
   try {
     png = PNG.sync.read(Buffer.from(bytes));

@@ -3,6 +3,7 @@ import { ensureStreams, type Bus } from '@mlpipe/bus';
 import { migrate, type Pool } from '@mlpipe/db';
 import { describeError, type Logger } from '@mlpipe/common';
 import type { ObjectStore } from '@mlpipe/storage';
+import { DEFAULT_INCOMING_LIMITS } from '@mlpipe/dataset';
 import type { Subscription } from '@nats-io/nats-core';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { batchPrefixOf } from './core/batchId';
@@ -13,7 +14,7 @@ import { startDriftMonitor, type RunningDriftMonitor } from './adapters/driftMon
 
 export interface WatcherDeps {
   config: Pick<DatasetWatcherConfig, 'DATA_PREFIX' | 'DATA_POLL_MS' | 'DATA_NOTIFY_SUBJECT' | 'DATA_MIN_CLASS_SHARE' | 'DATA_MAX_DUPLICATE_SHARE'> &
-    Partial<Pick<DatasetWatcherConfig, 'DRIFT_ENABLED' | 'DRIFT_WINDOW' | 'DRIFT_POLL_MS'>>;
+    Partial<Pick<DatasetWatcherConfig, 'DRIFT_ENABLED' | 'DRIFT_WINDOW' | 'DRIFT_POLL_MS' | 'DATA_MAX_BATCH_BYTES' | 'DATA_MAX_BATCH_SAMPLES' | 'DATA_MAX_CSV_ROWS'>>;
   bus: Bus;
   pool: Pool;
   store: ObjectStore;
@@ -49,6 +50,11 @@ export async function startWatcher(deps: WatcherDeps): Promise<RunningWatcher> {
     repo,
     logger,
     policy: { minClassShare: config.DATA_MIN_CLASS_SHARE, maxDuplicateShare: config.DATA_MAX_DUPLICATE_SHARE, balanceMinSamples: 200 },
+    limits: {
+      maxBatchBytes: config.DATA_MAX_BATCH_BYTES ?? DEFAULT_INCOMING_LIMITS.maxBatchBytes,
+      maxSamples: config.DATA_MAX_BATCH_SAMPLES ?? DEFAULT_INCOMING_LIMITS.maxSamples,
+      maxCsvRows: config.DATA_MAX_CSV_ROWS ?? DEFAULT_INCOMING_LIMITS.maxCsvRows,
+    },
     onOutcome: (status, n, seconds) => {
       batches.inc({ outcome: status });
       samples.inc(n);

@@ -10,6 +10,7 @@ import {
   validateBatch,
   writeDatasetManifest,
   writeNormalisedBatch,
+  type IncomingLimits,
   type ValidationPolicy,
 } from '@mlpipe/dataset';
 import type { ObjectStore } from '@mlpipe/storage';
@@ -23,6 +24,8 @@ export interface ProcessorDeps {
   bus: Bus;
   repo: WatcherRepository;
   policy: ValidationPolicy;
+  /** Bytes, samples and CSV rows one batch may have (the defaults without them). */
+  limits?: IncomingLimits;
   logger: Logger;
   onOutcome?: (status: 'validated' | 'rejected', samples: number, seconds: number) => void;
 }
@@ -51,7 +54,7 @@ export async function processBatch(prefix: string, deps: ProcessorDeps): Promise
     return { status: 'rejected', reasons };
   };
 
-  const decoded = await readIncomingBatch(store, prefix);
+  const decoded = await readIncomingBatch(store, prefix, deps.limits);
   if (!decoded.ok) return reject(decoded.reasons);
   const { manifest, set } = decoded;
   const hashes = sampleHashes(set);
