@@ -50,7 +50,12 @@ const FeedbackSchema = z
  * jobs, feedback: operator); every POST needs the CSRF token.
  */
 export async function buildUi(deps: UiDeps): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: deps.logger as FastifyBaseLogger, bodyLimit: 3 * 1024 * 1024 });
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    bodyLimit: 3 * 1024 * 1024,
+    // A URL the router cannot even decode (`%zz`) gets the same error shape as every other refusal.
+    frameworkErrors: (err, _req, reply) => reply.code(400).send({ error: `${err.message}: not a path the UI forwards`, code: 'invalid' }),
+  });
   const limits = { ...DEFAULT_UI_LIMITS, ...deps.limits };
   const compile = async (file: string) => (await transform(await readFile(join(WEB, file), 'utf8'), { loader: 'ts', format: 'esm', target: 'es2022' })).code;
   const scripts = Object.fromEntries(await Promise.all(SCRIPTS.map(async (s) => [`${s}.js`, await compile(`${s}.ts`)] as const)));
