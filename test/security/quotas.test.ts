@@ -7,6 +7,7 @@ import { createPool, type Pool } from '@mlpipe/db';
 import { createLogger, createMetricsRegistry } from '@mlpipe/runtime';
 import { createObjectStore } from '@mlpipe/storage';
 import { createTestBus, createTestDatabase, validatedBatch, type TestBus } from '@mlpipe/testing';
+import { TokenStore, localResolver } from '@mlpipe/auth';
 import { startOrchestrator, type RunningOrchestrator } from '../../services/orchestrator/src/service';
 import { buildUi } from '../../services/ui/src/app';
 
@@ -33,6 +34,7 @@ describe('quotas (real orchestrator over NATS and PostgreSQL, and the UI in fron
   let pool: Pool;
   let orch: RunningOrchestrator;
   let ui: FastifyInstance;
+  const bearer: Record<string, Record<string, string>> = {};
 
   beforeAll(async () => {
     bus = await createTestBus();
@@ -51,7 +53,20 @@ describe('quotas (real orchestrator over NATS and PostgreSQL, and the UI in fron
     // A trainable dataset version (both splits), as the watcher would have announced it.
     await orch.repos.datasets.record({ ...validatedBatch.datasetVersion, testSamples: 100 });
     const store = createObjectStore({ kind: 'fs', root: `node_modules/.scratch/quota-${bus.namespace}` });
-    ui = await buildUi({ bus, gatewayUrl: 'http://127.0.0.1:9', registryUrl: 'http://127.0.0.1:9', store, dataPrefix: 'incoming/', metrics: createMetricsRegistry('quota-ui'), logger });
+    // Operators signed in with API tokens (a real token table): the UI sends their names as submittedBy.
+    const tokens = new TokenStore(pool);
+    await tokens.migrate();
+    for (const name of ['carol', 'dave']) bearer[name] = { authorization: `Bearer ${(await tokens.create(name, 'operator')).token}` };
+    ui = await buildUi({
+      bus,
+      gatewayUrl: 'http://127.0.0.1:9',
+      registryUrl: 'http://127.0.0.1:9',
+      store,
+      dataPrefix: 'incoming/',
+      metrics: createMetricsRegistry('quota-ui'),
+      logger,
+      auth: { resolve: localResolver({ tokens }) },
+    });
   });
 
   afterAll(async () => {
@@ -114,10 +129,11 @@ describe('quotas (real orchestrator over NATS and PostgreSQL, and the UI in fron
   it('answers through the UI with 429 or 400 and the reason, never a 500', async () => {
     // carol fills her quota, then asks once more through the UI's HTTP.
     for (let i = 0; i < 2; i++) await request(bus, 'orchestrator.jobs.submit', { hyperparams: { epochs: 1 }, submittedBy: 'carol' });
-    const busy = await ui.inject({ method: 'POST', url: '/api/jobs', payload: { hyperparams: { epochs: 1 }, submittedBy: 'carol' } });
+    // What the body claims is not who asks: the session's principal is.
+    const busy = await ui.inject({ method: 'POST', url: '/api/jobs', headers: bearer.carol, payload: { hyperparams: { epochs: 1 }, submittedBy: 'somebody-else' } });
     expect(busy.statusCode).toBe(429);
     expect(busy.json()).toEqual({ code: 'quota_exceeded', error: expect.stringMatching(/carol has 2 jobs queued or running/) });
-    const capped = await ui.inject({ method: 'POST', url: '/api/jobs', payload: { hyperparams: { epochs: 99 }, submittedBy: 'dave' } });
+    const capped = await ui.inject({ method: 'POST', url: '/api/jobs', headers: bearer.dave, payload: { hyperparams: { epochs: 99 } } });
     expect(capped.statusCode).toBe(400);
     expect(capped.json()).toEqual({ code: 'invalid', error: expect.stringMatching(/99 epochs; at most 5/) });
   });
