@@ -34,7 +34,7 @@ describe('quotas (real orchestrator over NATS and PostgreSQL, and the UI in fron
   let pool: Pool;
   let orch: RunningOrchestrator;
   let ui: FastifyInstance;
-  const bearer: Record<string, Record<string, string>> = {};
+  const bearer = { carol: {}, dave: {} } as Record<'carol' | 'dave', Record<string, string>>;
 
   beforeAll(async () => {
     bus = await createTestBus();
@@ -56,7 +56,7 @@ describe('quotas (real orchestrator over NATS and PostgreSQL, and the UI in fron
     // Operators signed in with API tokens (a real token table): the UI sends their names as submittedBy.
     const tokens = new TokenStore(pool);
     await tokens.migrate();
-    for (const name of ['carol', 'dave']) bearer[name] = { authorization: `Bearer ${(await tokens.create(name, 'operator')).token}` };
+    for (const name of ['carol', 'dave'] as const) bearer[name] = { authorization: `Bearer ${(await tokens.create(name, 'operator')).token}` };
     ui = await buildUi({
       bus,
       gatewayUrl: 'http://127.0.0.1:9',
