@@ -23,6 +23,7 @@ const DEFAULTS: PipelineOptions = {
   s3Bucket: 'mlpipe',
   registryUrl: 'http://registry:8081',
   objectStoreSecret: 'mlpipe-object-store',
+  natsSecret: 'mlpipe-nats-users',
 };
 
 describe('Kubeflow Trainer: TrainJob and ClusterTrainingRuntime', () => {
@@ -106,12 +107,14 @@ describe('Kubeflow Pipelines', () => {
 
   it('gives each step the configuration its CLI reads, with credentials from a Secret', () => {
     const env = (step: string) => Object.fromEntries(pipelineSpec.deploymentSpec.executors[`exec-${step}`]!.container.env.map((e) => [e.name, e.value]));
-    expect(env('train')).toEqual({ NATS_URL: 'nats://nats:4222', BUS_NAMESPACE: 'mlpipe' });
+    expect(env('train')).toEqual({ NATS_URL: 'nats://nats:4222', BUS_NAMESPACE: 'mlpipe', NATS_USER: 'jobs-cli' });
     expect(env('seed-data')).toMatchObject({ STORE_KIND: 's3', S3_ENDPOINT: 'http://minio:9000' });
     expect(env('evaluate')).toEqual({ REGISTRY_URL: 'http://registry:8081' });
     const secrets = platformSpec.platforms.kubernetes.deploymentSpec.executors;
-    expect(Object.keys(secrets).sort()).toEqual(['exec-seed-data', 'exec-validate-data']);
+    expect(Object.keys(secrets).sort()).toEqual(['exec-seed-data', 'exec-train', 'exec-validate-data']);
     expect(secrets['exec-seed-data']?.secretAsEnv[0]?.keyToEnv.map((k) => k.envVar)).toEqual(['S3_ACCESS_KEY', 'S3_SECRET_KEY']);
+    // The train step submits as the jobs-cli NATS user, its password from the users' Secret.
+    expect(secrets['exec-train']?.secretAsEnv).toEqual([{ secretName: 'mlpipe-nats-users', keyToEnv: [{ secretKey: 'jobs-cli', envVar: 'NATS_PASSWORD' }] }]);
   });
 
   it('rejects broken pipelines with the reason', () => {

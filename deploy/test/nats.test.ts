@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { NATS_USERS, envPasswords, passwordEnvOf, renderAuthorization, type NatsUser } from '@mlpipe/bus';
-import { COMPOSE_AUTH_FILE, HELM_AUTH_FILE, composeAuthorization, helmAuthorization } from '../scripts/generate-nats-config';
+import { COMPOSE_AUTH_FILE, DOCS_FILE, HELM_AUTH_FILE, composeAuthorization, helmAuthorization, usersTable } from '../scripts/generate-nats-config';
 import { renderChart, type K8sObject } from '../validate/src/manifests';
 import { repoRoot } from '../validate/src/tools';
 
@@ -34,6 +34,8 @@ describe('the NATS authorization docker-compose and Helm ship (rendered from lib
   it('the committed renderings are what the user table renders today', () => {
     expect(read(COMPOSE_AUTH_FILE), `regenerate: npx tsx deploy/scripts/generate-nats-config.ts`).toBe(composeAuthorization());
     expect(read(HELM_AUTH_FILE), `regenerate: npx tsx deploy/scripts/generate-nats-config.ts`).toBe(helmAuthorization());
+    // The users table of docs/security.md too.
+    expect(read(DOCS_FILE), `regenerate: npx tsx deploy/scripts/generate-nats-config.ts`).toContain(usersTable());
   });
 
   it('nats-server accepts the compose config, and refuses one missing a password variable', () => {

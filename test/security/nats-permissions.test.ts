@@ -90,13 +90,15 @@ describe('NATS users and permissions (a real nats-server with the generated auth
   }, 60_000);
 
   afterAll(async () => {
-    for (const stop of stops.reverse()) await stop().catch(() => undefined);
-    for (const b of buses) await b.close().catch(() => undefined);
+    // Bounded: a service stuck on its way down must not keep the server (and its port) alive after the test.
+    const bounded = (p: Promise<unknown>) => Promise.race([p.catch(() => undefined), new Promise((r) => setTimeout(r, 5000).unref())]);
+    for (const stop of stops.reverse()) await bounded(stop());
+    for (const b of buses) await bounded(b.close());
     await pool?.end();
     await db?.drop();
     await server?.dispose();
     await rm(dir, { recursive: true, force: true });
-  });
+  }, 120_000);
 
   it('runs every service under its own user through a whole flow without one refusal', async () => {
     const metrics = () => createMetricsRegistry('nats-permissions');

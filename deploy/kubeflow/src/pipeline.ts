@@ -22,6 +22,8 @@ export interface PipelineOptions {
   registryUrl: string;
   /** Secret with keys S3_ACCESS_KEY and S3_SECRET_KEY, as for the chart. */
   objectStoreSecret: string;
+  /** Secret of the NATS users' passwords, as for the chart (nats.auth.existingSecret): the train step logs in as `jobs-cli`. Unset: no user. */
+  natsSecret?: string | undefined;
 }
 
 interface Step {
@@ -61,7 +63,7 @@ export const STEP_NAMES = STEPS.map((s) => s.name);
 
 function env(step: Step, o: PipelineOptions): { name: string; value: string }[] {
   const out: { name: string; value: string }[] = [];
-  if (step.needs.includes('bus')) out.push({ name: 'NATS_URL', value: o.natsUrl }, { name: 'BUS_NAMESPACE', value: o.busNamespace });
+  if (step.needs.includes('bus')) out.push({ name: 'NATS_URL', value: o.natsUrl }, { name: 'BUS_NAMESPACE', value: o.busNamespace }, ...(o.natsSecret ? [{ name: 'NATS_USER', value: 'jobs-cli' }] : []));
   if (step.needs.includes('store')) out.push({ name: 'STORE_KIND', value: 's3' }, { name: 'S3_ENDPOINT', value: o.s3Endpoint }, { name: 'S3_BUCKET', value: o.s3Bucket });
   if (step.needs.includes('registry')) out.push({ name: 'REGISTRY_URL', value: o.registryUrl });
   return out;
@@ -105,11 +107,13 @@ export function compilePipeline(o: PipelineOptions) {
       inputDefinitions: { parameters: rootParams },
     },
   };
-  const secretAsEnv = [{ secretName: o.objectStoreSecret, keyToEnv: ['S3_ACCESS_KEY', 'S3_SECRET_KEY'].map((k) => ({ secretKey: k, envVar: k })) }];
+  const storeSecret = { secretName: o.objectStoreSecret, keyToEnv: ['S3_ACCESS_KEY', 'S3_SECRET_KEY'].map((k) => ({ secretKey: k, envVar: k })) };
+  const natsSecret = o.natsSecret ? { secretName: o.natsSecret, keyToEnv: [{ secretKey: 'jobs-cli', envVar: 'NATS_PASSWORD' }] } : undefined;
+  const secretsOf = (s: Step) => [...(s.needs.includes('store') ? [storeSecret] : []), ...(s.needs.includes('bus') && natsSecret ? [natsSecret] : [])];
   const platformSpec = {
     platforms: {
       kubernetes: {
-        deploymentSpec: { executors: Object.fromEntries(STEPS.filter((s) => s.needs.includes('store')).map((s) => [`exec-${s.name}`, { secretAsEnv }])) },
+        deploymentSpec: { executors: Object.fromEntries(STEPS.filter((s) => secretsOf(s).length).map((s) => [`exec-${s.name}`, { secretAsEnv: secretsOf(s) }])) },
       },
     },
   };

@@ -69,6 +69,8 @@ export const NATS_RIGHTS: Record<NatsUser, Rights> = {
       { durable: 'orchestrator-model-events', types: ['model.version.registered', 'model.alias.changed'] },
     ],
     serves: Object.keys(REQUESTS) as RequestSubject[],
+    // mlpipe-jobs run inside the orchestrator's pod (the CT workflow's `kubectl exec`) logs in as the orchestrator.
+    requests: Object.keys(REQUESTS) as RequestSubject[],
     ensuresStreams: true,
   },
   trainer: {
