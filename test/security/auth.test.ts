@@ -217,6 +217,19 @@ describe('registry authentication and roles (a real registry process)', () => {
     }
   });
 
+  it('mlpipe-registry promote sends MLPIPE_TOKEN, and says what is missing without one', () => {
+    const registryCli = (env: Record<string, string>) =>
+      spawnSync(process.execPath, ['--import', 'tsx', join(root, 'services/registry/src/cli.ts'), 'promote', 'mnist', '2', '--reason', 'from the CLI'], { cwd: root, env: { ...process.env, REGISTRY_URL: url, MLPIPE_TOKEN: '', ...env }, encoding: 'utf8', timeout: 60_000 });
+    const anonymous = registryCli({});
+    expect(anonymous.status).toBe(1);
+    expect(anonymous.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^mlpipe-registry: this needs role admin: .*\(set MLPIPE_TOKEN\)$/)]);
+    const made = tokensCli(db.url, ['create', '--name', 'carl', '--role', 'admin', '--quiet']);
+    expect(made.stdout).toHaveLength(1);
+    const admin = registryCli({ MLPIPE_TOKEN: made.stdout[0]! });
+    expect(admin.stderr).toBe('');
+    expect(admin.stdout.trim()).toBe('mnist champion → v2 (was v1)');
+  });
+
   it('mlpipe-tokens fails with one readable line and a non-zero code on bad input', () => {
     const cases: [string[], RegExp][] = [
       [['create', '--name', 'bob', '--role', 'boss'], /^mlpipe-tokens: --role must be viewer, operator or admin, got "boss"$/],
