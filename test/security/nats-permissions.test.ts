@@ -3,6 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PermissionViolationError } from '@nats-io/nats-core';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   NATS_USERS,
@@ -229,6 +230,22 @@ describe('NATS users and permissions (a real nats-server with the generated auth
     expect(await refusedSub(gateway, '_INBOX.trainer.>')).toBeInstanceOf(PermissionViolationError);
     const ui = await connectAs('ui', 'ui-snoop');
     expect(await refusedSub(ui, 'other.train.job.progress')).toBeInstanceOf(PermissionViolationError);
+    refusals.length = 0;
+  });
+
+  it('logs a refused subject as one warning naming the user, the operation and the subject (not again within the minute)', async () => {
+    const lines: { level: number; msg: string; subject?: string; natsUser?: string; operation?: string }[] = [];
+    const capture = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line) as (typeof lines)[number]) });
+    const bus = await connectBus({ url: server.url, name: 'ui-logged', namespace: NS, user: 'ui', password: passwords.ui, logger: capture });
+    buses.push(bus);
+    const subject = subjectOf(NS, 'model.alias.changed');
+    for (let i = 0; i < 3; i++) bus.nc.publish(subject, '{}');
+    await bus.nc.flush();
+    await eventually(() => lines.length > 0 || undefined, 3000, 'the refusal logged');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(lines).toEqual([expect.objectContaining({ level: 40, natsUser: 'ui', operation: 'publish', subject })]);
+    expect(lines[0]!.msg).toBe(`NATS refused a publish to ${subject} for user ui: not among its rights (libs/bus/src/accounts.ts)`);
+    expect(bus.nc.isClosed()).toBe(false); // a refusal is no reason to drop the connection
     refusals.length = 0;
   });
 
