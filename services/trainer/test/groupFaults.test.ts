@@ -22,8 +22,8 @@ import { LinkClock } from '../src/adapters/linkClock';
 const logger = createLogger('dp-faults', (process.env.DP_LOG as 'silent') ?? 'silent');
 const train = mnistSamples('train', 1024);
 const settings: DpSettings = { heartbeatMs: 200, heartbeatTimeoutMs: 2000, stepTimeoutMs: 3000, joinWindowMs: 3000, joinTimeoutMs: 6000, outageToleranceMs: 20_000, retransmitMs: 1000, leaseTtlMs: 3000 };
-const hp = HyperparamsSchema.parse({ arch: 'cnn-small', epochs: 2, batchSize: 64, seed: 11, validationShare: 0 });
-const perEpoch = stepsPerEpoch(train.count, hp.batchSize);
+const reference = HyperparamsSchema.parse({ arch: 'cnn-small', epochs: 2, batchSize: 64, seed: 11, validationShare: 0 });
+const perEpoch = stepsPerEpoch(train.count, reference.batchSize);
 const flat = (m: tf.LayersModel) => Float32Array.from(m.getWeights().flatMap((w) => Array.from(w.dataSync())));
 
 describe('a data-parallel group under faults (its own nats-server)', () => {
@@ -46,8 +46,10 @@ describe('a data-parallel group under faults (its own nats-server)', () => {
   });
 
   let jobs = 0;
-  async function runPair(meddle?: { atStep: number; act: (jobId: string, host: Bus) => Promise<void> }) {
+  /** `workerJoinsAfter`: the worker starts once `act` is over (the host trains alone until then). */
+  async function runPair(meddle?: { atStep: number; act: (jobId: string, host: Bus) => Promise<void>; workerJoinsAfter?: boolean; epochs?: number }) {
     const jobId = `faults-${++jobs}`;
+    const hp = { ...reference, epochs: meddle?.epochs ?? reference.epochs };
     const job: TrainJobRequested = { jobId, modelName: 'mnist', dataset: 'mnist', datasetVersion: 'a'.repeat(64), hyperparams: hp, replicas: 2, rank: 0, trigger: { kind: 'manual', reason: 'test' } };
     const host = await connect(`host-${jobId}`);
     const wb = await connect(`worker-${jobId}`);
@@ -58,20 +60,27 @@ describe('a data-parallel group under faults (its own nats-server)', () => {
     const epochs: EpochMetrics[] = [];
     let steps = 0;
     let meddling: Promise<void> | undefined;
+    let releaseWorker: () => void = () => undefined;
+    const workerMayStart = meddle?.workerJoinsAfter ? new Promise<void>((r) => (releaseWorker = r)) : Promise.resolve();
+    // A late worker has its lease bucket open already, as a running replica has: its join is then as quick as in a live cluster.
+    if (meddle?.workerJoinsAfter) await readLease(wb, jobId, { ttlMs: settings.leaseTtlMs });
     const [result, worked] = await Promise.all([
       trainAsCoordinator({
         bus: host, job, attempt: 1, replicaId: 'host', logger, model, plan: { train, validation: undefined, test: train }, startStep: 0, settings, signal: new AbortController().signal,
         onEpoch: async (m) => void epochs.push(m),
         onChange: (c) => void changes.push(c),
+        // Alone, the host would be through the job before a late worker's join is taken.
+        ...(meddle?.workerJoinsAfter ? { onStepApplied: () => new Promise<void>((r) => setTimeout(r, 100)) } : {}),
         onStep: () => {
-          if (meddle && ++steps === meddle.atStep) meddling = meddle.act(jobId, host);
+          if (meddle && ++steps === meddle.atStep) meddling = meddle.act(jobId, host).finally(releaseWorker);
         },
       }),
-      worker.run(),
+      workerMayStart.then(() => worker.run()),
     ]);
     await meddling;
     clock.close();
-    const out = { host: flat(model), worker: flat(worker.currentModel()!), changes, epochs, result, worked };
+    const trained = worker.currentModel();
+    const out = { host: flat(model), worker: trained ? flat(trained) : undefined, changes, epochs, result, worked };
     model.dispose();
     worker.currentModel()?.dispose();
     return out;
@@ -103,6 +112,40 @@ describe('a data-parallel group under faults (its own nats-server)', () => {
     expect(run.host).toEqual(undisturbed.host);
     expect(run.worker).toEqual(undisturbed.host);
     expect(run.epochs.map((e) => e.epoch)).toEqual([1, 2]);
+  }, 90_000);
+
+  it('admits a joiner after an outage past the lease TTL (the coordinator re-took its lease as a new generation)', async () => {
+    const generations = new Set<number>();
+    let generationBefore = 0;
+    const run = await runPair({
+      atStep: 3,
+      epochs: 4,
+      workerJoinsAfter: true,
+      act: async (jobId, host) => {
+        const observer = await connect(`observer-${jobId}`);
+        observer.nc.subscribe(dpSubjects('faults', jobId).ctl, {
+          callback: (_e, msg) => {
+            const { header } = decodeFrame(msg.data);
+            if (typeof header.generation === 'number') generations.add(header.generation);
+          },
+        });
+        await observer.nc.flush();
+        generationBefore = (await readLease(host, jobId, { ttlMs: settings.leaseTtlMs }))?.generation ?? 0;
+        await server.restart({ downMs: settings.leaseTtlMs * 2 });
+        // The worker asks to join only now: the coordinator answers once it holds its lease again,
+        // so the reply carries the new generation, and the host's weights must come under it too
+        // (as when a join's reply is lost in an outage and the join is asked again).
+      },
+    });
+    expect(generationBefore).toBeGreaterThan(0);
+    expect(Math.max(...generations)).toBeGreaterThan(generationBefore);
+    expect(run.worked).toEqual({ outcome: 'done' });
+    expect(run.changes.filter((c) => c.change === 'joined').map((c) => c.replica)).toEqual(['worker']);
+    // Both applied the same steps after the transfer: one model, up to the float rounding of the
+    // restored optimizer's bias corrections (as in distributed.test.ts's late joiner).
+    expect(run.worker).toBeDefined();
+    expect(run.worker!.reduce((d, v, i) => Math.max(d, Math.abs(v - run.host[i]!)), 0)).toBeLessThan(1e-6);
+    expect(run.epochs.map((e) => e.epoch)).toEqual([1, 2, 3, 4]);
   }, 90_000);
 
   it('ignores frames of an older coordinator generation (a stale coordinator commits nothing)', async () => {

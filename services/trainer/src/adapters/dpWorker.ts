@@ -224,6 +224,10 @@ export class DpWorker {
 
   private async onControl(ctl: DpControl, payload: Uint8Array): Promise<void> {
     if (ctl.group !== this.group || ctl.generation < this.generation) return;
+    // The coordinator took its lease again after an outage longer than the TTL: a new generation.
+    // What this member sends from now on (weights to a joiner above all) carries it, or a member
+    // that joined under the new generation would ignore it as stale.
+    this.generation = ctl.generation;
     if (ctl.kind === 'abort') return void this.finish?.('aborted');
     const g = this.lastGradient;
     if (ctl.kind === 'step' && g && g.step === ctl.step && g.round === ctl.round && this.appliedThrough === ctl.step - 1) {
