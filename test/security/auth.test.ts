@@ -14,6 +14,8 @@ import { createObjectStore } from '@mlpipe/storage';
 import { createTestDatabase, TEST_STREAM_LIMITS } from '@mlpipe/testing';
 import { completed, putArtefacts } from '../../services/registry/test/fixtures';
 import { authGuardOf, startGateway, type RunningGateway } from '../../services/gateway/src/service';
+import { buildEdge } from '../../services/gateway/src/edge';
+import { ReplicaPool } from '../../services/gateway/src/adapters/replicaPool';
 
 const root = resolve(import.meta.dirname, '../..');
 const ISSUER = 'https://idp.test.local/realms/mlpipe';
@@ -206,7 +208,23 @@ describe('registry authentication and roles (a real registry process)', () => {
           expect(predict.status).toBe(401);
           expect(await predict.json()).toMatchObject({ code: 'unauthorized' });
           expect((await fetch(`${gwUrl}/v2/models/mnist`, { headers: bearer(viewer) })).status).toBe(200);
-          expect((await fetch(`${gwUrl}/v2/models/mnist`, { headers: bearer(tokens.admin.token) })).status).toBe(401); // revoked above
+          // A token revoked at the registry is refused by the gateway on its next check (AUTH_CACHE_MS=0 here).
+          const made = tokensCli(db.url, ['create', '--name', 'gina', '--role', 'viewer']);
+          const gina = made.stdout[1]!;
+          expect((await fetch(`${gwUrl}/v2/models/mnist`, { headers: bearer(gina) })).status).toBe(200);
+          expect(tokensCli(db.url, ['revoke', /created token ([0-9a-f]{8})/.exec(made.stdout[0]!)![1]!]).code).toBe(0);
+          expect((await fetch(`${gwUrl}/v2/models/mnist`, { headers: bearer(gina) })).status).toBe(401);
+          // An edge in front passes the caller's token on: the replica's check is what admits or refuses here.
+          const pool = new ReplicaPool([gwUrl]);
+          const edge = buildEdge({ pool, metrics: createMetricsRegistry('sec-edge'), logger, isReady: () => true });
+          try {
+            const edgeUrl = await edge.listen({ port: 0, host: '127.0.0.1' });
+            expect((await fetch(`${edgeUrl}/v2/models/mnist`)).status).toBe(401);
+            expect((await fetch(`${edgeUrl}/v2/models/mnist`, { headers: bearer(viewer) })).status).toBe(200);
+          } finally {
+            await edge.close();
+            pool.stop();
+          }
         }
       }
     } finally {
