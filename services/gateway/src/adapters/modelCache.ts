@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
-import { describeError, NotFoundError, TransientError, ValidationError } from '@mlpipe/common';
+import { describeError, MlpipeError, NotFoundError, TransientError } from '@mlpipe/common';
 import { ARTEFACTS, artefactPrefixProblem } from '@mlpipe/contracts';
 import { getModelFiles, loadModelFromBytes, type ModelArtifacts } from '@mlpipe/ml';
 import type { ObjectStore } from '@mlpipe/storage';
@@ -110,9 +110,10 @@ export class ModelCache {
 
   /** Remembers where a version's files are (its model.version.registered event, its record), so it loads without asking the registry. */
   learnVersion(name: string, version: number, place: VersionPlace): void {
-    // A place outside the model's folder is never remembered, so never read from the store.
+    // A place outside the model's folder is never remembered, so never read from the store. (Events
+    // are checked before they get here; a registry record like it is the server's fault, not the caller's: a 500.)
     const problem = artefactPrefixProblem(place.artefactPrefix, { kind: 'model', modelName: name });
-    if (problem) throw new ValidationError(`${name} v${version}: ${problem}`);
+    if (problem) throw new MlpipeError('foreign_artefacts', `${name} v${version}: ${problem}`);
     const key = `${name}/${version}`;
     this.places.delete(key);
     this.places.set(key, VersionPlaceSchema.parse(place));
