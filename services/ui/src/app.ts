@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { transform } from 'esbuild';
 import { z } from 'zod';
 import { ModelNameSchema, PIXELS, storeKeys } from '@mlpipe/contracts';
@@ -54,7 +54,7 @@ export async function buildUi(deps: UiDeps): Promise<FastifyInstance> {
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: 3 * 1024 * 1024,
     // A URL the router cannot even decode (`%zz`) gets the same error shape as every other refusal.
-    frameworkErrors: (err, _req, reply) => reply.code(400).send({ error: `${err.message}: not a path the UI forwards`, code: 'invalid' }),
+    frameworkErrors: (err, _req, reply) => void (reply as FastifyReply).code(400).send({ error: `${err.message}: not a path the UI forwards`, code: 'invalid' }),
   });
   const limits = { ...DEFAULT_UI_LIMITS, ...deps.limits };
   const compile = async (file: string) => (await transform(await readFile(join(WEB, file), 'utf8'), { loader: 'ts', format: 'esm', target: 'es2022' })).code;

@@ -36,8 +36,17 @@ const NEEDS: Record<string, keyof Session['can']> = { viewer: 'read', operator: 
  * `data-needs="operator"` (or viewer, admin) that the role may not use, saying why.
  */
 export async function showSession(): Promise<Session> {
-  const session = await loadSession();
   const bar = document.getElementById('session');
+  let session: Session;
+  try {
+    session = await loadSession();
+  } catch (err) {
+    // The page still shows what it can read; every button that changes something stays disabled.
+    session = { principal: null, role: null, can: { read: true, operate: false, administer: false }, csrfToken: '' };
+    if (bar) bar.textContent = `session unavailable: ${(err as Error).message}`;
+    disableWhatIsNotAllowed(session);
+    return session;
+  }
   if (bar) {
     bar.replaceChildren();
     if (session.principal) {
@@ -50,6 +59,11 @@ export async function showSession(): Promise<Session> {
       bar.append(Object.assign(document.createElement('a'), { id: 'login-link', href: '/login', textContent: 'Sign in' }));
     }
   }
+  disableWhatIsNotAllowed(session);
+  return session;
+}
+
+function disableWhatIsNotAllowed(session: Session): void {
   for (const el of Array.from(document.querySelectorAll<HTMLElement>('[data-needs]'))) {
     const needs = el.dataset.needs ?? 'admin';
     const allowed = session.can[NEEDS[needs] ?? 'administer'];
@@ -57,5 +71,4 @@ export async function showSession(): Promise<Session> {
     el.title = allowed ? '' : `needs role ${needs}: sign in with such a token`;
     el.classList.toggle('not-allowed', !allowed);
   }
-  return session;
 }
