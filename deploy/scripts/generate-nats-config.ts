@@ -54,7 +54,7 @@ export function usersTable(): string {
     const bare = (xs: string[] | undefined) => (xs ?? []).map((x) => x.replace(/^ns\./, '')).filter((x) => !x.startsWith('$'));
     const api = (xs: readonly string[] | undefined, what: string) =>
       !xs?.length ? [] : xs.length === Object.keys(REQUESTS).length ? [`orchestrator.* (${what})`] : xs.map((q) => `${q} (${what})`);
-    const publishes = [...(r.publishes ?? []), ...api(r.requests, 'requests'), ...bare(extra.publish).map((x) => (x === '>' ? '> (any subject of the namespace: replays)' : x))];
+    const publishes = [...(r.publishes ?? []), ...api(r.requests, 'requests'), ...bare(extra.publish)];
     const reads = [...(r.consumes ?? []).map((d) => `${d.types.join(', ')} (durable ${d.durable})`), ...(r.listens ?? []), ...api(r.serves, 'answers'), ...bare(extra.subscribe)];
     const jetstream = [
       ...(r.ensuresStreams ? ['creates/updates the streams'] : []),

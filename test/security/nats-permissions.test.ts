@@ -177,6 +177,26 @@ describe('NATS users and permissions (a real nats-server with the generated auth
     refusals.length = 0;
   }, 90_000);
 
+  it('dead-letters a malformed event under the consumer\'s user, and the ops user replays it', async () => {
+    // The watcher may publish data events; a malformed one is the orchestrator's to dead-letter.
+    const watcher = await connectAs('dataset-watcher', 'watcher-sloppy');
+    await watcher.js.publish(subjectOf(NS, 'data.batch.validated'), '{"not":"an envelope"}', { msgID: 'malformed-1' });
+    const dlq = (argv: string[]) => {
+      const out: string[] = [];
+      return runDlqCli(argv, { NATS_URL: server.url, BUS_NAMESPACE: NS, NATS_USER: 'ops', NATS_PASSWORD: passwords.ops }, { out: (l) => out.push(l), err: (l) => out.push(l) }).then((code) => ({ code, out: out.join('\n') }));
+    };
+    const listed = await eventually(async () => {
+      const r = await dlq(['list', '--type', 'data.batch.validated']);
+      return r.out.includes('orchestrator-data-events') ? r : undefined;
+    }, 15_000, 'the malformed event dead-lettered by the orchestrator');
+    expect(listed.code).toBe(0);
+    const seq = /^(\d+)\s/m.exec(listed.out)?.[1];
+    const replayed = await dlq(['replay', seq!]);
+    expect(replayed.out).not.toMatch(/refused|violation/i);
+    expect(replayed.code).toBe(0);
+    expect(refusals).toEqual([]);
+  });
+
   it('refuses a train.job.completed forged on the UI or the gateway user, and stores nothing', async () => {
     const subject = subjectOf(NS, 'train.job.completed');
     for (const user of ['ui', 'gateway'] as const) {

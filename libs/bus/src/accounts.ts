@@ -115,9 +115,9 @@ export const NATS_RIGHTS: Record<NatsUser, Rights> = {
     extra: (c) => {
       const streams = [...(Object.keys(STREAMS) as StreamKey[]).map((k) => streamNameOf(c.namespace, k)), `KV_${ledgerBucketOf(c.namespace)}`];
       return {
-        // A replay re-publishes a dead letter to its original subject, any event of the namespace.
+        // A replay re-publishes a dead letter to its original subject: any event of the event streams (not group frames, not requests).
         publish: [
-          subjectOf(c.namespace, '>'),
+          ...(Object.keys(STREAMS) as StreamKey[]).filter((k) => k !== 'DLQ').flatMap((k) => STREAMS[k].subjects.map((s) => subjectOf(c.namespace, s))),
           ...streams.flatMap((s) => ['INFO', 'DELETE', 'PURGE', 'MSG.GET', 'MSG.DELETE'].map((op) => `$JS.API.STREAM.${op}.${s}`)),
         ],
       };

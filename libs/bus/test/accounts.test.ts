@@ -41,8 +41,8 @@ describe('NATS users and their subjects (pure)', () => {
     expect(publishers('ns.model.version.registered')).toEqual(['registry']);
     expect(publishers('ns.data.batch.validated')).toEqual(['dataset-watcher']);
     expect(publishers('ns.train.job.requested')).toEqual(['orchestrator', 'trainer']);
-    // ops may publish the whole namespace (a replay), by its one wildcard; nobody else has one.
-    expect(permissionsOf('ops', 'ns').publish.filter((s) => s.endsWith('>') && s.startsWith('ns.'))).toEqual(['ns.>']);
+    // ops may publish every event (a replay) by the event streams' wildcards, but no group frame and no request.
+    expect(permissionsOf('ops', 'ns').publish.filter((s) => s.startsWith('ns.'))).toEqual(['ns.data.>', 'ns.model.>', 'ns.train.>']);
     expect(permissionsOf('minio', 'ns')).toEqual({ publish: ['minio.events'], subscribe: [], allowResponses: false });
   });
 
