@@ -1,7 +1,7 @@
 import { describe, it } from 'vitest';
 import { IN_PLACE_BOUND } from './harness/bounds';
 import { natsDown } from './harness/faults';
-import { checkpointWrite, completedBefore, evaluationStarts, midEpoch } from './harness/moments';
+import { checkpointWrite, completedBefore, evaluationStarts, groupForming, midEpoch } from './harness/moments';
 import { recoveryByEvent, runScenario, scenarioTimeout, type Scenario } from './harness/scenario';
 
 /**
@@ -20,9 +20,17 @@ const base = {
 } satisfies Partial<Scenario>;
 
 describe('chaos: NATS restart (8 s down, store kept)', () => {
-  // "While the group forms" is not here: it fails (the joiner's weights never arrive after the
-  // restart, see docs/reliability.md, Open), and a red suite would keep everything else out.
-  // Run it by hand: git show 003c722:test/chaos/nats-restart.test.ts.
+  it('while the group forms', async () => {
+    await runScenario({
+      ...base,
+      id: 'nats-restart-forming',
+      fault: 'NATS restart (8 s down) while the group forms',
+      inject: async (ctx) => {
+        const moment = await groupForming(ctx);
+        return { ...(await natsDown(ctx.cluster, DOWN_MS)), ...moment };
+      },
+    });
+  }, scenarioTimeout(300_000));
 
   it('mid-step', async () => {
     await runScenario({
