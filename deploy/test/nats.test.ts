@@ -84,5 +84,9 @@ describe('the NATS authorization docker-compose and Helm ship (rendered from lib
     expect(serverAccepts(text).ok).toBe(true);
     const off = renderChart('prod', ['--set', 'nats.auth.enabled=false']);
     expect(off.some((o) => o.metadata.name === 'mlpipe-nats-authorization')).toBe(false);
+    // Without users, no service is given one.
+    const env = JSON.stringify(off.filter((o) => o.kind === 'Deployment' || o.kind === 'ClusterTrainingRuntime'));
+    expect(env).not.toContain('NATS_USER');
+    expect(env).not.toContain('NATS_PASSWORD');
   });
 });
