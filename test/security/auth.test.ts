@@ -248,6 +248,28 @@ describe('registry authentication and roles (a real registry process)', () => {
     expect(admin.stdout.trim()).toBe('mnist champion → v2 (was v1)');
   });
 
+  it('lets only admins manage tokens over HTTP, showing a new token once and never a hash', async () => {
+    const admin = await jwt({ sub: 'u-9', preferred_username: 'ada', groups: ['admin'] });
+    const post = (headers: Record<string, string>, body: unknown) => fetch(`${url}/auth/tokens`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+    expect((await post({}, { name: 'eve', role: 'admin' })).status).toBe(401);
+    expect((await post(bearer(tokens.viewer.token), { name: 'eve', role: 'admin' })).status).toBe(403);
+    expect((await fetch(`${url}/auth/tokens`, { headers: bearer(tokens.viewer.token) })).status).toBe(403);
+    const bad = await post(bearer(admin), { name: 'x', role: 'root' });
+    expect(bad.status).toBe(400);
+    const made = await post(bearer(admin), { name: 'ci', role: 'operator' });
+    expect(made.status).toBe(201);
+    const created = (await made.json()) as { token: string; id: string; name: string; role: string };
+    expect(created).toMatchObject({ name: 'ci', role: 'operator', token: expect.stringMatching(/^mlp_[0-9a-f]{8}_/) });
+    expect(await (await fetch(`${url}/auth/whoami`, { headers: bearer(created.token) })).json()).toEqual({ name: 'ci', role: 'operator', via: 'token' });
+    const listed = (await (await fetch(`${url}/auth/tokens`, { headers: bearer(admin) })).json()) as { tokens: Record<string, unknown>[] };
+    expect(listed.tokens.find((t) => t.id === created.id)).toEqual({ id: created.id, name: 'ci', role: 'operator', createdAt: expect.any(String), lastUsedAt: expect.any(String), revokedAt: null });
+    expect(JSON.stringify(listed)).not.toMatch(/mlp_|[0-9a-f]{64}/);
+    const revoked = await fetch(`${url}/auth/tokens/${created.id}`, { method: 'DELETE', headers: bearer(admin) });
+    expect(await revoked.json()).toMatchObject({ id: created.id, revokedAt: expect.any(String), alreadyRevoked: false });
+    expect((await fetch(`${url}/auth/whoami`, { headers: bearer(created.token) })).status).toBe(401);
+    expect((await fetch(`${url}/auth/tokens/nothex`, { method: 'DELETE', headers: bearer(admin) })).status).toBe(400);
+  });
+
   it('mlpipe-tokens fails with one readable line and a non-zero code on bad input', () => {
     const cases: [string[], RegExp][] = [
       [['create', '--name', 'bob', '--role', 'boss'], /^mlpipe-tokens: --role must be viewer, operator or admin, got "boss"$/],

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { bearerOf } from './core/tokens';
 import { decideAccess, type AnonymousRole, type Principal, type Role } from './core/roles';
 import { ForbiddenError, UnauthorizedError } from './errors';
@@ -55,9 +55,4 @@ export function createAuthGuard(opts: { resolve: CredentialResolver; anonymousRo
       return p.presented ? p.principal : undefined;
     },
   };
-}
-
-/** `GET /auth/whoami`: the caller's principal; the gateway and UI resolve tokens through it. */
-export function registerWhoami(app: FastifyInstance, guard: AuthGuard): void {
-  app.get('/auth/whoami', { onRequest: guard.requireRole('viewer'), schema: { summary: 'The principal of the presented credentials' } as object }, async (req) => guard.principalOf(req));
 }

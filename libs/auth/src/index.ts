@@ -6,6 +6,7 @@ export * from './core/claims';
 export * from './errors';
 export * from './resolver';
 export * from './fastify';
+export * from './routes';
 export * from './adapters/tokenStore';
 export * from './adapters/oidc';
 export * from './adapters/remoteResolver';

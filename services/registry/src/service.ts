@@ -106,6 +106,7 @@ export async function startRegistry(deps: RegistryDeps): Promise<RunningRegistry
     metrics,
     isReady: () => ready && (deps.isReady?.() ?? true),
     guard,
+    tokens,
     // The reply is the committed move; its event follows through the relay (within a poll, usually at once).
     promote: async (model, alias, version, reason, actor) => {
       const change = await registrar.promote(model, alias, version, reason, actor);

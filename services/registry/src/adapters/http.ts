@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { ARTEFACTS, ARTEFACT_FILES, AliasSchema, ModelNameSchema, artefactOfFile, storeKeys, type ArtefactFile } from '@mlpipe/contracts';
 import { NotFoundError, type Logger } from '@mlpipe/common';
 import { httpErrorHandler, registerOpsRoutes } from '@mlpipe/runtime';
-import { registerWhoami, type AuthGuard } from '@mlpipe/auth';
+import { registerTokenRoutes, registerWhoami, type AuthGuard, type TokenStore } from '@mlpipe/auth';
 import type { ObjectStore } from '@mlpipe/storage';
 import type { Registry } from 'prom-client';
 import type { RegistryQueries } from './queries';
@@ -26,6 +26,8 @@ export interface HttpDeps {
   isReady: () => boolean;
   /** Who the caller is and what its role allows (reads: viewer; alias moves: admin). */
   guard: AuthGuard;
+  /** The API tokens, managed by admins at /auth/tokens. */
+  tokens: TokenStore;
   promote: (model: string, alias: 'champion' | 'challenger', version: number, reason: string, actor: string) => Promise<ModelAliasChanged>;
 }
 
@@ -55,6 +57,7 @@ export async function buildRegistryApi(deps: HttpDeps): Promise<FastifyInstance>
   const errors = { 200: z.unknown(), 400: ErrorReply, 401: ErrorReply, 403: ErrorReply, 404: ErrorReply };
   const viewer = { onRequest: deps.guard.requireRole('viewer') };
   registerWhoami(app as unknown as FastifyInstance, deps.guard);
+  registerTokenRoutes(app as unknown as FastifyInstance, deps.guard, deps.tokens);
   app.get('/openapi.json', { ...viewer, schema: { hide: true } }, async () => app.swagger());
   app.get('/experiments', { ...viewer, schema: { summary: 'List experiments' } }, async () => ({ experiments: await q.experiments() }));
   app.get(
