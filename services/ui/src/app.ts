@@ -10,7 +10,7 @@ import { httpErrorHandler, registerOpsRoutes } from '@mlpipe/runtime';
 import { remoteResolver, type AnonymousRole, type CredentialResolver } from '@mlpipe/auth';
 import type { ObjectStore } from '@mlpipe/storage';
 import { writeIncomingBatch } from '@mlpipe/dataset';
-import type { Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
 import { request, subscribeEvents, type Bus } from '@mlpipe/bus';
 import type { EventType, SubmitJobRequest } from '@mlpipe/contracts';
 import { proxyPathProblem } from './core/proxyPath';
@@ -138,6 +138,7 @@ export async function buildUi(deps: UiDeps): Promise<FastifyInstance> {
     request(bus(), 'orchestrator.jobs.cancel', { jobId: (req.params as { id: string }).id, reason: `cancelled from the web UI by ${guard.principalOf(req).name}` }),
   );
   const streams = new StreamCap(limits.sseMaxConnections);
+  new Gauge({ name: 'mlpipe_ui_live_streams', help: 'Open /api/jobs/events streams (capped by UI_SSE_MAX_CONNECTIONS)', registers: [deps.metrics], collect() { this.set(streams.size); } });
   app.get('/api/jobs/events', viewer, (req, reply) => {
     const b = bus();
     const release = streams.acquire();
