@@ -203,7 +203,7 @@ describe('the web UI: session cookie, CSRF, roles, proxied paths, stream cap and
         expect(res.statusCode).toBe(200);
         open.push(res);
       }
-      expect((await raw(base, 'GET', '/metrics')).body).toMatch(/^mlpipe_ui_live_streams 2$/m);
+      expect((await raw(base, 'GET', '/metrics')).body).toMatch(/^mlpipe_ui_live_streams{service="ui-attack"} 2$/m);
       const third = await stream();
       let text = '';
       for await (const chunk of third) text += (chunk as Buffer).toString();
