@@ -5,7 +5,7 @@ import { z } from 'zod';
  * headers are these schemas; gradients and weights travel as the frames' payload).
  * Bump the version on any incompatible change: members refuse a group speaking another.
  */
-export const DP_PROTOCOL_VERSION = 2;
+export const DP_PROTOCOL_VERSION = 3;
 
 const MemberSchema = z.string().min(1).max(128);
 

@@ -104,6 +104,12 @@ export const TrainJobRequestedSchema = z
     sweep: TrialRefSchema.optional(),
     /** The champion when the job was created: the trainer scores it on the same test split, for a fair gate. */
     baseline: z.object({ version: z.number().int().positive(), artefactPrefix: z.string().min(1) }).strict().optional(),
+    /**
+     * The secret of the job's training group (32 random bytes, base64url), made with the job: every
+     * group frame carries an HMAC with it, so only holders of this message can speak in the group.
+     * Optional only for jobs queued before it existed (their groups run unsealed).
+     */
+    groupKey: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'a group key is 32 bytes, base64url').optional(),
   })
   .strict();
 export type TrainJobRequested = z.infer<typeof TrainJobRequestedSchema>;

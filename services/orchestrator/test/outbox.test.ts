@@ -75,6 +75,11 @@ describe('orchestrator jobs through the outbox while NATS is down', () => {
     cleanup.push(() => trainer.stop());
     const rank0 = await eventually(() => taken.find((e) => e.data.rank === 0), 10_000, 'rank 0 delivered');
     expect(rank0.data).toMatchObject({ jobId: job.jobId, replicas: 2, datasetVersion: version.id });
+    // Both ranks carry the same secret for the group's frames; the job as the API shows it does not.
+    const rank1 = await eventually(() => taken.find((e) => e.data.rank === 1), 10_000, 'rank 1 delivered');
+    expect(rank0.data.groupKey).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(rank1.data.groupKey).toBe(rank0.data.groupKey);
+    expect(JSON.stringify(await request(bus, 'orchestrator.jobs.get', { jobId: job.jobId }))).not.toContain(rank0.data.groupKey as string);
     await publishEvent(
       bus,
       'train.job.started',

@@ -66,6 +66,12 @@ export async function startTrainer(deps: TrainerDeps): Promise<RunningTrainer> {
   const runningJobs = new Gauge({ name: 'mlpipe_trainer_running_jobs', help: 'Jobs (or group memberships) this replica is working on', registers: [metrics] });
   const lastProgress = new Gauge({ name: 'mlpipe_trainer_last_progress_timestamp_seconds', help: 'When a running job last started, finished an epoch or a data-parallel step (Unix seconds); removed when it ends', labelNames: ['job_id'], registers: [metrics] });
   const receipts = new Counter({ name: 'mlpipe_trainer_gradients_total', help: 'Gradients received by a coordinator, by receipt (accepted, duplicate, stale, ahead, stranger)', labelNames: ['receipt'], registers: [metrics] });
+  const framesDropped = new Counter({
+    name: 'mlpipe_trainer_dp_frames_dropped_total',
+    help: 'Training-group frames and gradients dropped unread, by reason (unsealed: not sealed with the job key; malformed; non-finite; wrong-count)',
+    labelNames: ['reason'],
+    registers: [metrics],
+  });
   const ackWaitMs = deps.ackWaitMs ?? 20_000;
   const watchdogMs = deps.watchdogMs ?? 120_000;
   /** Each running job's "still alive": waiting out a store outage is progress, not a wedge. */
@@ -88,6 +94,7 @@ export async function startTrainer(deps: TrainerDeps): Promise<RunningTrainer> {
       exchangeBytes.inc(t.bytesSent);
     },
     onGradientReceipt: (r: string) => receipts.inc({ receipt: r }),
+    onFrameDropped: (why: string) => framesDropped.inc({ reason: why }),
     bus,
     store,
     logger,

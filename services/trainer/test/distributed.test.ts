@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import type * as tf from '@tensorflow/tfjs';
+import * as tfjs from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectBus, type Bus } from '@mlpipe/bus';
 import { createTestBus, mnistSamples } from '@mlpipe/testing';
@@ -6,10 +8,11 @@ import { createLogger } from '@mlpipe/runtime';
 import { DP_PROTOCOL_VERSION, HyperparamsSchema, type EpochMetrics, type Hyperparams, type TrainJobRequested } from '@mlpipe/contracts';
 import { createModel, initBackend, recipeFrom, trainModel } from '@mlpipe/ml';
 import { decodeFrame } from '../src/core/frames';
+import { decodeGroupKey } from '../src/core/frameSeal';
 import { stepsPerEpoch } from '../src/core/sharding';
 import type { Receipt } from '../src/core/group';
 import type { GroupChange } from '../src/adapters/coordinator';
-import { dpSubjects } from '../src/adapters/dpChannel';
+import { DpChannel, dpSubjects } from '../src/adapters/dpChannel';
 import { DpWorker } from '../src/adapters/dpWorker';
 import { trainAsCoordinator, type DpSettings } from '../src/adapters/distributed';
 import { LinkClock } from '../src/adapters/linkClock';
@@ -51,11 +54,12 @@ describe('data-parallel training over real NATS (replicas in one process, each w
 
   let jobCounter = 0;
   /** Runs a group: the coordinating replica plus `workers` real members, joining at once or after the group's `joinAfterSteps`-th step. */
-  async function runGroup(o: { replicas: number; workers: number; hp?: Hyperparams; joinAfterSteps?: number; meddle?: (jobId: string) => Promise<void> }): Promise<GroupRun> {
+  async function runGroup(o: { replicas: number; workers: number; hp?: Hyperparams; joinAfterSteps?: number; meddle?: (jobId: string, groupKey: Uint8Array) => Promise<void> }): Promise<GroupRun> {
     const hp = o.hp ?? baseHp;
     const jobId = `dp.job-${++jobCounter}`;
-    const job: TrainJobRequested = { jobId, modelName: 'mnist', dataset: 'mnist', datasetVersion: 'a'.repeat(64), hyperparams: hp, replicas: o.replicas, rank: 0, trigger: { kind: 'manual', reason: 'test' } };
-    await o.meddle?.(jobId);
+    const groupKey = randomBytes(32).toString('base64url');
+    const job: TrainJobRequested = { jobId, modelName: 'mnist', dataset: 'mnist', datasetVersion: 'a'.repeat(64), hyperparams: hp, replicas: o.replicas, rank: 0, trigger: { kind: 'manual', reason: 'test' }, groupKey };
+    await o.meddle?.(jobId, decodeGroupKey(groupKey));
     const epochs: EpochMetrics[] = [];
     const changes: GroupChange[] = [];
     const receipts: Receipt[] = [];
@@ -64,7 +68,7 @@ describe('data-parallel training over real NATS (replicas in one process, each w
       Array.from({ length: o.workers }, async (_, i) => {
         const b = await member(`w${i}`);
         const clock = new LinkClock(b.connection);
-        return new DpWorker({ bus: b, jobId, member: `worker-${i}`, logger, train, hyperparams: hp, perEpoch: stepsPerEpoch(train.count, hp.batchSize), joinTimeoutMs: settings.joinTimeoutMs, coordinatorTimeoutMs: 8000, clock, outageToleranceMs: settings.outageToleranceMs, lease: { ttlMs: settings.leaseTtlMs } });
+        return new DpWorker({ bus: b, jobId, member: `worker-${i}`, logger, train, hyperparams: hp, perEpoch: stepsPerEpoch(train.count, hp.batchSize), joinTimeoutMs: settings.joinTimeoutMs, coordinatorTimeoutMs: 8000, clock, outageToleranceMs: settings.outageToleranceMs, lease: { ttlMs: settings.leaseTtlMs }, groupKey: decodeGroupKey(groupKey) });
       }),
     );
     const controller = new AbortController();
@@ -168,14 +172,16 @@ describe('data-parallel training over real NATS (replicas in one process, each w
     const run = await runGroup({
       replicas: 4,
       workers: 1,
-      meddle: async (jobId) => {
-        const s = dpSubjects(bus.namespace, jobId);
+      meddle: async (jobId, groupKey) => {
+        // Members that hold the job's key, so their frames are sealed as a real replica's are.
+        const channel = new DpChannel(fakes, jobId, 'fakes', logger, { key: groupKey });
+        const s = channel.subjects;
         // Both join as the group forms; "staller" keeps its heartbeat but never sends a gradient, "ghost" goes quiet.
         setTimeout(() => {
           for (const id of ['staller', 'ghost']) {
-            void fakes.nc.request(s.join, JSON.stringify({ protocol: DP_PROTOCOL_VERSION, member: id }), { timeout: 2000 }).then((m) => {
-              const { group } = JSON.parse(new TextDecoder().decode(m.data)) as { group: string };
-              if (id === 'staller') timers.push(setInterval(() => fakes.nc.publish(s.heartbeat, JSON.stringify({ group, member: id })), 200));
+            void fakes.nc.request(s.join, channel.encodeJson(s.join, { protocol: DP_PROTOCOL_VERSION, member: id }), { timeout: 2000 }).then((m) => {
+              const { group } = channel.decodeJson(`${s.join}.reply`, m.data) as { group: string };
+              if (id === 'staller') timers.push(setInterval(() => channel.publishJson(s.heartbeat, { group, member: id }), 200));
             });
           }
         }, 100);
@@ -200,5 +206,22 @@ describe('data-parallel training over real NATS (replicas in one process, each w
     // (sum of weights off by 1e-10): the joiner holds the group's weights, not a stale copy.
     expect(maxDiff(run.workers[0]!, run.host)).toBeLessThan(1e-6);
     expect(run.epochs).toHaveLength(2);
+  }, 60_000);
+  it('ends a job whose model diverged (its own gradient is not finite) with the reason, instead of waiting on it', async () => {
+    const jobId = `dp.job-${++jobCounter}`;
+    const job: TrainJobRequested = { jobId, modelName: 'mnist', dataset: 'mnist', datasetVersion: 'a'.repeat(64), hyperparams: baseHp, replicas: 1, rank: 0, trigger: { kind: 'manual', reason: 'test' }, groupKey: randomBytes(32).toString('base64url') };
+    const model = createModel(baseHp.arch, { seed: baseHp.seed, ...recipeFrom(baseHp, stepsPerEpoch(train.count, baseHp.batchSize)).optimizer });
+    // What a learning rate far too high leaves behind: a weight that is no longer a number.
+    model.setWeights(model.getWeights().map((w, i) => (i === 0 ? tfjs.fill(w.shape, Number.NaN) : w)));
+    const started = Date.now();
+    await expect(
+      trainAsCoordinator({
+        bus, job, attempt: 1, replicaId: 'host', logger, model, plan: { train, validation: undefined, test: train }, startStep: 0, settings, signal: new AbortController().signal,
+        onEpoch: async () => undefined,
+        onChange: () => undefined,
+      }),
+    ).rejects.toThrow(/diverged at step 0/);
+    expect(Date.now() - started).toBeLessThan(settings.stepTimeoutMs);
+    model.dispose();
   }, 60_000);
 });

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectBus, ensureStreams, type Bus } from '@mlpipe/bus';
@@ -6,6 +7,7 @@ import { createLogger } from '@mlpipe/runtime';
 import { HyperparamsSchema, type EpochMetrics, type TrainJobRequested } from '@mlpipe/contracts';
 import { createModel, initBackend, recipeFrom } from '@mlpipe/ml';
 import { decodeFrame, encodeFrames } from '../src/core/frames';
+import { decodeGroupKey, seal, SEAL_BYTES } from '../src/core/frameSeal';
 import { stepsPerEpoch } from '../src/core/sharding';
 import type { GroupChange } from '../src/adapters/coordinator';
 import { CoordinatorLease, LeaseLost, readLease } from '../src/adapters/coordinatorLease';
@@ -24,6 +26,7 @@ const train = mnistSamples('train', 1024);
 const settings: DpSettings = { heartbeatMs: 200, heartbeatTimeoutMs: 2000, stepTimeoutMs: 3000, joinWindowMs: 3000, joinTimeoutMs: 6000, outageToleranceMs: 20_000, retransmitMs: 1000, leaseTtlMs: 3000 };
 const reference = HyperparamsSchema.parse({ arch: 'cnn-small', epochs: 2, batchSize: 64, seed: 11, validationShare: 0 });
 const perEpoch = stepsPerEpoch(train.count, reference.batchSize);
+const GROUP_KEY = randomBytes(32).toString('base64url');
 const flat = (m: tf.LayersModel) => Float32Array.from(m.getWeights().flatMap((w) => Array.from(w.dataSync())));
 
 describe('a data-parallel group under faults (its own nats-server)', () => {
@@ -50,11 +53,11 @@ describe('a data-parallel group under faults (its own nats-server)', () => {
   async function runPair(meddle?: { atStep: number; act: (jobId: string, host: Bus) => Promise<void>; workerJoinsAfter?: boolean; epochs?: number }) {
     const jobId = `faults-${++jobs}`;
     const hp = { ...reference, epochs: meddle?.epochs ?? reference.epochs };
-    const job: TrainJobRequested = { jobId, modelName: 'mnist', dataset: 'mnist', datasetVersion: 'a'.repeat(64), hyperparams: hp, replicas: 2, rank: 0, trigger: { kind: 'manual', reason: 'test' } };
+    const job: TrainJobRequested = { jobId, modelName: 'mnist', dataset: 'mnist', datasetVersion: 'a'.repeat(64), hyperparams: hp, replicas: 2, rank: 0, trigger: { kind: 'manual', reason: 'test' }, groupKey: GROUP_KEY };
     const host = await connect(`host-${jobId}`);
     const wb = await connect(`worker-${jobId}`);
     const clock = new LinkClock(wb.connection);
-    const worker = new DpWorker({ bus: wb, jobId, member: 'worker', logger, train, hyperparams: hp, perEpoch, joinTimeoutMs: settings.joinTimeoutMs, coordinatorTimeoutMs: 30_000, clock, outageToleranceMs: settings.outageToleranceMs, lease: { ttlMs: settings.leaseTtlMs } });
+    const worker = new DpWorker({ bus: wb, jobId, member: 'worker', logger, train, hyperparams: hp, perEpoch, joinTimeoutMs: settings.joinTimeoutMs, coordinatorTimeoutMs: 30_000, clock, outageToleranceMs: settings.outageToleranceMs, lease: { ttlMs: settings.leaseTtlMs }, groupKey: decodeGroupKey(GROUP_KEY) });
     const model = createModel(hp.arch, { seed: hp.seed, ...recipeFrom(hp, perEpoch).optimizer });
     const changes: GroupChange[] = [];
     const epochs: EpochMetrics[] = [];
@@ -125,7 +128,7 @@ describe('a data-parallel group under faults (its own nats-server)', () => {
         const observer = await connect(`observer-${jobId}`);
         observer.nc.subscribe(dpSubjects('faults', jobId).ctl, {
           callback: (_e, msg) => {
-            const { header } = decodeFrame(msg.data);
+            const { header } = decodeFrame(msg.data.subarray(0, msg.data.byteLength - SEAL_BYTES));
             if (typeof header.generation === 'number') generations.add(header.generation);
           },
         });
@@ -159,7 +162,7 @@ describe('a data-parallel group under faults (its own nats-server)', () => {
         // applied gradient is garbage, both one generation older. Either would end or spoil the run.
         forger.nc.subscribe(s.ctl, {
           callback: (_e, msg) => {
-            const { header } = decodeFrame(msg.data);
+            const { header } = decodeFrame(msg.data.subarray(0, msg.data.byteLength - SEAL_BYTES));
             if (header.kind !== 'step' || typeof header.generation !== 'number' || typeof header.step !== 'number') return;
             const stale = { group: header.group, attempt: header.attempt, generation: header.generation - 1 };
             const garbage = new Uint8Array(4 * 20_000).fill(0x3f);
@@ -167,7 +170,8 @@ describe('a data-parallel group under faults (its own nats-server)', () => {
               ...encodeFrames(`forged-${forged++}`, { kind: 'step', ...stale, step: header.step + 1, round: 1, members: header.members, apply: { step: header.step, encoding: 'f32', count: 64 } }, garbage, 1 << 20),
               ...(header.step > 3 ? encodeFrames(`forged-${forged++}`, { kind: 'abort', ...stale, reason: 'stale coordinator' }, new Uint8Array(0), 1 << 20) : []),
             ];
-            for (const frame of frames) forger.nc.publish(s.ctl, frame);
+            // A stale coordinator of this job holds its key: the seal is right, only the generation is old.
+            for (const frame of frames) forger.nc.publish(s.ctl, seal(decodeGroupKey(GROUP_KEY), s.ctl, frame));
           },
         });
         await forger.nc.flush();

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { NotFoundError } from '@mlpipe/common';
 import type { DatasetVersion, EpochMetrics, Hyperparams, Job, JobStatus, TrialRef, Trigger } from '@mlpipe/contracts';
 import { nextStatus, type JobSignal } from '../core/jobState';
@@ -70,6 +71,19 @@ export class JobRepository {
       );
       return Number(rows[0]?.n ?? 0);
     });
+  }
+
+  /**
+   * The secret of the job's training group, made on first use and kept with the job, so every
+   * rank's message (and any re-sent one) carries the same key. Never part of the Job the API shows.
+   */
+  async groupKey(jobId: string): Promise<string> {
+    const { rows } = await this.db.query<{ group_key: string }>(
+      'update orchestrator.jobs set group_key = coalesce(group_key, $2) where job_id = $1 returning group_key',
+      [jobId, randomBytes(32).toString('base64url')],
+    );
+    if (!rows[0]) throw new NotFoundError(`no job ${jobId}`);
+    return rows[0].group_key;
   }
 
   async get(jobId: string): Promise<Job> {

@@ -96,4 +96,9 @@ export const migrations: Migration[] = [
       create index jobs_active_by_principal on jobs (submitted_by) where status in ('queued', 'running');
     `,
   },
+  {
+    // The job's training-group secret: the trainers seal every group frame with it (issue 13).
+    id: '007_group_key',
+    sql: `alter table jobs add column group_key text;`,
+  },
 ];

@@ -126,6 +126,7 @@ export class JobService {
   private async queue(tx: Transaction, job: Job): Promise<void> {
     const champion = await tx.models.champion(job.modelName);
     const baseline = champion?.artefactPrefix ? { version: champion.version, artefactPrefix: champion.artefactPrefix } : undefined;
+    const groupKey = await tx.jobs.groupKey(job.jobId);
     for (let rank = 0; rank < job.replicas; rank++) {
       await tx.enqueue(
         'train.job.requested',
@@ -140,6 +141,7 @@ export class JobService {
           trigger: job.trigger,
           ...(job.sweep ? { sweep: job.sweep } : {}),
           ...(baseline ? { baseline } : {}),
+          groupKey,
         },
         rank === 0 ? `train.job.requested:${job.jobId}` : `train.job.requested:${job.jobId}:rank${rank}`,
       );

@@ -13,10 +13,11 @@ import {
   type EpochSummary,
 } from '@mlpipe/contracts';
 import { decodeGradient, encodeDense } from '../core/gradientCodec';
+import { gradientFault } from '../core/gradientCheck';
 import { EpochTally, Membership, StepRound, type EpochTallyState, type Receipt, type ReducedStep } from '../core/group';
 import { stepPosition } from '../core/sharding';
 import { LeaseLost, type CoordinatorLease } from './coordinatorLease';
-import { DpChannel } from './dpChannel';
+import { DpChannel, type FrameDrop } from './dpChannel';
 import type { LinkClock } from './linkClock';
 
 export interface GroupChange {
@@ -61,8 +62,14 @@ export interface CoordinatorOptions {
   heartbeatMs: number;
   heartbeatTimeoutMs: number;
   maxPartBytes?: number;
+  /** The job's group key: frames without its seal are dropped. */
+  groupKey?: Uint8Array;
+  /** The samples of the shard `rank` of `size` members computes at `step`: a gradient claiming other counts is dropped. */
+  shardCount: (step: number, rank: number, size: number) => number;
   onChange?: (c: GroupChange) => void;
   onReceipt?: (r: Receipt) => void;
+  /** A frame or gradient dropped unread, and why. */
+  onDrop?: (why: FrameDrop | 'non-finite' | 'wrong-count') => void;
 }
 
 /**
@@ -89,7 +96,6 @@ export class Coordinator {
   private epochStarted = performance.now();
   private changes = 0;
   private joinSub: { unsubscribe(): void } | undefined;
-  private heartbeatSub: { unsubscribe(): void } | undefined;
   private readonly applied = new Map<string, number>();
   private announceAgain = false;
   private stopWatchingLink: (() => void) | undefined;
@@ -97,7 +103,7 @@ export class Coordinator {
   private carriedSeconds: number;
 
   constructor(private readonly opts: CoordinatorOptions) {
-    this.channel = new DpChannel(opts.bus, opts.jobId, `coord-${opts.group}`, opts.logger, opts.maxPartBytes);
+    this.channel = new DpChannel(opts.bus, opts.jobId, `coord-${opts.group}`, opts.logger, { maxPartBytes: opts.maxPartBytes, key: opts.groupKey, onDrop: opts.onDrop });
     this.tally = new EpochTally(opts.partialEpoch);
     this.carriedSeconds = opts.partialEpoch?.seconds ?? 0;
   }
@@ -123,15 +129,18 @@ export class Coordinator {
   listen(): void {
     const { bus } = this.opts;
     const s = this.channel.subjects;
-    this.joinSub = bus.nc.subscribe(s.join, { callback: (_err, msg) => this.onJoin(msg) });
-    this.heartbeatSub = bus.nc.subscribe(s.heartbeat, {
-      callback: (_err, msg) => {
-        const hb = DpHeartbeatSchema.safeParse(safeJson(msg.data));
-        if (!hb.success || hb.data.group !== this.opts.group) return;
-        this.membership.seen(hb.data.member, this.opts.clock.now());
-        if (hb.data.appliedThrough !== undefined) this.applied.set(hb.data.member, hb.data.appliedThrough);
-        if (this.finished) this.wake?.();
+    // An error (a subscription the server refused) comes without a message to answer.
+    this.joinSub = bus.nc.subscribe(s.join, {
+      callback: (err, msg) => {
+        if (!err) this.onJoin(msg);
       },
+    });
+    this.channel.listen(s.heartbeat, ({ meta }) => {
+      const hb = DpHeartbeatSchema.safeParse(meta);
+      if (!hb.success || hb.data.group !== this.opts.group) return;
+      this.membership.seen(hb.data.member, this.opts.clock.now());
+      if (hb.data.appliedThrough !== undefined) this.applied.set(hb.data.member, hb.data.appliedThrough);
+      if (this.finished) this.wake?.();
     });
     this.channel.listen(s.grad, ({ meta, payload }) => this.onGradient(meta, payload));
     this.stopWatchingLink = this.opts.clock.onReconnect(() => {
@@ -220,7 +229,6 @@ export class Coordinator {
   close(): void {
     this.stopWatchingLink?.();
     this.joinSub?.unsubscribe();
-    this.heartbeatSub?.unsubscribe();
     this.channel.close();
     this.wake?.();
   }
@@ -235,8 +243,11 @@ export class Coordinator {
   }
 
   private onJoin(msg: Msg): void {
-    const req = DpJoinRequestSchema.safeParse(safeJson(msg.data));
-    const reply = (r: DpJoinReply) => msg.respond(JSON.stringify(r));
+    const subject = this.channel.subjects.join;
+    const request = this.channel.decodeJson(subject, msg.data);
+    if (!request) return; // not from a holder of the job's key: no answer at all
+    const req = DpJoinRequestSchema.safeParse(request);
+    const reply = (r: DpJoinReply) => msg.respond(this.channel.encodeJson(`${subject}.reply`, r));
     if (!req.success) return void reply({ accepted: false, reason: `bad join request (protocol ${DP_PROTOCOL_VERSION} expected)` });
     const id = req.data.member;
     if (this.aborted || this.finished) return void reply({ accepted: false, reason: 'the group is finishing' });
@@ -263,6 +274,15 @@ export class Coordinator {
     } catch (err) {
       this.opts.logger.warn({ member: m.member, step: m.step, err: describeError(err) }, 'ignoring an undecodable gradient');
       return;
+    }
+    if (m.step === this.round.step && m.round === this.round.round) {
+      const rank = this.round.members.indexOf(m.member);
+      const fault = rank < 0 ? undefined : gradientFault({ ...m, gradSum }, this.opts.shardCount(m.step, rank, this.round.members.length));
+      if (fault) {
+        this.opts.onDrop?.(fault);
+        this.opts.logger.warn({ member: m.member, step: m.step, count: m.count, fault }, 'dropped a gradient');
+        return;
+      }
     }
     const receipt = this.round.receive({ ...m, gradSum });
     this.opts.onReceipt?.(receipt);
@@ -408,12 +428,4 @@ function liveTransferOf(t: { from: string; to: string[] }, members: string[]): {
   const to = t.to.filter((id) => members.includes(id));
   const from = members.includes(t.from) ? t.from : members.find((id) => !to.includes(id));
   return from && to.length ? { from, to } : undefined;
-}
-
-function safeJson(data: Uint8Array): unknown {
-  try {
-    return JSON.parse(new TextDecoder().decode(data));
-  } catch {
-    return undefined;
-  }
 }

@@ -6,7 +6,8 @@ import type { EpochMetrics, LabelledImages, TrainJobRequested } from '@mlpipe/co
 import { evaluateWithLoss, gradientLength } from '@mlpipe/ml';
 import type { DataPlan } from '../core/dataPlan';
 import type { Receipt } from '../core/group';
-import { stepsPerEpoch } from '../core/sharding';
+import { decodeGroupKey } from '../core/frameSeal';
+import { batchRange, shardRange, stepPosition, stepsPerEpoch } from '../core/sharding';
 import type { EpochTallyState } from '../core/group';
 import { Coordinator, type GroupChange } from './coordinator';
 import { CoordinatorLease, LeaseLost } from './coordinatorLease';
@@ -61,6 +62,18 @@ function memberTimings(settings: DpSettings, clock: LinkClock) {
   };
 }
 
+/** Why frames or gradients of the group were dropped unread (a forged seal, a NaN gradient, a wrong count). */
+export type DroppedFrame = 'unsealed' | 'malformed' | 'non-finite' | 'wrong-count';
+
+/**
+ * The job's group key (from its message) and where drops are counted: the same for every member.
+ * A job queued before group keys existed runs unsealed, as before.
+ */
+function groupSeal(job: TrainJobRequested, logger: Logger, onDrop?: (why: DroppedFrame) => void) {
+  if (!job.groupKey) logger.warn('the job message carries no group key: its group frames travel unsealed');
+  return { ...(job.groupKey ? { groupKey: decodeGroupKey(job.groupKey) } : {}), ...(onDrop ? { onDrop } : {}) };
+}
+
 export function exchangeSummary(s: ExchangeStats): { bytesPerStep: number; exchangeShare: number } {
   const total = s.computeMs + s.exchangeMs;
   return { bytesPerStep: s.steps ? s.bytesSent / s.steps : 0, exchangeShare: total ? s.exchangeMs / total : 0 };
@@ -96,6 +109,7 @@ export interface CoordinateArgs {
   onChange: (c: GroupChange & { group: string }) => void;
   onReceipt?: (r: Receipt) => void;
   onStep?: (t: StepTiming) => void;
+  onDropped?: (why: DroppedFrame) => void;
 }
 
 export interface GroupResult {
@@ -114,6 +128,7 @@ export async function trainAsCoordinator(a: CoordinateArgs): Promise<GroupResult
   const group = `${a.attempt}-${randomBytes(4).toString('hex')}`;
   const exchange: ExchangeStats = { steps: 0, computeMs: 0, exchangeMs: 0, bytesSent: 0 };
   const log = a.logger.child({ role: 'coordinator', group });
+  const sealing = groupSeal(a.job, log, a.onDropped);
   const lease = new CoordinatorLease(a.bus, a.job.jobId, { ttlMs: a.settings.leaseTtlMs }, log);
   // A predecessor that died holds the lease for at most one TTL more.
   const generation = await lease.acquire(a.replicaId, a.attempt, group, a.settings.leaseTtlMs + 2000);
@@ -142,6 +157,8 @@ export async function trainAsCoordinator(a: CoordinateArgs): Promise<GroupResult
     heartbeatMs: a.settings.heartbeatMs,
     heartbeatTimeoutMs: a.settings.heartbeatTimeoutMs,
     ...(a.settings.maxPartBytes ? { maxPartBytes: a.settings.maxPartBytes } : {}),
+    ...sealing,
+    shardCount: (step, rank, size) => shardRange(batchRange(stepPosition(step, perEpoch).batch, hp.batchSize, a.plan.train.count), rank, size).count,
     onChange: (c) => a.onChange({ ...c, group }),
     ...(a.onReceipt ? { onReceipt: a.onReceipt } : {}),
   });
@@ -163,6 +180,7 @@ export async function trainAsCoordinator(a: CoordinateArgs): Promise<GroupResult
     model: a.model,
     appliedThrough: a.startStep - 1,
     ...memberTimings(a.settings, clock),
+    ...sealing,
     signal: stopWorker.signal,
     onApplied: async (applied, model, members) => {
       const end = applied.epochEnd;
@@ -190,7 +208,12 @@ export async function trainAsCoordinator(a: CoordinateArgs): Promise<GroupResult
         throw err;
       },
     );
-    const [worked] = await Promise.all([worker.run(), coordinated]);
+    // The group cannot go on without this replica's own member (it is never dropped): if it leaves, so does the coordinator.
+    const membered = worker.run().then((w) => {
+      if (w.outcome !== 'done') coordinator.abort(`the coordinating replica's member left: ${w.reason ?? w.outcome}`);
+      return w;
+    });
+    const [worked] = await Promise.all([membered, coordinated]);
     if (worked.outcome !== 'done') throw new Error(`the coordinating replica left its group: ${worked.outcome} ${worked.reason ?? ''}`.trim());
     return { finalMembers: coordinator.members(), membershipChanges: coordinator.membershipChanges, exchange };
   } finally {
@@ -210,6 +233,7 @@ export interface AssistArgs {
   settings: DpSettings;
   signal: AbortSignal;
   onStep?: (t: StepTiming) => void;
+  onDropped?: (why: DroppedFrame) => void;
 }
 
 /**
@@ -229,6 +253,7 @@ export async function assistJob(a: AssistArgs): Promise<{ outcome: WorkerOutcome
     hyperparams: hp,
     perEpoch: stepsPerEpoch(a.train.count, hp.batchSize),
     ...memberTimings(a.settings, clock),
+    ...groupSeal(a.job, a.logger, a.onDropped),
     signal: a.signal,
     ...(a.onStep ? { onStep: a.onStep } : {}),
   });

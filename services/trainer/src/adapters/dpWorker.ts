@@ -15,9 +15,10 @@ import {
 } from '@mlpipe/contracts';
 import { applyFlatGradients, augmentFor, computeShardGradients, epochOrder, gradientLength, learningRateAt, loadModelFromBytes, recipeFrom, saveModelToBytes, setLearningRate, type Recipe } from '@mlpipe/ml';
 import { decodeGradient, encodeDense, TopKCompressor, type EncodedGradient } from '../core/gradientCodec';
+import { allFinite } from '../core/gradientCheck';
 import { batchRange, shardRange, stepPosition } from '../core/sharding';
 import { readLease, type LeaseSettings } from './coordinatorLease';
-import { DpChannel } from './dpChannel';
+import { DpChannel, type FrameDrop } from './dpChannel';
 import type { LinkClock } from './linkClock';
 
 export type WorkerOutcome = 'done' | 'aborted' | 'lost' | 'refused';
@@ -47,6 +48,9 @@ export interface DpWorkerOptions {
   /** Silence from the coordinator after which the group is considered lost. */
   coordinatorTimeoutMs: number;
   maxPartBytes?: number;
+  /** The job's group key: frames without its seal are dropped. */
+  groupKey?: Uint8Array;
+  onDrop?: (why: FrameDrop) => void;
   clock: LinkClock;
   /** An outage longer than this ends the membership (the job resumes from its checkpoint). */
   outageToleranceMs: number;
@@ -94,7 +98,7 @@ export class DpWorker {
   private lastGradient: { step: number; round: number; meta: object; payload: Uint8Array } | undefined;
 
   constructor(private readonly opts: DpWorkerOptions) {
-    this.channel = new DpChannel(opts.bus, opts.jobId, opts.member, opts.logger, opts.maxPartBytes);
+    this.channel = new DpChannel(opts.bus, opts.jobId, opts.member, opts.logger, { maxPartBytes: opts.maxPartBytes, key: opts.groupKey, onDrop: opts.onDrop });
     this.model = opts.model;
     this.appliedThrough = opts.appliedThrough ?? -1;
     this.topk = opts.hyperparams.compression === 'topk' ? new TopKCompressor(opts.hyperparams.topkRatio) : undefined;
@@ -184,13 +188,16 @@ export class DpWorker {
   private async join(): Promise<true | { outcome: WorkerOutcome; reason: string }> {
     const { clock } = this.opts;
     const deadline = clock.now() + this.opts.joinTimeoutMs;
-    const request = JSON.stringify({ protocol: DP_PROTOCOL_VERSION, member: this.opts.member });
+    const subject = this.channel.subjects.join;
     for (;;) {
       if (this.opts.signal?.aborted) return { outcome: 'aborted', reason: 'aborted before joining' };
       if (clock.outageMs() > this.opts.outageToleranceMs) return { outcome: 'lost', reason: `NATS out of reach for more than ${this.opts.outageToleranceMs / 1000} s` };
       try {
-        const msg = await this.opts.bus.nc.request(this.channel.subjects.join, request, { timeout: 2000 });
-        const reply = DpJoinReplySchema.parse(JSON.parse(new TextDecoder().decode(msg.data)));
+        const request = this.channel.encodeJson(subject, { protocol: DP_PROTOCOL_VERSION, member: this.opts.member });
+        const msg = await this.opts.bus.nc.request(subject, request, { timeout: 2000 });
+        const answer = this.channel.decodeJson(`${subject}.reply`, msg.data);
+        if (!answer) throw new Error('a join reply without the job key\'s seal');
+        const reply = DpJoinReplySchema.parse(answer);
         if (reply.retry) throw new Error(`not now: ${reply.reason ?? 'refused for the moment'}`);
         if (!reply.accepted || !reply.group || !reply.generation || !reply.attempt) return { outcome: 'refused', reason: reply.reason ?? 'refused' };
         // Two coordinators may answer (a stale one and its successor): only the lease holder's answer counts.
@@ -280,6 +287,8 @@ export class DpWorker {
     const shard = shardRange(global, rank, size);
     const order = epochOrder(this.opts.train.count, hp.seed, position.epoch);
     const g = computeShardGradients(model, this.opts.train, order, shard.start, shard.count, augmentFor(this.recipe, hp.seed, position.epoch));
+    // Computed here from the group's weights: not finite means the model diverged, which no retry mends.
+    if (!Number.isFinite(g.lossSum) || !allFinite(g.gradSum)) throw new Error(`the model diverged at step ${step}: its gradient is not finite (lower the learning rate)`);
     const encoded: EncodedGradient = this.topk ? this.topk.encode(g.gradSum) : encodeDense(g.gradSum, hp.compression === 'fp16' ? 'f16' : 'f32');
     const before = this.channel.bytesSent;
     const meta = { group: this.group, attempt: this.attempt, generation: this.generation, step, round, member: this.opts.member, count: g.count, lossSum: g.lossSum, correct: g.correct, encoding: encoded.encoding };

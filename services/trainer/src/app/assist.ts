@@ -15,6 +15,7 @@ export async function assist(run: RunOptions, train: LabelledImages, deps: Runne
     train,
     settings: deps.dp ?? DEFAULT_DP_SETTINGS,
     signal: run.signal,
+    ...(deps.onFrameDropped ? { onDropped: deps.onFrameDropped } : {}),
     onStep: (t) => {
       run.heartbeat();
       deps.onStepTiming?.(job.jobId, t);

@@ -2,7 +2,7 @@ import type { Bus } from '@mlpipe/bus';
 import type { Logger } from '@mlpipe/common';
 import type { EpochMetrics, TrainJobRequested } from '@mlpipe/contracts';
 import type { ObjectStore } from '@mlpipe/storage';
-import type { DpSettings } from '../adapters/distributed';
+import type { DpSettings, DroppedFrame } from '../adapters/distributed';
 import type { StepTiming } from '../adapters/dpWorker';
 import type { Receipt } from '../core/group';
 
@@ -17,6 +17,8 @@ export interface RunnerDeps {
   onEpochMetrics?: (jobId: string, m: EpochMetrics) => void;
   onStepTiming?: (jobId: string, t: StepTiming) => void;
   onGradientReceipt?: (r: Receipt) => void;
+  /** A group frame or gradient dropped unread (forged, malformed, not finite, a wrong count). */
+  onFrameDropped?: (why: DroppedFrame) => void;
   dp?: DpSettings;
   /** Checkpoint mid-epoch once the last checkpoint is this old (0: at epoch ends only). */
   checkpointEveryMs?: number;

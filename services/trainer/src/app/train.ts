@@ -66,6 +66,7 @@ export async function trainPrepared(p: PreparedJob, deps: RunnerDeps): Promise<G
       deps.onStepTiming?.(job.jobId, t);
     },
     ...(deps.onGradientReceipt ? { onReceipt: deps.onGradientReceipt } : {}),
+    ...(deps.onFrameDropped ? { onDropped: deps.onFrameDropped } : {}),
   });
 }
 
