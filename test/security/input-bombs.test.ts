@@ -4,7 +4,6 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { crc32, deflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PNG } from 'pngjs';
 import { subscribeEvents } from '@mlpipe/bus';
@@ -15,42 +14,11 @@ import { createPool, type Pool } from '@mlpipe/db';
 import { PIXELS, encodeIdx, writeIncomingBatch } from '@mlpipe/dataset';
 import { createLogger, createMetricsRegistry, freePort } from '@mlpipe/runtime';
 import { createObjectStore, putJson, type ObjectStore } from '@mlpipe/storage';
-import { createTestBus, createTestDatabase, type TestBus } from '@mlpipe/testing';
+import { createTestBus, createTestDatabase, jpegDeclaring, pngDeclaring, type TestBus } from '@mlpipe/testing';
 import { startWatcher, type RunningWatcher } from '../../services/dataset-watcher/src/service';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const MB = 1024 * 1024;
-
-function chunk(type: string, data: Buffer): Buffer {
-  const out = Buffer.alloc(12 + data.length);
-  out.writeUInt32BE(data.length, 0);
-  out.write(type, 4, 'latin1');
-  data.copy(out, 8);
-  out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
-  return out;
-}
-
-/**
- * The decompression bomb of the issue: a small, valid PNG (IHDR and CRCs right) declaring
- * width × height RGBA, whose IDAT inflates to the first rows of zeros. pngjs would allocate the
- * whole declared image (1.6 GB for 20000×20000) before finding the data short.
- */
-function pngBomb(width: number, height: number, rows = 120): Buffer {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr.set([8, 6, 0, 0, 0], 8);
-  const idat = deflateSync(Buffer.alloc(rows * (1 + width * 4)), { level: 9 });
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', Buffer.alloc(0))]);
-}
-
-/** A baseline JPEG's markers declaring width × height, three components, then a scan of filler: decoders allocate per the frame header. */
-function jpegBomb(width: number, height: number): Buffer {
-  const app0 = [0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00, 0x01, 0x01, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00];
-  const sof0 = [0xff, 0xc0, 0x00, 0x11, 0x08, height >> 8, height & 0xff, width >> 8, width & 0xff, 0x03, 0x01, 0x11, 0x00, 0x02, 0x11, 0x00, 0x03, 0x11, 0x00];
-  const sos = [0xff, 0xda, 0x00, 0x0c, 0x03, 0x01, 0x00, 0x02, 0x00, 0x03, 0x00, 0x00, 0x3f, 0x00];
-  return Buffer.concat([Buffer.from([0xff, 0xd8, ...app0, ...sof0, ...sos]), Buffer.alloc(40_000, 0x55), Buffer.from([0xff, 0xd9])]);
-}
 
 /** Resident and peak resident memory of a process, in bytes (Linux /proc). */
 function memoryOf(pid: number): { rss: number; peak: number } {
@@ -120,7 +88,7 @@ describe('input bombs against the real gateway process', () => {
   }
 
   it('refuses a 20000×20000 PNG bomb with 400 and the reason within 1 s, without the memory', async () => {
-    const bomb = pngBomb(20_000, 20_000);
+    const bomb = pngDeclaring(20_000, 20_000, 120);
     expect(bomb.length).toBeLessThan(64 * 1024);
     for (const path of ['/predict?model=mnist', '/explain?model=mnist']) {
       const r = await attack(path, bomb, 'image/png');
@@ -133,10 +101,10 @@ describe('input bombs against the real gateway process', () => {
   });
 
   it('refuses the same bomb sent as base64 JSON, and a JPEG bomb, the same way', async () => {
-    const json = await attack('/predict', JSON.stringify({ model: 'mnist', image: `data:image/png;base64,${pngBomb(20_000, 20_000).toString('base64')}` }), 'application/json');
+    const json = await attack('/predict', JSON.stringify({ model: 'mnist', image: `data:image/png;base64,${pngDeclaring(20_000, 20_000, 120).toString('base64')}` }), 'application/json');
     expect(json.status).toBe(400);
     expect(json.answer.code).toBe('image_too_large');
-    const jpeg = await attack('/predict', jpegBomb(60_000, 60_000), 'image/jpeg');
+    const jpeg = await attack('/predict', jpegDeclaring(60_000, 60_000), 'image/jpeg');
     expect(jpeg.status, JSON.stringify(jpeg.answer)).toBe(400);
     expect(jpeg.answer).toEqual({ code: 'image_too_large', error: expect.stringMatching(/JPEG declares 60000×60000/) });
     for (const r of [json, jpeg]) {
@@ -147,7 +115,7 @@ describe('input bombs against the real gateway process', () => {
   });
 
   it('refuses an upload over GATEWAY_MAX_IMAGE_BYTES with the reason, and lets a small real image past the checks', async () => {
-    const big = Buffer.concat([pngBomb(100, 100, 1), Buffer.alloc(300 * 1024)]);
+    const big = Buffer.concat([pngDeclaring(100, 100, 1), Buffer.alloc(300 * 1024)]);
     const r = await attack('/predict', big, 'image/png');
     expect(r.status).toBe(400);
     expect(r.answer.error).toMatch(/at most 262144 \(GATEWAY_MAX_IMAGE_BYTES\)/);
@@ -209,7 +177,7 @@ describe('input bombs against the dataset watcher (real NATS, PostgreSQL, folder
     const rows = Array.from({ length: 100_000 }, (_, i) => `d${i}.png,${i % 10}`).join('\n');
     await store.put('incoming/a-rows/labels.csv', new TextEncoder().encode(rows));
     await putJson(store, 'incoming/a-rows/batch.json', manifest('png-csv', { labels: 'labels.csv' }));
-    for (let i = 0; i < 3; i++) await store.put(`incoming/b-bombs/d${i}.png`, pngBomb(20_000, 20_000));
+    for (let i = 0; i < 3; i++) await store.put(`incoming/b-bombs/d${i}.png`, pngDeclaring(20_000, 20_000, 120));
     await store.put('incoming/b-bombs/labels.csv', new TextEncoder().encode('d0.png,1\nd1.png,2\nd2.png,3\n'));
     await putJson(store, 'incoming/b-bombs/batch.json', manifest('png-csv', { labels: 'labels.csv' }));
     await store.put('incoming/c-bytes/images.idx', new Uint8Array(3 * MB));

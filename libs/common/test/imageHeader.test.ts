@@ -1,22 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { crc32 } from 'node:zlib';
 import { PNG } from 'pngjs';
 import jpeg from 'jpeg-js';
+import { pngDeclaring } from '@mlpipe/testing';
 import { readImageHeader } from '../src';
-
-const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
-
-/** A PNG's signature and IHDR chunk declaring width × height (valid CRC), and nothing more. */
-function pngHeader(width: number, height: number): Uint8Array {
-  const chunk = Buffer.alloc(4 + 4 + 13 + 4);
-  chunk.writeUInt32BE(13, 0);
-  chunk.write('IHDR', 4, 'latin1');
-  chunk.writeUInt32BE(width, 8);
-  chunk.writeUInt32BE(height, 12);
-  chunk.set([8, 6, 0, 0, 0], 16);
-  chunk.writeUInt32BE(crc32(chunk.subarray(4, 21)), 21);
-  return new Uint8Array([...SIGNATURE, ...chunk]);
-}
 
 function realPng(width: number, height: number): Uint8Array {
   return new Uint8Array(PNG.sync.write(new PNG({ width, height })));
@@ -33,7 +19,7 @@ describe('readImageHeader', () => {
   });
 
   it('reads what a bomb declares from its header alone', () => {
-    expect(readImageHeader(pngHeader(20000, 20000))).toEqual({ ok: true, format: 'png', width: 20000, height: 20000 });
+    expect(readImageHeader(pngDeclaring(20000, 20000))).toEqual({ ok: true, format: 'png', width: 20000, height: 20000 });
     // SOI, an APP0 segment, fill bytes, then SOF2 (progressive) declaring 60000×50000.
     const jpg = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x04, 0x4a, 0x46, 0xff, 0xff, 0xff, 0xc2, 0x00, 0x0b, 0x08, 0xc3, 0x50, 0xea, 0x60, 0x01, 0x01, 0x11, 0x00]);
     expect(readImageHeader(jpg)).toEqual({ ok: true, format: 'jpeg', width: 60000, height: 50000 });
@@ -57,17 +43,17 @@ describe('readImageHeader', () => {
   it('refuses garbage with a reason', () => {
     expect(readImageHeader(new Uint8Array([]))).toMatchObject({ ok: false, reason: expect.stringMatching(/neither a PNG nor a JPEG/) });
     expect(readImageHeader(new Uint8Array([0x47, 0x49, 0x46, 0x38, 0x39, 0x61]))).toMatchObject({ ok: false, reason: expect.stringMatching(/neither/) });
-    const damaged = pngHeader(10, 10);
+    const damaged = pngDeclaring(10, 10);
     damaged[6] = 0;
     expect(readImageHeader(damaged)).toMatchObject({ ok: false, reason: expect.stringMatching(/signature is damaged/) });
-    const notIhdr = pngHeader(10, 10);
+    const notIhdr = pngDeclaring(10, 10);
     notIhdr.set([0x49, 0x44, 0x41, 0x54], 12);
     expect(readImageHeader(notIhdr)).toMatchObject({ ok: false, reason: expect.stringMatching(/"IDAT", not IHDR/) });
-    const badLength = pngHeader(10, 10);
+    const badLength = pngDeclaring(10, 10);
     badLength[11] = 14;
     expect(readImageHeader(badLength)).toMatchObject({ ok: false, reason: expect.stringMatching(/length 13/) });
-    expect(readImageHeader(pngHeader(0, 10))).toMatchObject({ ok: false, reason: expect.stringMatching(/impossible size 0×10/) });
-    expect(readImageHeader(pngHeader(0x80000000, 1))).toMatchObject({ ok: false, reason: expect.stringMatching(/impossible size/) });
+    expect(readImageHeader(pngDeclaring(0, 10))).toMatchObject({ ok: false, reason: expect.stringMatching(/impossible size 0×10/) });
+    expect(readImageHeader(pngDeclaring(0x80000000, 1))).toMatchObject({ ok: false, reason: expect.stringMatching(/impossible size/) });
     // JPEG: no marker where one must be; a zero-length segment; image data before any frame header; a DNL height.
     expect(readImageHeader(new Uint8Array([0xff, 0xd8, 0x12, 0x34]))).toMatchObject({ ok: false, reason: expect.stringMatching(/no marker at byte 2/) });
     expect(readImageHeader(new Uint8Array([0xff, 0xd8, 0xff, 0xe1, 0x00, 0x00]))).toMatchObject({ ok: false, reason: expect.stringMatching(/impossible length 0/) });

@@ -1,25 +1,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { crc32 } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createObjectStore, putJson, type ObjectStore } from '@mlpipe/storage';
+import { pngDeclaring } from '@mlpipe/testing';
 import { PIXELS, boundedReasons, decodeDigitPng, encodeIdx, readIncomingBatch, writeIncomingBatch, type IncomingLimits } from '../src';
 
 const LIMITS: IncomingLimits = { maxBatchBytes: 64 * 1024, maxSamples: 50, maxCsvRows: 40 };
 const manifest = (format: 'png-csv' | 'idx', files: object) => ({ schemaVersion: 1, dataset: 'mnist', split: 'train', format, files });
-
-/** A PNG whose IHDR (valid CRC) declares width × height, and nothing after it. */
-function pngBomb(width: number, height: number): Uint8Array {
-  const chunk = Buffer.alloc(25);
-  chunk.writeUInt32BE(13, 0);
-  chunk.write('IHDR', 4, 'latin1');
-  chunk.writeUInt32BE(width, 8);
-  chunk.writeUInt32BE(height, 12);
-  chunk.set([8, 0, 0, 0, 0], 16);
-  chunk.writeUInt32BE(crc32(chunk.subarray(4, 21)), 21);
-  return new Uint8Array(Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk]));
-}
 
 describe('incoming batch limits', () => {
   let root: string;
@@ -61,9 +49,9 @@ describe('incoming batch limits', () => {
   });
 
   it('refuses a PNG declaring a huge size from its header, and keeps a rejection to 20 reasons', async () => {
-    expect(decodeDigitPng(pngBomb(20000, 20000), 'bomb.png')).toEqual({ ok: false, reason: 'bomb.png is 20000×20000; expected 28×28' });
+    expect(decodeDigitPng(pngDeclaring(20000, 20000), 'bomb.png')).toEqual({ ok: false, reason: 'bomb.png is 20000×20000; expected 28×28' });
     const rows = Array.from({ length: 30 }, (_, i) => `bomb-${i}.png,1`);
-    for (let i = 0; i < 30; i++) await store.put(`in/bombs/bomb-${i}.png`, pngBomb(20000, 20000));
+    for (let i = 0; i < 30; i++) await store.put(`in/bombs/bomb-${i}.png`, pngDeclaring(20000, 20000));
     await store.put('in/bombs/labels.csv', new TextEncoder().encode(`${rows.join('\n')}\n`));
     await putJson(store, 'in/bombs/batch.json', manifest('png-csv', { labels: 'labels.csv' }));
     const started = performance.now();

@@ -11,3 +11,4 @@ export * from './mnist';
 export * from './liveRegistry';
 export * from './natsServer';
 export * from './ownPostgres';
+export * from './imageBombs';
