@@ -2,6 +2,8 @@
 # The whole test suite: installs what npm needs, checks the services, type-checks, lints, tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# onnxruntime-node bundles its CPU library; its install script would fetch CUDA files from outside the registry.
+export ONNXRUNTIME_NODE_INSTALL=skip
 [ -d node_modules ] || npm ci --no-audit --no-fund
 npx tsx scripts/check-deps.ts --for-tests
 bash deploy/scripts/install-tools.sh   # helm, kubectl, promtool; idempotent
