@@ -4,8 +4,12 @@
 // already has a token is left alone, so the Job can run on every install and upgrade and makes each
 // token once. Plain JavaScript, only Node's own modules: it is mounted from a ConfigMap, outside the
 // image's code. The token is never logged.
+/* global fetch */
+import { Buffer } from 'node:buffer';
 import { execFile } from 'node:child_process';
+import console from 'node:console';
 import { readFile } from 'node:fs/promises';
+import process from 'node:process';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
