@@ -45,8 +45,11 @@ export class QuotaExceededError extends MlpipeError {
 }
 
 export class TransientError extends MlpipeError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('transient', message, options);
+  /** When the caller may try again (HTTP Retry-After), if the thrower knows: a full queue does, a lost dependency does not. */
+  readonly retryAfterSeconds: number | undefined;
+  constructor(message: string, options?: { cause?: unknown; code?: string; retryAfterSeconds?: number }) {
+    super(options?.code ?? 'transient', message, options);
+    this.retryAfterSeconds = options?.retryAfterSeconds;
   }
 }
 

@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { MlpipeError, ValidationError } from '@mlpipe/common';
+import { MlpipeError, TransientError, ValidationError } from '@mlpipe/common';
 
 /**
  * The one mapping from the error hierarchy to HTTP, for every HTTP edge.
@@ -12,7 +12,8 @@ import { MlpipeError, ValidationError } from '@mlpipe/common';
  *   "your request is wrong, fix it" keeps every edge and every client alike.
  * - `unauthorized` → 401 and `forbidden` → 403 (@mlpipe/auth's errors), `rate_limited` → 429,
  * - NotFoundError (`not_found`) → 404, ConflictError (`conflict`) → 409, QuotaExceededError (`quota_exceeded`) → 429,
- *   TransientError (`transient`) → 503 (retry later; the message says what is missing).
+ *   TransientError (`transient`, or a more precise code such as `overloaded`) → 503 (retry later; the
+ *   message says what is missing), with a `Retry-After` header when the error knows when.
  * - Anything else is a 500 whose details stay in the log: the body says only "internal error".
  *
  * Every error body has one shape, `{ error: message, code }`: `error` is a string, as the Open
@@ -34,7 +35,7 @@ export function httpErrorReply(err: unknown): { status: number; body: ErrorBody 
     return { status: 400, body: { error: message, code: 'invalid' } };
   }
   if (err instanceof MlpipeError) {
-    const status = err instanceof ValidationError ? 400 : (STATUS_BY_CODE[err.code] ?? 500);
+    const status = err instanceof ValidationError ? 400 : err instanceof TransientError ? 503 : (STATUS_BY_CODE[err.code] ?? 500);
     return status === 500 ? INTERNAL : { status, body: { error: err.message, code: err.code } };
   }
   // fastify's own client errors (bad JSON, body too large, unsupported media type) carry a 4xx status.
@@ -47,6 +48,7 @@ export function httpErrorReply(err: unknown): { status: number; body: ErrorBody 
 
 function handle(err: unknown, req: FastifyRequest, reply: FastifyReply): FastifyReply {
   const { status, body } = httpErrorReply(err);
+  if (err instanceof TransientError && err.retryAfterSeconds !== undefined) void reply.header('retry-after', String(Math.max(1, Math.ceil(err.retryAfterSeconds))));
   if (status === 503) req.log.warn({ err }, 'dependency unavailable');
   else if (status >= 500) req.log.error({ err }, 'request failed');
   return reply.code(status).send(body);
