@@ -5,7 +5,7 @@ import draft07 from 'ajv/dist/refs/json-schema-draft-07.json' with { type: 'json
 import { validate as lintDockerfile } from 'dockerfile-utils';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { BaseConfigSchema, DatasetWatcherConfigSchema, GatewayConfigSchema, OrchestratorConfigSchema, RegistryConfigSchema, TrainerConfigSchema, UiConfigSchema } from '@mlpipe/config';
+import { BaseConfigSchema, DatasetWatcherConfigSchema, GatewayConfigSchema, OrchestratorConfigSchema, RegistryConfigSchema, TrainerConfigSchema, UiConfigSchema, loadConfig } from '@mlpipe/config';
 import { repoRoot, schemasDir } from '../validate/src/tools';
 import { PORTS, SERVICES } from './fixtures';
 
@@ -93,6 +93,35 @@ describe('docker-compose.yml', () => {
       expect(new URL(url).port).toBe(replica.environment?.HTTP_PORT);
       expect(compose.services.gateway!.depends_on?.[name]?.condition).toBe('service_healthy');
     }
+  });
+
+  it('keeps the laptop open to readers but signs UI sessions with a secret from the environment, its default a laptop one', () => {
+    /** `${NAME:-default}`: the variable a value reads, and what it is when unset. */
+    const fromEnv = (value: string | undefined) => {
+      const m = /^\$\{([A-Z_]+):-([^}]*)\}$/.exec(value ?? '');
+      return m ? { variable: m[1], fallback: m[2] } : undefined;
+    };
+    const env = (service: string) => compose.services[service]!.environment ?? {};
+    for (const s of ['registry', 'ui']) expect(fromEnv(env(s).AUTH_ANONYMOUS_ROLE), s).toEqual({ variable: 'AUTH_ANONYMOUS_ROLE', fallback: 'viewer' });
+    // Edge and replicas check tokens the same way: one variable for all three.
+    for (const s of ['gateway', 'model-1', 'model-2']) {
+      expect(fromEnv(env(s).GATEWAY_AUTH), s).toEqual({ variable: 'GATEWAY_AUTH', fallback: 'open' });
+      expect(fromEnv(env(s).REGISTRY_TOKEN), s).toEqual({ variable: 'REGISTRY_TOKEN', fallback: '' });
+    }
+    const session = fromEnv(env('ui').UI_SESSION_SECRET);
+    expect(session?.variable).toBe('UI_SESSION_SECRET');
+    expect(session?.fallback).toMatch(/laptop/);
+    const text = readFileSync(join(repoRoot, 'docker-compose.yml'), 'utf8');
+    expect(text).toMatch(/UI_SESSION_SECRET: the default is for a laptop only,\s*\n#\s*set your own/);
+    // With nothing set, every service starts: each one's config, defaults filled in, passes its schema.
+    const SCHEMAS = { registry: RegistryConfigSchema, orchestrator: OrchestratorConfigSchema, 'dataset-watcher': DatasetWatcherConfigSchema, trainer: TrainerConfigSchema, gateway: GatewayConfigSchema, 'model-1': GatewayConfigSchema, 'model-2': GatewayConfigSchema, ui: UiConfigSchema };
+    for (const [s, schema] of Object.entries(SCHEMAS)) {
+      const resolved = Object.fromEntries(Object.entries(env(s)).map(([k, v]) => [k, fromEnv(v)?.fallback ?? v]));
+      expect(() => loadConfig(schema, resolved), s).not.toThrow();
+    }
+    const ui = loadConfig(UiConfigSchema, Object.fromEntries(Object.entries(env('ui')).map(([k, v]) => [k, fromEnv(v)?.fallback ?? v])));
+    expect(ui.AUTH_ANONYMOUS_ROLE).toBe('viewer');
+    expect(ui.UI_SESSION_SECRET).toBe(session?.fallback);
   });
 
   it('runs NATS with JetStream on a volume, and MinIO notifies the watcher over NATS', () => {
