@@ -59,7 +59,7 @@ async function bootstrap(namespace, { secret, name, role }) {
     headers: { 'content-type': 'application/merge-patch+json' },
     body: JSON.stringify({ metadata: { resourceVersion: live.metadata.resourceVersion }, data: { token: Buffer.from(token).toString('base64') } }),
   });
-  console.log(`created a ${role} token for "${name}" into Secret ${secret} (key "token")`);
+  console.log(`created a token for "${name}" (role ${role}) into Secret ${secret}, key "token"`);
 }
 
 try {
