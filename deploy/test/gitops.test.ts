@@ -67,6 +67,8 @@ describe('GitHub Actions workflows', () => {
     const ctRuns = ct.jobs.retrain!.steps.map((s) => s.run ?? '').join('\n');
     expect(ctRuns).toContain('services/orchestrator/src/cli.ts submit');
     expect(ctRuns).toContain('deploy/scripts/pin-model-version.ts');
+    // The registry answers only with a token (the chart's auth.anonymousRole: none): the champion is read with the gateway's.
+    expect(ctRuns).toMatch(/exec deploy\/gateway -- \\\n\s+node -e .*process\.env\.REGISTRY_TOKEN/);
     expect(ctRuns).toContain('gh pr create');
   });
 });
