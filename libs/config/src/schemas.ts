@@ -214,6 +214,14 @@ export const GatewayConfigSchema = serviceSchema(8080, {
   GATEWAY_MAX_IMAGE_PIXELS: z.coerce.number().int().min(784).max(16_777_216).default(4_000_000),
   /** Memory the JPEG decoder may allocate for one image, in MB. */
   GATEWAY_MAX_DECODE_MB: z.coerce.number().int().min(1).max(2048).default(128),
+  /** Dynamic batching in a model replica: requests for the same version share one model call; `off` runs each alone (for comparison). */
+  GATEWAY_BATCHING: z.enum(['on', 'off']).default('on'),
+  /** Images per model call at most; a single larger request (OIP allows 256) runs alone. */
+  GATEWAY_BATCH_MAX_SIZE: z.coerce.number().int().min(1).max(256).default(32),
+  /** How long the first request of a batch waits for others, in ms (fractions allowed; 0: only requests that arrived together). */
+  GATEWAY_BATCH_MAX_DELAY_MS: z.coerce.number().min(0).max(100).default(1),
+  /** Requests waiting for a model call at most; past it 503 with Retry-After. */
+  GATEWAY_BATCH_MAX_QUEUE: z.coerce.number().int().min(1).default(256),
 });
 
 export const UiConfigSchema = serviceSchema(8083, {
