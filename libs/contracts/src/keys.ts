@@ -20,6 +20,8 @@ export const ARTEFACTS = {
   weights: { file: 'weights.bin', contentType: 'application/octet-stream' },
   confusion: { file: 'confusion.json', contentType: 'application/json' },
   modelCard: { file: 'model-card.md', contentType: 'text/markdown' },
+  /** The same network as ONNX (opset 13), written only once onnxruntime-node has matched it to tfjs. */
+  onnx: { file: 'model.onnx', contentType: 'application/octet-stream' },
 } as const;
 export type ArtefactName = keyof typeof ARTEFACTS;
 export type ArtefactFile = (typeof ARTEFACTS)[ArtefactName]['file'];

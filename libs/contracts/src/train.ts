@@ -177,9 +177,21 @@ export const ModelArtefactsSchema = z
     prefix: z.string().min(1),
     modelJsonKey: z.string().min(1),
     weightsKey: z.string().min(1),
+    /** model.onnx, present only when the export was verified against tfjs (see `onnx`). */
+    onnxKey: z.string().min(1).optional(),
   })
   .strict();
 export type ModelArtefacts = z.infer<typeof ModelArtefactsSchema>;
+
+/**
+ * A version's ONNX export: verified (its outputs matched tfjs's on a sample batch, and model.onnx
+ * is stored), or absent with the reason (a layer with no translation, a mismatch, no onnxruntime).
+ */
+export const OnnxExportSchema = z.discriminatedUnion('status', [
+  z.object({ status: z.literal('verified'), maxAbsDiff: z.number().nonnegative(), tolerance: z.number().positive(), samples: z.number().int().positive(), opset: z.number().int().positive() }).strict(),
+  z.object({ status: z.literal('absent'), reason: z.string().min(1).max(1000) }).strict(),
+]);
+export type OnnxExport = z.infer<typeof OnnxExportSchema>;
 
 export const TrainJobCompletedSchema = z
   .object({
@@ -195,6 +207,8 @@ export const TrainJobCompletedSchema = z
     evaluation: EvaluationSchema,
     history: z.array(EpochMetricsSchema),
     artefacts: ModelArtefactsSchema,
+    /** Optional: completions from before the ONNX export have none (the registry records it as absent). */
+    onnx: OnnxExportSchema.optional(),
     durationSec: z.number().nonnegative(),
     sweep: TrialRefSchema.optional(),
     /** The job's baseline (the champion it was created under), evaluated on this job's test split. */

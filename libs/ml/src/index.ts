@@ -12,3 +12,4 @@ export * from './gradients';
 export * from './augment';
 export * from './schedule';
 export * from './recipe';
+export * from './onnx';
