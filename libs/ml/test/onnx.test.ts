@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { createModel, exportOnnx, initBackend, loadOnnxRuntime, MODEL_ARCHS, ONNX_INPUT, ONNX_OUTPUT, ONNX_TOLERANCE, UnsupportedLayerError, verifyOnnx } from '../src';
 
 const { onnx } = onnxProto;
@@ -30,7 +30,7 @@ function scrambleWeights(model: tf.LayersModel): void {
 }
 
 describe('ONNX export', () => {
-  beforeAll(async () => {
+  beforeEach(async () => {
     await initBackend('cpu');
   });
 
@@ -39,8 +39,11 @@ describe('ONNX export', () => {
     expect(await loadOnnxRuntime('@mlpipe/no-such-runtime')).toBeUndefined();
   });
 
-  for (const arch of MODEL_ARCHS) {
-    it(`${arch}: onnxruntime-node gives tfjs's outputs within ${ONNX_TOLERANCE}`, async () => {
+  // cpu is the reference kernels, wasm what trainers and the gateway run.
+  for (const [arch, backend] of MODEL_ARCHS.flatMap((a) => (['cpu', 'wasm'] as const).map((b) => [a, b] as const))) {
+    it(`${arch} on ${backend}: onnxruntime-node gives tfjs's outputs within ${ONNX_TOLERANCE}`, async () => {
+      await initBackend(backend);
+      expect(tf.getBackend()).toBe(backend);
       const model = createModel(arch, { seed: 5 });
       scrambleWeights(model);
       const x = sampleBatch();

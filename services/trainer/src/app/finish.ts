@@ -6,13 +6,15 @@ import { evaluateModel, evaluateTransformed, loadModel, saveModel } from '@mlpip
 import type { ObjectStore } from '@mlpipe/storage';
 import { DEFAULT_DP_SETTINGS, exchangeSummary, type GroupResult } from '../adapters/distributed';
 import { renderModelCard } from '../core/modelCard';
+import { writeOnnxArtefact } from './onnxArtefact';
 import type { RunnerDeps } from './deps';
 import type { PreparedJob } from './prepare';
 
 /**
  * Scores the trained model (test split, transformed test split, and the champion on the same
- * split for a fair gate), stores weights and model card, then announces the completion. The job
- * message is kept alive between the steps: scoring and uploading take seconds.
+ * split for a fair gate), stores weights, the verified ONNX export and the model card, then
+ * announces the completion. The job message is kept alive between the steps: scoring and
+ * uploading take seconds.
  */
 export async function finishJob(p: PreparedJob, group: GroupResult | undefined, deps: RunnerDeps): Promise<void> {
   const { job, attempt, heartbeat } = p.run;
@@ -25,6 +27,9 @@ export async function finishJob(p: PreparedJob, group: GroupResult | undefined, 
   // Per attempt: a stale attempt finishing late never overwrites the files another one announced.
   const prefix = storeKeys.modelArtefacts(job.modelName, job.jobId, attempt);
   const modelFiles = await saveModel(deps.store, prefix, p.model);
+  const { onnx, onnxKey } = await writeOnnxArtefact(deps.store, prefix, p.model, p.plan.test);
+  heartbeat();
+  if (onnx.status === 'absent') p.log.warn({ reason: onnx.reason }, 'the version carries no ONNX export');
   const completed = {
     jobId: job.jobId,
     modelName: job.modelName,
@@ -44,6 +49,7 @@ export async function finishJob(p: PreparedJob, group: GroupResult | undefined, 
     },
     history: p.history,
     durationSec: (performance.now() - p.startedAt) / 1000,
+    onnx,
     ...(job.sweep ? { sweep: job.sweep } : {}),
     ...(baselineEvaluation ? { baselineEvaluation } : {}),
     ...(group ? { distributed: { replicasRequested: job.replicas, finalMembers: group.finalMembers, membershipChanges: group.membershipChanges, ...exchangeSummary(group.exchange) } } : {}),
@@ -53,7 +59,7 @@ export async function finishJob(p: PreparedJob, group: GroupResult | undefined, 
   });
   heartbeat();
   // One event id per job: a redelivered attempt's completion is a duplicate, and the registry registers a run once.
-  await publishEvent(deps.bus, 'train.job.completed', { ...completed, artefacts: { prefix, ...modelFiles } }, {
+  await publishEvent(deps.bus, 'train.job.completed', { ...completed, artefacts: { prefix, ...modelFiles, ...(onnxKey ? { onnxKey } : {}) } }, {
     source: p.source,
     eventId: `train.job.completed:${job.jobId}`,
     retryForMs: deps.dp?.outageToleranceMs ?? DEFAULT_DP_SETTINGS.outageToleranceMs,

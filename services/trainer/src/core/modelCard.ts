@@ -1,4 +1,4 @@
-import type { TrainJobCompleted } from '@mlpipe/contracts';
+import { ARTEFACTS, type OnnxExport, type TrainJobCompleted } from '@mlpipe/contracts';
 
 /** A short human-readable card stored beside the weights. */
 export function renderModelCard(c: Omit<TrainJobCompleted, 'artefacts'>): string {
@@ -15,6 +15,7 @@ export function renderModelCard(c: Omit<TrainJobCompleted, 'artefacts'>): string
 - backend: ${c.backend}; code version ${c.codeVersion}; trained in ${c.durationSec.toFixed(1)} s
 - test accuracy: ${(c.evaluation.testAccuracy * 100).toFixed(2)}%${last?.valAccuracy !== undefined ? `; last validation accuracy ${(last.valAccuracy * 100).toFixed(2)}%` : ''}
 - transformed test accuracy (rotated, shifted, rescaled, thicker and thinner strokes): ${transformed === undefined ? 'not measured' : `${(transformed * 100).toFixed(2)}%`}
+- ONNX: ${onnxLine(c.onnx)}
 
 | class | test accuracy |
 |---|---|
@@ -22,4 +23,11 @@ ${perClass}
 
 Intended use: classifying 28×28 greyscale digits (white ink on black), preprocessed like MNIST.
 `;
+}
+
+/** What the card says about model.onnx: where it is and how well it matched, or why there is none. */
+function onnxLine(onnx: OnnxExport | undefined): string {
+  if (!onnx) return 'not exported';
+  if (onnx.status === 'absent') return `none: ${onnx.reason}`;
+  return `${ARTEFACTS.onnx.file} (opset ${onnx.opset}; input \`image\` float32 NHWC [N,28,28,1] in [0,1], output \`probabilities\` [N,10]); matches tfjs within ${onnx.maxAbsDiff.toExponential(1)} on ${onnx.samples} test images (tolerance ${onnx.tolerance})`;
 }
