@@ -99,6 +99,12 @@ describe('ONNX export', () => {
     expect(await verifyOnnx(exportOnnx(model), model, x)).toMatchObject({ verified: true });
   });
 
+  it('answers a model that ends on a feature map in NHWC, like tfjs', async () => {
+    const model = tf.sequential({ layers: [tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 3, kernelSize: 5, strides: 2, dilationRate: 1, padding: 'same' })] });
+    scrambleWeights(model);
+    expect(await verifyOnnx(exportOnnx(model), model, sampleBatch(2))).toMatchObject({ verified: true });
+  });
+
   it('refuses a layer it has no translation for, naming it', () => {
     const model = tf.sequential({ layers: [tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 2, kernelSize: 3, activation: 'relu6' })] });
     expect(() => exportOnnx(model)).toThrow(UnsupportedLayerError);

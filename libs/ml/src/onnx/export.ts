@@ -37,10 +37,9 @@ export function exportOnnx(model: tf.LayersModel): Uint8Array {
   let flow: Flow = { value: ONNX_INPUT, layout: inputShape.length === 4 ? 'NHWC' : 'flat' };
   const layers = model.layers.filter((l) => l.getClassName() !== 'InputLayer');
   requireChain(model, layers);
-  layers.forEach((layer, i) => {
-    flow = exportLayer(g, layer, flow, i === layers.length - 1 ? ONNX_OUTPUT : undefined);
-  });
-  if (flow.value !== ONNX_OUTPUT) g.op('Identity', [flow.value], {}, ONNX_OUTPUT);
+  for (const layer of layers) flow = exportLayer(g, layer, flow);
+  // A model ending on a feature map answers in tfjs's NHWC, like its input.
+  g.op('Identity', [toLayout(g, flow, 'NHWC').value], {}, ONNX_OUTPUT);
   const outputShape = model.outputs[0]!.shape;
   return g.encode(
     { name: ONNX_INPUT, shape: [ONNX_BATCH_DIM, ...inputShape.slice(1).map(Number)] },
@@ -61,24 +60,24 @@ function requireChain(model: tf.LayersModel, layers: tf.layers.Layer[]): void {
   }
 }
 
-function exportLayer(g: GraphBuilder, layer: tf.layers.Layer, flow: Flow, output: string | undefined): Flow {
+function exportLayer(g: GraphBuilder, layer: tf.layers.Layer, flow: Flow): Flow {
   const cfg = layer.getConfig() as Config;
   switch (layer.getClassName()) {
     case 'Conv2D':
-      return activate(g, layer.name, conv2d(g, layer, cfg, flow), cfg.activation, output);
+      return activate(g, layer.name, conv2d(g, layer, cfg, flow), cfg.activation);
     case 'MaxPooling2D':
     case 'AveragePooling2D':
-      return pool(g, layer, cfg, flow, output);
+      return pool(g, layer, cfg, flow);
     case 'Dense':
-      return activate(g, layer.name, dense(g, layer, flow), cfg.activation, output);
+      return activate(g, layer.name, dense(g, layer, flow), cfg.activation);
     case 'Activation':
-      return activate(g, layer.name, flow, cfg.activation, output, true);
+      return activate(g, layer.name, flow, cfg.activation, true);
     case 'BatchNormalization':
-      return batchNorm(g, layer, cfg, flow, output);
+      return batchNorm(g, layer, cfg, flow);
     case 'Flatten':
-      return { value: g.op('Flatten', [toLayout(g, flow, 'NHWC').value], { axis: 1 }, output), layout: 'flat' };
+      return { value: g.op('Flatten', [toLayout(g, flow, 'NHWC').value], { axis: 1 }), layout: 'flat' };
     case 'Reshape':
-      return reshape(g, cfg, flow, output);
+      return reshape(g, cfg, flow);
     case 'Dropout':
     case 'SpatialDropout1D':
     case 'GaussianNoise':
@@ -109,12 +108,12 @@ function conv2d(g: GraphBuilder, layer: tf.layers.Layer, cfg: Config, flow: Flow
   return { value, layout: 'NCHW' };
 }
 
-function pool(g: GraphBuilder, layer: tf.layers.Layer, cfg: Config, flow: Flow, output: string | undefined): Flow {
+function pool(g: GraphBuilder, layer: tf.layers.Layer, cfg: Config, flow: Flow): Flow {
   requireChannelsLast(layer, cfg);
   const kernel = ints(cfg.poolSize, 2);
   const op = layer.getClassName() === 'MaxPooling2D' ? 'MaxPool' : 'AveragePool';
   // tfjs's average pooling leaves the padding out of the mean: ONNX's count_include_pad = 0 (its default) does the same.
-  const value = g.op(op, [toLayout(g, flow, 'NCHW').value], { kernel_shape: kernel, strides: cfg.strides == null ? kernel : ints(cfg.strides, 2), ...padding(layer, cfg) }, output);
+  const value = g.op(op, [toLayout(g, flow, 'NCHW').value], { kernel_shape: kernel, strides: cfg.strides == null ? kernel : ints(cfg.strides, 2), ...padding(layer, cfg) });
   return { value, layout: 'NCHW' };
 }
 
@@ -129,7 +128,7 @@ function dense(g: GraphBuilder, layer: tf.layers.Layer, flow: Flow): Flow {
   return { value, layout: 'flat' };
 }
 
-function batchNorm(g: GraphBuilder, layer: tf.layers.Layer, cfg: Config, flow: Flow, output: string | undefined): Flow {
+function batchNorm(g: GraphBuilder, layer: tf.layers.Layer, cfg: Config, flow: Flow): Flow {
   const axis = Number(cfg.axis);
   const channelsAxis = flow.layout === 'flat' ? 1 : 3;
   if (axis !== -1 && axis !== channelsAxis) throw new UnsupportedLayerError(`layer ${layer.name} (BatchNormalization) normalises axis ${axis}; only the channel axis can be exported`);
@@ -140,26 +139,26 @@ function batchNorm(g: GraphBuilder, layer: tf.layers.Layer, cfg: Config, flow: F
     return g.constant(`${layer.name}/${name}`, [channels], t ? (t.dataSync() as Float32Array) : new Float32Array(channels).fill(fallback));
   };
   const inputs = [toLayout(g, flow, flow.layout === 'flat' ? 'flat' : 'NCHW').value, tensor('gamma', 1), tensor('beta', 0), tensor('moving_mean', 0), tensor('moving_variance', 1)];
-  const value = g.op('BatchNormalization', inputs, { epsilon: { float: Number(cfg.epsilon) } }, output);
+  const value = g.op('BatchNormalization', inputs, { epsilon: { float: Number(cfg.epsilon) } });
   return { value, layout: flow.layout === 'flat' ? 'flat' : 'NCHW' };
 }
 
 /** Reshape works on tfjs's element order, so a feature map goes back to NHWC first. */
-function reshape(g: GraphBuilder, cfg: Config, flow: Flow, output: string | undefined): Flow {
+function reshape(g: GraphBuilder, cfg: Config, flow: Flow): Flow {
   const target = (cfg.targetShape as number[]).map(Number);
   if (target.length !== 1 && target.length !== 3) throw new UnsupportedLayerError(`a Reshape to rank ${target.length + 1} has no ONNX translation in this exporter`);
   const shape = g.int64s('reshape/shape', [0, ...target]);
-  return { value: g.op('Reshape', [toLayout(g, flow, 'NHWC').value, shape], {}, output), layout: target.length === 1 ? 'flat' : 'NHWC' };
+  return { value: g.op('Reshape', [toLayout(g, flow, 'NHWC').value, shape]), layout: target.length === 1 ? 'flat' : 'NHWC' };
 }
 
 /** Adds the layer's activation; a Softmax over a feature map runs over the channels, where tfjs's last axis is. */
-function activate(g: GraphBuilder, layerName: string, flow: Flow, activation: unknown, output: string | undefined, standalone = false): Flow {
+function activate(g: GraphBuilder, layerName: string, flow: Flow, activation: unknown, standalone = false): Flow {
   const inputs = [flow.value];
   const channelsAxis = flow.layout === 'NCHW' ? 1 : -1;
-  const one = (op: string, attrs: Record<string, number> = {}): Flow => ({ value: g.op(op, inputs, attrs, output), layout: flow.layout });
+  const one = (op: string, attrs: Record<string, number> = {}): Flow => ({ value: g.op(op, inputs, attrs), layout: flow.layout });
   switch (activation ?? 'linear') {
     case 'linear':
-      return output ? { value: g.op('Identity', inputs, {}, output), layout: flow.layout } : flow;
+      return flow;
     case 'relu':
       return one('Relu');
     case 'sigmoid':
