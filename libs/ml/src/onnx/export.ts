@@ -33,6 +33,7 @@ type Config = Record<string, unknown>;
 export function exportOnnx(model: tf.LayersModel): Uint8Array {
   const inputShape = model.inputs[0]?.shape;
   if (model.inputs.length !== 1 || model.outputs.length !== 1 || !inputShape) throw new UnsupportedLayerError('only single-input, single-output models can be exported');
+  if (inputShape.length !== 2 && inputShape.length !== 4) throw new UnsupportedLayerError(`the model takes rank-${inputShape.length} input; only images [N,H,W,C] and vectors [N,D] can be exported`);
   const g = new GraphBuilder();
   let flow: Flow = { value: ONNX_INPUT, layout: inputShape.length === 4 ? 'NHWC' : 'flat' };
   const layers = model.layers.filter((l) => l.getClassName() !== 'InputLayer');
@@ -132,7 +133,9 @@ function batchNorm(g: GraphBuilder, layer: tf.layers.Layer, cfg: Config, flow: F
   const axis = Number(cfg.axis);
   const channelsAxis = flow.layout === 'flat' ? 1 : 3;
   if (axis !== -1 && axis !== channelsAxis) throw new UnsupportedLayerError(`layer ${layer.name} (BatchNormalization) normalises axis ${axis}; only the channel axis can be exported`);
-  const weights = new Map(layer.weights.map((w, i) => [w.originalName.split('/').pop(), layer.getWeights()[i]!]));
+  const values = layer.getWeights();
+  // gamma and beta are absent when the layer does not scale or centre: 1 and 0 stand in for them.
+  const weights = new Map(layer.weights.map((w, i) => [w.originalName.split('/').pop(), values[i]!]));
   const channels = weights.get('moving_mean')!.shape[0]!;
   const tensor = (name: string, fallback: number) => {
     const t = weights.get(name);
