@@ -37,7 +37,9 @@ describe('champion/challenger at the gateway, against a real registry', () => {
     model.dispose();
   };
   const setAlias = async (alias: string, version: number) => {
-    const r = await live.registry.app.inject({ method: 'POST', url: `/models/mnist/aliases/${alias}`, payload: { version, reason: 'test' } });
+    // Moving an alias is an admin's act (issue 13).
+    const admin = (await live.registry.tokens.create('traffic-test', 'admin')).token;
+    const r = await live.registry.app.inject({ method: 'POST', url: `/models/mnist/aliases/${alias}`, headers: { authorization: `Bearer ${admin}` }, payload: { version, reason: 'test' } });
     expect(r.statusCode).toBe(200);
   };
 
