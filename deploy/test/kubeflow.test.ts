@@ -24,6 +24,7 @@ const DEFAULTS: PipelineOptions = {
   registryUrl: 'http://registry:8081',
   objectStoreSecret: 'mlpipe-object-store',
   natsSecret: 'mlpipe-nats-users',
+  registryTokenSecret: 'mlpipe-gateway-registry-token',
 };
 
 describe('Kubeflow Trainer: TrainJob and ClusterTrainingRuntime', () => {
@@ -111,10 +112,14 @@ describe('Kubeflow Pipelines', () => {
     expect(env('seed-data')).toMatchObject({ STORE_KIND: 's3', S3_ENDPOINT: 'http://minio:9000' });
     expect(env('evaluate')).toEqual({ REGISTRY_URL: 'http://registry:8081' });
     const secrets = platformSpec.platforms.kubernetes.deploymentSpec.executors;
-    expect(Object.keys(secrets).sort()).toEqual(['exec-seed-data', 'exec-train', 'exec-validate-data']);
+    expect(Object.keys(secrets).sort()).toEqual(['exec-evaluate', 'exec-gate-decision', 'exec-seed-data', 'exec-train', 'exec-validate-data']);
     expect(secrets['exec-seed-data']?.secretAsEnv[0]?.keyToEnv.map((k) => k.envVar)).toEqual(['S3_ACCESS_KEY', 'S3_SECRET_KEY']);
     // The train step submits as the jobs-cli NATS user, its password from the users' Secret.
     expect(secrets['exec-train']?.secretAsEnv).toEqual([{ secretName: 'mlpipe-nats-users', keyToEnv: [{ secretKey: 'jobs-cli', envVar: 'NATS_PASSWORD' }] }]);
+    // The registry steps read with the chart's viewer token: its registry refuses anonymous reads.
+    for (const step of ['exec-evaluate', 'exec-gate-decision']) {
+      expect(secrets[step]?.secretAsEnv).toEqual([{ secretName: 'mlpipe-gateway-registry-token', keyToEnv: [{ secretKey: 'token', envVar: 'MLPIPE_TOKEN' }] }]);
+    }
   });
 
   it('rejects broken pipelines with the reason', () => {

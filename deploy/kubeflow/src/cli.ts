@@ -9,7 +9,7 @@ import { DEFAULT_NATS_SECRET, DEFAULT_RUNTIME, renderTrainJob, renderTrainingRun
 
 const USAGE = `usage: mlpipe-kubeflow render-trainjob --job-id ID [--replicas 1] [--image IMAGE] [--runtime ${DEFAULT_RUNTIME}] [--namespace NS] [--dry-run]
        mlpipe-kubeflow render-runtime --image IMAGE [--name ${DEFAULT_RUNTIME}] [--nats-url URL] [--bus-namespace NS] [--s3-endpoint URL] [--s3-bucket B] [--s3-secret NAME] [--nats-secret NAME|""] [--log-level L]
-       mlpipe-kubeflow compile-pipeline [--registry ghcr.io/mlpipe] [--tag TAG] [--name NAME] [--nats-url URL] [--registry-url URL] [--s3-endpoint URL] [--s3-bucket B] [--s3-secret NAME] [--nats-secret NAME|""] [--out FILE]
+       mlpipe-kubeflow compile-pipeline [--registry ghcr.io/mlpipe] [--tag TAG] [--name NAME] [--nats-url URL] [--registry-url URL] [--s3-endpoint URL] [--s3-bucket B] [--s3-secret NAME] [--nats-secret NAME|""] [--registry-token-secret NAME|""] [--out FILE]
 render-trainjob without --dry-run applies the TrainJob with kubectl (the current context).`;
 
 const OPTIONS = {
@@ -26,6 +26,8 @@ const OPTIONS = {
   's3-secret': { type: 'string', default: 'mlpipe-object-store' },
   /** The Secret of the NATS users' passwords ("" for a NATS without users). */
   'nats-secret': { type: 'string', default: DEFAULT_NATS_SECRET },
+  /** The Secret holding a registry token (key `token`) for the pipeline's registry steps ("" to read anonymously). */
+  'registry-token-secret': { type: 'string', default: 'mlpipe-gateway-registry-token' },
   'log-level': { type: 'string', default: 'info' },
   registry: { type: 'string', default: 'ghcr.io/mlpipe' },
   'registry-url': { type: 'string', default: 'http://registry:8081' },
@@ -90,6 +92,7 @@ function run(argv: string[]): number {
         registryUrl: str(values, 'registry-url'),
         objectStoreSecret: str(values, 's3-secret'),
         natsSecret: str(values, 'nats-secret') || undefined,
+        registryTokenSecret: str(values, 'registry-token-secret') || undefined,
       });
       const errors = validatePipeline(compiled.pipelineSpec, compiled.platformSpec);
       if (errors.length) throw new ValidationError(`compiled pipeline is invalid: ${errors.join('; ')}`);

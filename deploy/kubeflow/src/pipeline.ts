@@ -24,6 +24,12 @@ export interface PipelineOptions {
   objectStoreSecret: string;
   /** Secret of the NATS users' passwords, as for the chart (nats.auth.existingSecret): the train step logs in as `jobs-cli`. Unset: no user. */
   natsSecret?: string | undefined;
+  /**
+   * Secret with key `token`: a viewer token for the registry steps, which the registry asks for when
+   * anonymous reads are off (the chart's default). The chart's bootstrap Job fills
+   * `<release>-gateway-registry-token` with one. Unset: the steps read anonymously.
+   */
+  registryTokenSecret?: string | undefined;
 }
 
 interface Step {
@@ -109,7 +115,12 @@ export function compilePipeline(o: PipelineOptions) {
   };
   const storeSecret = { secretName: o.objectStoreSecret, keyToEnv: ['S3_ACCESS_KEY', 'S3_SECRET_KEY'].map((k) => ({ secretKey: k, envVar: k })) };
   const natsSecret = o.natsSecret ? { secretName: o.natsSecret, keyToEnv: [{ secretKey: 'jobs-cli', envVar: 'NATS_PASSWORD' }] } : undefined;
-  const secretsOf = (s: Step) => [...(s.needs.includes('store') ? [storeSecret] : []), ...(s.needs.includes('bus') && natsSecret ? [natsSecret] : [])];
+  const registryToken = o.registryTokenSecret ? { secretName: o.registryTokenSecret, keyToEnv: [{ secretKey: 'token', envVar: 'MLPIPE_TOKEN' }] } : undefined;
+  const secretsOf = (s: Step) => [
+    ...(s.needs.includes('store') ? [storeSecret] : []),
+    ...(s.needs.includes('bus') && natsSecret ? [natsSecret] : []),
+    ...(s.needs.includes('registry') && registryToken ? [registryToken] : []),
+  ];
   const platformSpec = {
     platforms: {
       kubernetes: {
