@@ -84,6 +84,10 @@ describe('trainer on real NATS and a folder store', () => {
     const data = await loadDatasetVersion(store, 'mnist', version.id);
     expect(evaluateModel(model, data.test).accuracy).toBeCloseTo(done.data.evaluation.testAccuracy, 6);
     expect(new TextDecoder().decode(await store.get(`${done.data.artefacts.prefix}model-card.md`))).toMatch(/test accuracy: \d+\.\d+%/);
+    // The ONNX export, verified against the wasm backend's outputs, lies beside model.json.
+    expect(done.data.onnx).toMatchObject({ status: 'verified', samples: 32 });
+    expect(done.data.artefacts.onnxKey).toBe(`${done.data.artefacts.prefix}model.onnx`);
+    expect((await store.head(done.data.artefacts.onnxKey!))?.size).toBeGreaterThan(1000);
   });
 
   it('fails a job whose dataset version does not exist, without retrying', async () => {

@@ -108,6 +108,8 @@ export async function buildRegistryApi(deps: HttpDeps): Promise<FastifyInstance>
       const v = await q.version(req.params.name, req.params.version);
       const artefact = artefactOfFile(req.params.file);
       if (!artefact) throw new NotFoundError(`no artefact ${req.params.file}`);
+      // Only a verified export is stored; say why a version has none instead of a bare miss.
+      if (artefact === 'onnx' && v.onnx?.status !== 'verified') throw new NotFoundError(`${v.model} v${v.version} has no ONNX export: ${v.onnx?.reason ?? 'it was registered before ONNX export existed'}`);
       const bytes = await deps.store.get(storeKeys.artefact(v.artefactPrefix, artefact));
       return reply.type(ARTEFACTS[artefact].contentType).send(Buffer.from(bytes));
     },

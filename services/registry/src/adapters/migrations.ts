@@ -94,4 +94,9 @@ export const migrations: Migration[] = [
   },
   // Version registrations and alias moves commit with their events (libs/outbox).
   outboxMigration('004_outbox'),
+  {
+    // Whether a version carries a verified model.onnx, or why not (OnnxExportSchema); null before the export existed.
+    id: '005_onnx_export',
+    sql: `alter table model_versions add column onnx jsonb;`,
+  },
 ];

@@ -1,5 +1,6 @@
 import type { Pool } from '@mlpipe/db';
 import { NotFoundError } from '@mlpipe/common';
+import type { OnnxExport } from '@mlpipe/contracts';
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
@@ -10,6 +11,7 @@ type VersionRow = {
   artefact_prefix: string;
   test_accuracy: number;
   transformed_test_accuracy: number | null;
+  onnx: OnnxExport | null;
   per_class_accuracy: number[];
   confusion_matrix: number[][];
   train_samples: number;
@@ -25,6 +27,8 @@ const toVersion = (r: VersionRow) => ({
   artefactPrefix: r.artefact_prefix,
   testAccuracy: r.test_accuracy,
   transformedTestAccuracy: r.transformed_test_accuracy,
+  /** model.onnx verified against tfjs, or why the version has none; null for versions from before the export. */
+  onnx: r.onnx,
   perClassAccuracy: r.per_class_accuracy,
   confusionMatrix: r.confusion_matrix,
   trainSamples: r.train_samples,

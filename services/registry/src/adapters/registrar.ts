@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { withTransaction, type Pool, type PoolClient } from '@mlpipe/db';
 import { NotFoundError, ValidationError } from '@mlpipe/common';
 import type { Outbox } from '@mlpipe/outbox';
-import { NUM_CLASSES, artefactKeyProblem, artefactPrefixProblem, storeKeys, type Alias, type EventData, type GateDecision, type ModelAliasChanged, type ModelVersionRegistered, type SweepCompleted, type TrialRef } from '@mlpipe/contracts';
+import { NUM_CLASSES, artefactKeyProblem, artefactPrefixProblem, storeKeys, type Alias, type EventData, type GateDecision, type ModelAliasChanged, type ModelVersionRegistered, type OnnxExport, type SweepCompleted, type TrialRef } from '@mlpipe/contracts';
 import type { ObjectStore } from '@mlpipe/storage';
 import { putJson } from '@mlpipe/storage';
 import { decideGate, type GatePolicy } from '../core/gate';
@@ -20,9 +20,12 @@ const TRAINER = 'trainer';
  * prune files that are not the job's.
  */
 function refuseForeignArtefacts(d: EventData<'train.job.completed'>): void {
-  const { prefix, modelJsonKey, weightsKey } = d.artefacts;
+  const { prefix, modelJsonKey, weightsKey, onnxKey } = d.artefacts;
   const problem =
-    artefactPrefixProblem(prefix, { kind: 'model', modelName: d.modelName, jobId: d.jobId }) ?? artefactKeyProblem(modelJsonKey, prefix) ?? artefactKeyProblem(weightsKey, prefix);
+    artefactPrefixProblem(prefix, { kind: 'model', modelName: d.modelName, jobId: d.jobId }) ??
+    artefactKeyProblem(modelJsonKey, prefix) ??
+    artefactKeyProblem(weightsKey, prefix) ??
+    (onnxKey === undefined ? undefined : artefactKeyProblem(onnxKey, prefix));
   if (problem) throw new ValidationError(`job ${d.jobId} reported artefacts outside its own folder: ${problem}`);
 }
 
@@ -140,6 +143,7 @@ export class Registrar {
     for (const key of [d.artefacts.modelJsonKey, d.artefacts.weightsKey]) {
       if (!(await this.store.head(key))) throw new ValidationError(`job ${d.jobId} completed but its artefact ${key} is missing from the store`);
     }
+    const onnx = await this.onnxRecord(d);
     const result = await withTransaction(this.pool, async (c) => {
       await c.query('insert into registry.experiments (name) values ($1) on conflict do nothing', [d.modelName]);
       await this.recordCompletedRun(c, d);
@@ -160,8 +164,8 @@ export class Registrar {
       const judgedChampion = champion && baseline?.version === champion.version ? { version: champion.version, testAccuracy: baseline.testAccuracy, sameData: true } : champion;
       const decision = decideGate(d.evaluation, judgedChampion, this.gate);
       await c.query(
-        `insert into registry.model_versions (model, version, run_id, artefact_prefix, test_accuracy, per_class_accuracy, confusion_matrix, train_samples, dataset_version, transformed_test_accuracy)
-         values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)`,
+        `insert into registry.model_versions (model, version, run_id, artefact_prefix, test_accuracy, per_class_accuracy, confusion_matrix, train_samples, dataset_version, transformed_test_accuracy, onnx)
+         values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)`,
         [
           d.modelName,
           version,
@@ -173,6 +177,7 @@ export class Registrar {
           d.trainSamples,
           d.datasetVersion,
           d.evaluation.transformedTestAccuracy ?? null,
+          onnx,
         ],
       );
       await this.audit(c, TRAINER, 'version.register', d.modelName, version, decision, { runId: d.jobId, testAccuracy: d.evaluation.testAccuracy });
@@ -190,6 +195,20 @@ export class Registrar {
       perClassAccuracy: d.evaluation.perClassAccuracy,
     });
     return result;
+  }
+
+  /**
+   * What the version records about its ONNX export: the trainer's verdict, as long as a verified
+   * model.onnx is really in the store (an export that vanished is recorded as absent, not refused:
+   * the tfjs model is what serving needs).
+   */
+  private async onnxRecord(d: EventData<'train.job.completed'>): Promise<OnnxExport> {
+    const onnx = d.onnx ?? { status: 'absent', reason: 'the trainer that produced this version did not export ONNX' };
+    if (onnx.status !== 'verified') return onnx;
+    const key = d.artefacts.onnxKey;
+    if (!key) return { status: 'absent', reason: 'the trainer verified an ONNX export but reported no key for it' };
+    if (!(await this.store.head(key))) return { status: 'absent', reason: `the verified ONNX export ${key} is missing from the store` };
+    return onnx;
   }
 
   /** The run of a completed job, finished, with every epoch's and the final evaluation's metrics. */
