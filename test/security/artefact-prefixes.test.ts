@@ -163,7 +163,7 @@ describe('artefact prefixes from events must lie under their own model or job', 
     const refused = async () => (await gatewayMetrics.getSingleMetric('mlpipe_gateway_refused_artefact_places_total')?.get())?.values[0]?.value ?? 0;
     await eventually(async () => (await refused()) >= 1, 10_000, 'the gateway refused the place');
     // Asked for v99, the gateway has no place for it: the registry knows no such version, so 404, not the victim's model.
-    const res = await gateway.app.inject({ method: 'POST', url: '/v2/models/mnist/versions/99/infer', payload: { inputs: [{ name: 'x', shape: [1, 784], datatype: 'FP32', data: Array(784).fill(0) }] } });
+    const res = await gateway.app.inject({ method: 'POST', url: '/v2/models/mnist/versions/99/infer', payload: { inputs: [{ name: 'image', shape: [1, 784], datatype: 'FP32', data: Array(784).fill(0) }] } });
     expect(res.statusCode).toBe(404);
   });
 });

@@ -3,7 +3,7 @@ import type { Logger } from '@mlpipe/common';
 import { httpErrorHandler, registerOpsRoutes } from '@mlpipe/runtime';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { AuthGuard } from '@mlpipe/auth';
-import type { ReplicaPool } from './adapters/replicaPool';
+import { PASSED_HEADERS, type ReplicaPool } from './adapters/replicaPool';
 import { requireTokenForInference } from './inferenceAuth';
 
 /**
@@ -29,9 +29,11 @@ export function buildEdge(deps: { pool: ReplicaPool; metrics: Registry; logger: 
     const started = performance.now();
     try {
       // The caller's token goes on: replicas with GATEWAY_AUTH=token check it too.
-      const answer = await deps.pool.forward(req.method, req.url, Buffer.isBuffer(req.body) ? req.body : undefined, req.headers['content-type'] as string | undefined, req.headers.authorization);
+      // So do the binary extension's header (its JSON length), both ways.
+      const passed = Object.fromEntries(PASSED_HEADERS.flatMap((h) => (typeof req.headers[h] === 'string' ? [[h, req.headers[h]]] : [])));
+      const answer = await deps.pool.forward(req.method, req.url, Buffer.isBuffer(req.body) ? req.body : undefined, req.headers['content-type'] as string | undefined, req.headers.authorization, passed);
       hop.observe({ status: String(answer.status) }, (performance.now() - started) / 1000);
-      return reply.code(answer.status).header('x-mlpipe-replica', answer.replica).type(answer.contentType).send(answer.body);
+      return reply.code(answer.status).headers(answer.passed).header('x-mlpipe-replica', answer.replica).type(answer.contentType).send(answer.body);
     } catch (err) {
       failures.inc();
       throw err;

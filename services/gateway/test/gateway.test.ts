@@ -57,7 +57,7 @@ describe('gateway against a real registry, NATS and PostgreSQL', () => {
     expect(body).toMatchObject({ model_name: 'mnist', model_version: '1', id: 'r1' });
     expect(body.outputs[0]).toMatchObject({ name: 'probabilities', shape: [3, 10], datatype: 'FP32' });
     expect(body.outputs[1].data).toEqual([labels[0], labels[1], labels[2]]);
-    const byVersion = await call('POST', '/v2/models/mnist/versions/1/infer', { inputs: [{ name: 'x', shape: [784], datatype: 'UINT8', data: Array.from(sample(0)) }] });
+    const byVersion = await call('POST', '/v2/models/mnist/versions/1/infer', { inputs: [{ name: 'image', shape: [784], datatype: 'UINT8', data: Array.from(sample(0)) }] });
     expect(byVersion.json().outputs[1].data).toEqual([labels[0]]);
     const metrics = (await call('GET', '/metrics')).body;
     expect(metrics).toMatch(/mlpipe_inference_seconds_count\{[^}]*model="mnist",version="1"[^}]*\} 2/);
@@ -97,12 +97,12 @@ describe('gateway against a real registry, NATS and PostgreSQL', () => {
 
   it('never answers bad input with a 5xx', async () => {
     const cases: [string, string, unknown, number, RegExp][] = [
-      ['POST', '/v2/models/mnist/infer', { inputs: [{ name: 'x', shape: [1, 27, 27], datatype: 'FP32', data: Array(729).fill(0) }] }, 400, /expected \[N,28,28\]/],
-      ['POST', '/v2/models/mnist/infer', { inputs: [{ name: 'x', shape: [1, 784], datatype: 'BYTES', data: Array(784).fill(0) }] }, 400, /datatype BYTES/],
-      ['POST', '/v2/models/mnist/infer', { inputs: [{ name: 'x', shape: [1, 784], datatype: 'FP32', data: [...Array(783).fill(0), 'NaN'] }] }, 400, /numbers only/],
+      ['POST', '/v2/models/mnist/infer', { inputs: [{ name: 'image', shape: [1, 27, 27], datatype: 'FP32', data: Array(729).fill(0) }] }, 400, /expected \[N,28,28\]/],
+      ['POST', '/v2/models/mnist/infer', { inputs: [{ name: 'image', shape: [1, 784], datatype: 'BYTES', data: Array(784).fill(0) }] }, 400, /datatype BYTES/],
+      ['POST', '/v2/models/mnist/infer', { inputs: [{ name: 'image', shape: [1, 784], datatype: 'FP32', data: [...Array(783).fill(0), 'NaN'] }] }, 400, /numbers only/],
       ['POST', '/v2/models/mnist/infer', { inputs: [] }, 400, /exactly one input/],
-      ['POST', '/v2/models/ghost/infer', { inputs: [{ name: 'x', shape: [784], datatype: 'FP32', data: Array(784).fill(0) }] }, 404, /ghost has no champion/],
-      ['POST', '/v2/models/mnist/versions/9/infer', { inputs: [{ name: 'x', shape: [784], datatype: 'FP32', data: Array(784).fill(0) }] }, 404, /no version 9/],
+      ['POST', '/v2/models/ghost/infer', { inputs: [{ name: 'image', shape: [784], datatype: 'FP32', data: Array(784).fill(0) }] }, 404, /ghost has no champion/],
+      ['POST', '/v2/models/mnist/versions/9/infer', { inputs: [{ name: 'image', shape: [784], datatype: 'FP32', data: Array(784).fill(0) }] }, 404, /no version 9/],
       ['GET', '/v2/models/..%2Fsecrets', undefined, 400, /model names/],
       ['GET', '/v2/models/mnist/versions/1.5', undefined, 400, /not a positive whole number/],
       ['POST', '/predict', { pixels: Array(784).fill(0), image: 'x' }, 400, /either "image"/],

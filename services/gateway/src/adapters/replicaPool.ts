@@ -5,7 +5,12 @@ export interface ReplicaAnswer {
   contentType: string;
   body: Buffer;
   replica: string;
+  /** The replica's answer headers in PASSED_HEADERS, for the edge to pass on. */
+  passed: Record<string, string>;
 }
+
+/** Headers that mean something to a replica and back: the binary tensor data extension's JSON header length. */
+export const PASSED_HEADERS = ['inference-header-content-length'] as const;
 
 interface Replica {
   url: string;
@@ -42,14 +47,14 @@ export class ReplicaPool {
     return this.replicas.filter((r) => r.healthy).length;
   }
 
-  async forward(method: string, path: string, body: Buffer | undefined, contentType: string | undefined, authorization?: string): Promise<ReplicaAnswer> {
+  async forward(method: string, path: string, body: Buffer | undefined, contentType: string | undefined, authorization?: string, passed: Record<string, string> = {}): Promise<ReplicaAnswer> {
     const tried = new Set<Replica>();
     const reasons: string[] = [];
     for (let timeouts = 0; timeouts < 2; ) {
       const replica = this.pick(tried);
       if (!replica) break;
       tried.add(replica);
-      const outcome = await this.attempt(replica, method, path, body, contentType, authorization);
+      const outcome = await this.attempt(replica, method, path, body, contentType, authorization, passed);
       if ('answer' in outcome) return outcome.answer;
       replica.healthy = false;
       reasons.push(`${replica.url}: ${outcome.reason}`);
@@ -59,15 +64,21 @@ export class ReplicaPool {
   }
 
   /** One try on one replica: its answer, or why it gave none (a 503 is a replica saying it cannot answer now). */
-  private async attempt(replica: Replica, method: string, path: string, body: Buffer | undefined, contentType: string | undefined, authorization?: string): Promise<{ answer: ReplicaAnswer } | { reason: string; timedOut: boolean }> {
+  private async attempt(replica: Replica, method: string, path: string, body: Buffer | undefined, contentType: string | undefined, authorization: string | undefined, passed: Record<string, string>): Promise<{ answer: ReplicaAnswer } | { reason: string; timedOut: boolean }> {
     try {
       const res = await fetch(`${replica.url}${path}`, {
         method,
         ...(body !== undefined ? { body: new Uint8Array(body) } : {}),
-        headers: { ...(contentType ? { 'content-type': contentType } : {}), ...(authorization ? { authorization } : {}) },
+        headers: { ...passed, ...(contentType ? { 'content-type': contentType } : {}), ...(authorization ? { authorization } : {}) },
         signal: AbortSignal.timeout(this.timeoutMs),
       });
-      const answer = { status: res.status, contentType: res.headers.get('content-type') ?? 'application/json', body: Buffer.from(await res.arrayBuffer()), replica: replica.url };
+      const answer = {
+        status: res.status,
+        contentType: res.headers.get('content-type') ?? 'application/json',
+        body: Buffer.from(await res.arrayBuffer()),
+        replica: replica.url,
+        passed: Object.fromEntries(PASSED_HEADERS.flatMap((h) => (res.headers.has(h) ? [[h, res.headers.get(h) as string]] : []))),
+      };
       return res.status === 503 ? { reason: 'not ready', timedOut: false } : { answer };
     } catch (err) {
       const timedOut = (err as Error).name === 'TimeoutError';
