@@ -1,6 +1,7 @@
 /**
  * Serving benchmark: requests/s and latency percentiles through the gateway edge with 1 and 2 model
- * replicas, and straight to a replica (the cost of the gateway hop), at concurrency 1, 8 and 32.
+ * replicas, and straight to a replica (the cost of the gateway hop), at concurrency 1, 8 and 32,
+ * each with dynamic batching on (the default) and off (GATEWAY_BATCHING=off).
  * Everything runs on this machine: registry in this process; replicas and edge as separate processes.
  * Usage: npx tsx bench/serve/run.ts [--seconds 5]   (writes bench/results/serve-<date>.json and docs/benchmarks-serve.md)
  */
@@ -62,16 +63,22 @@ async function main(): Promise<void> {
   await live.waitForChampion();
 
   const env = { BUS_NAMESPACE: live.bus.namespace, REGISTRY_URL: live.url };
-  const r1 = await startGatewayProcess(env);
-  const r2 = await startGatewayProcess(env);
-  const edge1 = await startGatewayProcess({ ...env, MODEL_REPLICAS: r1.url });
-  const edge2 = await startGatewayProcess({ ...env, MODEL_REPLICAS: `${r1.url},${r2.url}` });
-  const setups = [
-    { setup: 'replica directly (no gateway)', url: r1.url, replicas: 1 },
-    { setup: 'gateway → 1 replica', url: edge1.url, replicas: 1 },
-    { setup: 'gateway → 2 replicas', url: edge2.url, replicas: 2 },
-  ];
-  const results: ({ setup: string; url: string; replicas: number; concurrency: number } & Awaited<ReturnType<typeof load>>)[] = [];
+  const processes: { url: string; child: ChildProcess }[] = [];
+  const setups: { setup: string; url: string; replicas: number; batching: 'on' | 'off' }[] = [];
+  for (const batching of ['on', 'off'] as const) {
+    const replicaEnv = { ...env, GATEWAY_BATCHING: batching };
+    const r1 = await startGatewayProcess(replicaEnv);
+    const r2 = await startGatewayProcess(replicaEnv);
+    const edge1 = await startGatewayProcess({ ...env, MODEL_REPLICAS: r1.url });
+    const edge2 = await startGatewayProcess({ ...env, MODEL_REPLICAS: `${r1.url},${r2.url}` });
+    processes.push(r1, r2, edge1, edge2);
+    setups.push(
+      { setup: `replica directly (no gateway), batching ${batching}`, url: r1.url, replicas: 1, batching },
+      { setup: `gateway → 1 replica, batching ${batching}`, url: edge1.url, replicas: 1, batching },
+      { setup: `gateway → 2 replicas, batching ${batching}`, url: edge2.url, replicas: 2, batching },
+    );
+  }
+  const results: ({ setup: string; url: string; replicas: number; batching: 'on' | 'off'; concurrency: number } & Awaited<ReturnType<typeof load>>)[] = [];
   for (const s of setups) {
     await load(s.url, 4); // warm-up: models loaded, connections open
     for (const concurrency of [1, 8, 32]) {
@@ -80,7 +87,7 @@ async function main(): Promise<void> {
       console.log(`${s.setup}, concurrency ${concurrency}: ${r.requestsPerSec.toFixed(0)} req/s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms, ${r.errors} errors`);
     }
   }
-  for (const p of [r1, r2, edge1, edge2]) p.child.kill('SIGTERM');
+  for (const p of processes) p.child.kill('SIGTERM');
   await live.close();
 
   const date = new Date().toISOString();
@@ -88,21 +95,26 @@ async function main(): Promise<void> {
   mkdirSync(join(root, 'bench/results'), { recursive: true });
   writeFileSync(join(root, 'bench/results', file), `${JSON.stringify({ date, machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version }, seconds: SECONDS, results }, null, 2)}\n`);
   const hop = (c: number) => {
-    const direct = results.find((r) => r.replicas === 1 && r.setup.startsWith('replica') && r.concurrency === c)!;
-    const via = results.find((r) => r.setup === 'gateway → 1 replica' && r.concurrency === c)!;
+    const direct = results.find((r) => r.batching === 'on' && r.replicas === 1 && r.setup.startsWith('replica') && r.concurrency === c)!;
+    const via = results.find((r) => r.batching === 'on' && r.setup.startsWith('gateway → 1 replica') && r.concurrency === c)!;
     return (via.p50Ms - direct.p50Ms).toFixed(2);
+  };
+  const batchGain = () => {
+    const at = (b: 'on' | 'off') => results.find((r) => r.batching === b && r.setup.startsWith('replica') && r.concurrency === 32)!;
+    return `${at('on').requestsPerSec.toFixed(0)} req/s and p99 ${at('on').p99Ms.toFixed(2)} ms with it, ${at('off').requestsPerSec.toFixed(0)} req/s and p99 ${at('off').p99Ms.toFixed(2)} ms without`;
   };
   const doc = `# Serving benchmark
 
 Produced by \`npx tsx bench/serve/run.ts\` on ${date.slice(0, 10)} (${cpus().length} cores, ${cpus()[0]?.model}, Node ${process.version}); raw numbers in [\`bench/results/${file}\`](../bench/results/${file}).
 
-\`POST /predict\` with a 28×28 MNIST array, model \`cnn-small\`, WASM backend, closed-loop clients for ${SECONDS} s per row. The load generator, the gateway edge and the replicas all share this machine's ${cpus().length} cores, so rows with more processes also carry more contention.
+\`POST /predict\` with a 28×28 MNIST array, model \`cnn-small\`, WASM backend, closed-loop clients for ${SECONDS} s per row; replicas with dynamic batching on (the default: at most 32 images per model call, 1 ms delay) and off (\`GATEWAY_BATCHING=off\`, one model call per request). The load generator, the gateway edge and the replicas all share this machine's ${cpus().length} cores, so rows with more processes also carry more contention.
 
 | setup | concurrency | requests/s | p50 (ms) | p99 (ms) | errors |
 |---|---|---|---|---|---|
 ${results.map((r) => `| ${r.setup} | ${r.concurrency} | ${r.requestsPerSec.toFixed(0)} | ${r.p50Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} | ${r.errors} |`).join('\n')}
 
-Gateway hop (p50 through the edge minus p50 straight to the same replica): ${hop(1)} ms at concurrency 1, ${hop(8)} ms at 8.
+Gateway hop (p50 through the edge minus p50 straight to the same replica, batching on): ${hop(1)} ms at concurrency 1, ${hop(8)} ms at 8.
+Batching at concurrency 32, one replica directly: ${batchGain()}.
 Goals from the issue: p99 ≤ 20 ms at concurrency 8 with 2 replicas, gateway hop ≤ 2 ms at p50.
 `;
   writeFileSync(join(root, 'docs/benchmarks-serve.md'), doc);

@@ -16,6 +16,8 @@ import { PredictionLog } from './adapters/predictionLog';
 import { PredictionRetention } from './adapters/predictionRetention';
 import { InferenceMetrics } from './adapters/inferenceMetrics';
 import { Predictor } from './app/predictor';
+import { Batcher } from './app/batcher';
+import { DEFAULT_BATCH_POLICY, type BatchPolicy } from './core/batchQueue';
 import { AliasRefresh } from './app/aliasRefresh';
 
 export interface RunningGateway {
@@ -53,6 +55,8 @@ export function startGateway(deps: {
   store?: ObjectStore;
   /** Bounds on uploaded images (bytes, declared pixels, decode memory); the schema's defaults without it. */
   imageLimits?: GatewayHttpDeps['imageLimits'];
+  /** Dynamic batching (GATEWAY_BATCHING and GATEWAY_BATCH_*); on with the schema's defaults without it. */
+  batching?: BatchPolicy & { enabled: boolean };
 }): RunningGateway {
   const loadTime = new Histogram({ name: 'mlpipe_model_load_seconds', help: 'Time to load a model version', labelNames: ['model'], registers: [deps.metrics] });
   const models = new ModelCache({ registryUrl: deps.registryUrl, registryToken: deps.registryToken, capacity: deps.cacheSize ?? 4, store: deps.store, onLoad: (name, _v, s) => loadTime.observe({ model: name }, s) });
@@ -95,7 +99,9 @@ export function startGateway(deps: {
     ? new PredictionRetention({ store: deps.sampling.store, logger: deps.logger, maxAgeMs: deps.sampling.retentionMs, sweepMs: deps.sampling.retentionSweepMs ?? 3_600_000, onDeleted: (n) => deletedLogs.inc(n) })
     : undefined;
   const routing = new Routing({ pinnedVersion: deps.pinnedVersion, traffic: deps.traffic, random: deps.random });
-  const predictor = new Predictor({ models, metrics: new InferenceMetrics(deps.metrics), logger: deps.logger, predictionLog });
+  const inferenceMetrics = new InferenceMetrics(deps.metrics);
+  const batcher = new Batcher({ ...(deps.batching ?? { ...DEFAULT_BATCH_POLICY, enabled: true }), metrics: inferenceMetrics });
+  const predictor = new Predictor({ models, metrics: inferenceMetrics, batcher, logger: deps.logger, predictionLog });
   let ready = true;
   const app = buildGateway({
     models,
@@ -114,6 +120,7 @@ export function startGateway(deps: {
     setReady: (r) => void (ready = r),
     flushPredictions: async () => predictionLog?.flush(),
     stop: async () => {
+      batcher.flush();
       unwatch();
       aliasRefresh.stop();
       aliasSub.unsubscribe();
@@ -169,6 +176,7 @@ export async function serveGateway(ctx: ServiceContext<GatewayConfig, 'bus' | 's
     registryToken: config.REGISTRY_TOKEN,
     store: ctx.store,
     imageLimits: { maxBytes: config.GATEWAY_MAX_IMAGE_BYTES, maxPixels: config.GATEWAY_MAX_IMAGE_PIXELS, maxDecodeMB: config.GATEWAY_MAX_DECODE_MB },
+    batching: { enabled: config.GATEWAY_BATCHING === 'on', maxBatchSize: config.GATEWAY_BATCH_MAX_SIZE, maxDelayMs: config.GATEWAY_BATCH_MAX_DELAY_MS, maxQueue: config.GATEWAY_BATCH_MAX_QUEUE },
   });
   return { app: gateway.app, stop: () => gateway.stop() };
 }

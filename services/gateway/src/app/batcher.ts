@@ -55,7 +55,13 @@ export class Batcher {
 
   /** The request's rows of the model call it ends up in; rejects with `overloaded` when the queue is full. */
   predict(loaded: LoadedModel, images: Uint8Array[]): Promise<BatchedResult> {
-    if (!this.o.enabled) return Promise.resolve(this.runAlone(loaded, images));
+    if (!this.o.enabled) {
+      try {
+        return Promise.resolve(this.runAlone(loaded, images));
+      } catch (err) {
+        return Promise.reject(err as Error);
+      }
+    }
     return new Promise<BatchedResult>((resolve, reject) => {
       const offer = this.queue.offer(loaded, { images, resolve, reject }, images.length, this.now());
       if (!offer.accepted) {

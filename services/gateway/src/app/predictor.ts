@@ -1,18 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import * as tf from '@tensorflow/tfjs';
-import { NotFoundError, type Logger } from '@mlpipe/common';
-import { imagesToTensor, PIXELS } from '@mlpipe/ml';
+import { NotFoundError, TransientError, type Logger } from '@mlpipe/common';
 import { argmax } from '../core/oip';
 import { championRoute, type Route, type ServedVariant } from '../core/routing';
 import type { ModelSelector } from '../core/modelSelector';
 import type { LoadedModel, ModelCache } from '../adapters/modelCache';
 import type { PredictionLog } from '../adapters/predictionLog';
 import type { InferenceMetrics } from '../adapters/inferenceMetrics';
+import type { Batcher } from './batcher';
 
 export interface Prediction {
   loaded: LoadedModel;
   /** One row of class probabilities per image. */
   probabilities: number[][];
+  /** Time in the batch queue plus the model call that answered it. */
   seconds: number;
   variant: ServedVariant;
 }
@@ -25,6 +25,8 @@ export interface Answer extends Prediction {
 export interface PredictorDeps {
   models: ModelCache;
   metrics: InferenceMetrics;
+  /** Runs the model calls: dynamic batching per loaded version, or one call per request (GATEWAY_BATCHING=off). */
+  batcher: Batcher;
   logger: Logger;
   /** Where sampled predictions go (drift monitoring, lineage); none: nothing is kept. */
   predictionLog?: PredictionLog | undefined;
@@ -57,12 +59,7 @@ export class Predictor {
 
   private async run(sel: ModelSelector, images: Uint8Array[]): Promise<Omit<Prediction, 'variant'>> {
     const loaded = await this.deps.models.get(sel);
-    const started = performance.now();
-    const bytes = new Uint8Array(images.length * PIXELS);
-    images.forEach((img, i) => bytes.set(img, i * PIXELS));
-    const probabilities = tf.tidy(() => (loaded.model.predict(imagesToTensor(bytes, images.length)) as tf.Tensor2D).arraySync());
-    const seconds = (performance.now() - started) / 1000;
-    this.deps.metrics.observe(loaded, probabilities, seconds);
+    const { probabilities, seconds } = await this.deps.batcher.predict(loaded, images);
     return { loaded, probabilities, seconds };
   }
 
@@ -94,7 +91,9 @@ export class Predictor {
           this.deps.logger.info({ predictionIds: ids, shadowVersion: loaded.version, shadowClasses: probabilities.map(argmax), answered: answered.map(argmax) }, 'shadow prediction');
         },
         (err: unknown) => {
-          if (!(err instanceof NotFoundError)) this.deps.logger.warn({ err }, 'shadow prediction failed');
+          // No challenger, or a full batch queue: shadowing is best effort and must not add to an overload.
+          if (err instanceof TransientError && err.code === 'overloaded') this.deps.logger.debug({ predictionIds: ids }, 'shadow prediction skipped: the batch queue is full');
+          else if (!(err instanceof NotFoundError)) this.deps.logger.warn({ err }, 'shadow prediction failed');
         },
       );
     });
