@@ -186,6 +186,15 @@ describe('dataset versions name their manifest instead of carrying every batch (
     store = createObjectStore({ kind: 'fs', root });
     await store.ensureReady();
   };
+  /** setUp, and a database of the test's own for an orchestrator. */
+  const setUpWithDatabase = async (): Promise<{ db: { url: string }; pool: Pool }> => {
+    await setUp();
+    const db = await createTestDatabase();
+    cleanup.push(() => db.drop());
+    const pool = await createPool(db.url);
+    cleanup.push(() => pool.end());
+    return { db, pool };
+  };
   const storedSize = async (subjectTail: string) => {
     const m = await bus.jsm.streams.getMessage(streamNameOf(bus.namespace, 'DATA'), { last_by_subj: `${bus.namespace}.${subjectTail}` });
     return m?.data.length ?? 0;
@@ -210,11 +219,7 @@ describe('dataset versions name their manifest instead of carrying every batch (
   });
 
   it('the watcher\'s events stay the same size as batches pile up; the orchestrator starts the job on them and the trainer\'s loader reads every batch', async () => {
-    await setUp();
-    const db = await createTestDatabase();
-    cleanup.push(() => db.drop());
-    const pool: Pool = await createPool(db.url);
-    cleanup.push(() => pool.end());
+    const { db, pool } = await setUpWithDatabase();
     const logger = createLogger('retention-test', 'silent');
     const validated: Envelope<'data.batch.validated'>[] = [];
     const requested: Envelope<'train.job.requested'>[] = [];
@@ -264,11 +269,7 @@ describe('dataset versions name their manifest instead of carrying every batch (
   });
 
   it('a v1 event (every batch inline) is dead-lettered by the orchestrator with the reason', async () => {
-    await setUp();
-    const db = await createTestDatabase();
-    cleanup.push(() => db.drop());
-    const pool: Pool = await createPool(db.url);
-    cleanup.push(() => pool.end());
+    const { db, pool } = await setUpWithDatabase();
     const logger = createLogger('retention-test', 'silent');
     const orchestrator = await startOrchestrator({ config: loadConfig(OrchestratorConfigSchema, { DATABASE_URL: db.url }), bus, pool, logger, metrics: createMetricsRegistry('o') });
     cleanup.push(() => orchestrator.stop());
