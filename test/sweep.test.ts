@@ -74,7 +74,7 @@ describe('hyperparameter sweep: one parent run, a run per trial, a pruned trial,
     await eventually(async () => (await pool.query('select 1 from orchestrator.dataset_versions')).rowCount || undefined, 10_000, 'the orchestrator to learn the dataset version');
 
     const submitted = await request(bus, 'orchestrator.sweeps.submit', {
-      hyperparams: { arch: 'cnn-small', epochs: 3, batchSize: 32, validationShare: 0.2 },
+      hyperparams: { arch: 'cnn-small', epochs: 6, batchSize: 32, validationShare: 0.2 },
       // The third learning rate is hopeless: the median rule should stop it after its first epoch.
       sweep: { strategy: 'grid', space: { learningRate: [0.003, 0.002, 1e-7] }, earlyStopping: { rule: 'median', minEpochs: 1, minTrials: 3 } },
       reason: 'test sweep',
@@ -93,7 +93,9 @@ describe('hyperparameter sweep: one parent run, a run per trial, a pruned trial,
     const [good1, good2, hopeless] = sweep.trials;
     expect(sweep.status).toBe('succeeded');
     expect(hopeless).toMatchObject({ status: 'cancelled', pruned: true });
-    expect(hopeless!.epochs).toBeLessThan(3); // stopped early (the stop reaches the trainer while it trains on)
+    // Stopped early. The stop reaches the trainer while it trains on, so it may run an epoch or two past the
+    // first; six epochs leave room for that under CI load (with three, it once ran all of them).
+    expect(hopeless!.epochs).toBeLessThan(6);
     expect(hopeless!.statusReason).toMatch(/median rule at epoch 1/);
     expect([good1!.jobId, good2!.jobId]).toContain(sweep.bestJobId);
     const bestTrial = sweep.trials.find((t) => t.jobId === sweep.bestJobId)!;
