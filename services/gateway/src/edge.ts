@@ -15,6 +15,7 @@ export function buildEdge(deps: { pool: ReplicaPool; metrics: Registry; logger: 
   const app = Fastify({ loggerInstance: deps.logger as FastifyBaseLogger, bodyLimit: deps.bodyLimitBytes ?? 1024 * 1024 });
   const hop = new Histogram({ name: 'mlpipe_gateway_forward_seconds', help: 'Time to forward a request to a model replica', labelNames: ['status'], buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5], registers: [deps.metrics] });
   const failures = new Counter({ name: 'mlpipe_gateway_unanswered_total', help: 'Requests no replica could answer', registers: [deps.metrics] });
+  const overloaded = new Counter({ name: 'mlpipe_gateway_overloaded_total', help: 'Requests answered 503 with Retry-After because every replica tried was overloaded (full batch queue)', registers: [deps.metrics] });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   void app.register(httpErrorHandler);
@@ -33,6 +34,8 @@ export function buildEdge(deps: { pool: ReplicaPool; metrics: Registry; logger: 
       const passed = Object.fromEntries(PASSED_HEADERS.flatMap((h) => (typeof req.headers[h] === 'string' ? [[h, req.headers[h]]] : [])));
       const answer = await deps.pool.forward(req.method, req.url, Buffer.isBuffer(req.body) ? req.body : undefined, req.headers['content-type'] as string | undefined, req.headers.authorization, passed);
       hop.observe({ status: String(answer.status) }, (performance.now() - started) / 1000);
+      // A 503 the pool returns (not throws) is the replicas' own "overloaded", Retry-After included in `passed`.
+      if (answer.status === 503) overloaded.inc();
       return reply.code(answer.status).headers(answer.passed).header('x-mlpipe-replica', answer.replica).type(answer.contentType).send(answer.body);
     } catch (err) {
       failures.inc();

@@ -8,20 +8,27 @@ import { ReplicaPool } from '../src/adapters/replicaPool';
 
 const logger = createLogger('edge-test', 'silent');
 
-type Behaviour = 'answer' | 'reset' | 'hang';
+type Behaviour = 'answer' | 'reset' | 'hang' | 'busy';
 
 /**
  * A stand-in model replica on a real socket: answers /predict after a few milliseconds with its
  * name, or resets every connection, or never answers. `kill()` is what SIGKILL does to the
  * process: the listener goes and every open connection is dropped, requests in flight included.
  */
-async function startReplica(name: string, behaviour: Behaviour = 'answer', port = 0) {
+async function startReplica(name: string, initially: Behaviour = 'answer', port = 0, retryAfter = '1') {
   const stats = { received: 0, answered: 0 };
+  let behaviour = initially;
   const server: Server = createServer((req, res) => {
     if (req.url === '/readyz') return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"ready":true}');
     stats.received++;
     if (behaviour === 'reset') return void req.socket.destroy();
     if (behaviour === 'hang') return;
+    // What a replica's Batcher says when its queue is full: healthy (ready), but no room now.
+    if (behaviour === 'busy') {
+      return void res
+        .writeHead(503, { 'content-type': 'application/json', 'retry-after': retryAfter })
+        .end(JSON.stringify({ error: `mnist v1 is busy on ${name}`, code: 'overloaded' }));
+    }
     req.resume();
     req.on('end', () =>
       setTimeout(() => {
@@ -36,6 +43,9 @@ async function startReplica(name: string, behaviour: Behaviour = 'answer', port 
   return {
     url,
     stats,
+    become: (b: Behaviour) => {
+      behaviour = b;
+    },
     kill: () => {
       server.close();
       server.closeAllConnections();
@@ -154,5 +164,67 @@ describe('the edge when a model replica dies', () => {
     expect(timedOut.statusCode).toBe(503);
     expect(Date.now() - started).toBeLessThan(3 * 200);
     expect(hung.reduce((n, r) => n + r.stats.received, 0)).toBe(2);
+  });
+});
+
+describe('the edge when model replicas are overloaded (503 with Retry-After: a full batch queue)', () => {
+  const cleanup: (() => unknown)[] = [];
+  afterEach(async () => {
+    for (const c of cleanup.splice(0).reverse()) await c();
+  });
+  const edgeOver = (urls: string[]) => {
+    // No probe within the test: whatever health a replica has is what the requests gave it.
+    const pool = new ReplicaPool(urls, 2000, 60_000);
+    const metrics = createMetricsRegistry('edge');
+    const app: FastifyInstance = buildEdge({ pool, metrics, logger, isReady: () => true });
+    cleanup.push(() => pool.stop(), () => app.close());
+    return { pool, metrics, predict: () => app.inject({ method: 'POST', url: '/predict', payload: { pixels: [0] } }) };
+  };
+
+  it('sends the request on to a replica with room, and keeps the busy one healthy and in the rotation', async () => {
+    const busy = await startReplica('busy', 'busy');
+    const free = await startReplica('free');
+    cleanup.push(busy.kill, free.kill);
+    const { pool, predict } = edgeOver([busy.url, free.url]);
+    const first = await Promise.all(Array.from({ length: 20 }, () => predict()));
+    expect(first.map((r) => r.statusCode)).toEqual(Array(20).fill(200));
+    expect(new Set(first.map((r) => r.headers['x-mlpipe-replica']))).toEqual(new Set([free.url]));
+    expect(pool.healthyCount()).toBe(2); // a full queue is not "not ready"
+    expect(busy.stats.received).toBeGreaterThanOrEqual(5); // still offered its share, not taken out after the first 503
+
+    // Once it has room it answers again at once: no probe brings it back, because it never left.
+    busy.become('answer');
+    const after = await Promise.all(Array.from({ length: 20 }, () => predict()));
+    expect(after.map((r) => r.statusCode)).toEqual(Array(20).fill(200));
+    expect(after.filter((r) => r.headers['x-mlpipe-replica'] === busy.url).length).toBeGreaterThan(0);
+  });
+
+  it('with every replica overloaded, answers 503 with the soonest Retry-After and the replica\'s reason, having tried each once', async () => {
+    const a = await startReplica('a', 'busy', 0, '3');
+    const b = await startReplica('b', 'busy', 0, '2');
+    cleanup.push(a.kill, b.kill);
+    const { pool, metrics, predict } = edgeOver([a.url, b.url]);
+    const res = await predict();
+    expect(res.statusCode).toBe(503);
+    expect(res.headers['retry-after']).toBe('2');
+    expect(res.json()).toEqual({ error: 'mnist v1 is busy on b', code: 'overloaded' });
+    expect([a.stats.received, b.stats.received]).toEqual([1, 1]);
+    expect(pool.healthyCount()).toBe(2);
+    expect(await metrics.getSingleMetricAsString('mlpipe_gateway_overloaded_total')).toMatch(/^mlpipe_gateway_overloaded_total\{[^}]*\} 1$/m);
+  });
+
+  it('one replica overloaded and the other gone: the caller is told to come back (503, Retry-After), and only the gone one is marked down', async () => {
+    const busy = await startReplica('busy', 'busy');
+    const gone = await startReplica('gone', 'reset');
+    cleanup.push(busy.kill, gone.kill);
+    const { pool, predict } = edgeOver([busy.url, gone.url]);
+    const res = await predict();
+    expect(res.statusCode).toBe(503);
+    expect(res.headers['retry-after']).toBe('1');
+    expect(res.json().code).toBe('overloaded');
+    expect(pool.healthyCount()).toBe(1);
+    const again = await predict();
+    expect(again.statusCode).toBe(503);
+    expect(busy.stats.received).toBe(2);
   });
 });

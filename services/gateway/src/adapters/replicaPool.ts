@@ -12,6 +12,12 @@ export interface ReplicaAnswer {
 /** Headers that mean something to a replica and back: the binary tensor data extension's JSON header length. */
 export const PASSED_HEADERS = ['inference-header-content-length'] as const;
 
+/**
+ * A replica's 503 with Retry-After is "overloaded" (its batch queue is full: it is healthy, only
+ * busy, and says when to come back); a 503 without one is "not ready" (draining, or lost its bus).
+ */
+const RETRY_AFTER = 'retry-after';
+
 interface Replica {
   url: string;
   healthy: boolean;
@@ -19,13 +25,20 @@ interface Replica {
 
 /**
  * Health-aware round robin over model replicas by HTTP. A request goes to the next healthy
- * replica; one that cannot be reached, drops the connection, times out or answers 503 is marked
+ * replica; one that cannot be reached, drops the connection, times out or answers 503 (not ready) is marked
  * unhealthy at once and the request goes on to a replica it has not tried (inference is
  * idempotent). Failures that cost no time (refused, reset, 503) do not use up the retry: a request
  * tries every replica if it must, so it fails only when none can answer, however many died at once
  * (a lost node). A timeout does cost time, so only one retry follows it: a request gives up at
  * its second timeout. A background probe of /readyz brings replicas back. With no replica able to
  * answer: TransientError (503).
+ *
+ * An overloaded replica (503 with Retry-After, a full batch queue) is not marked unhealthy: it is
+ * healthy and will have room in a moment, and marking it down would take it out of the rotation
+ * until the next probe, moving all its load onto the others just when they are busy too. The
+ * request goes on to a replica it has not tried (a refusal costs no time, so no retry is spent);
+ * when every replica it could try was busy, the edge answers that replica's 503 itself, with the
+ * soonest Retry-After any of them gave, so the caller backs off as the replicas asked.
  */
 export class ReplicaPool {
   private readonly replicas: Replica[];
@@ -50,21 +63,30 @@ export class ReplicaPool {
   async forward(method: string, path: string, body: Buffer | undefined, contentType: string | undefined, authorization?: string, passed: Record<string, string> = {}): Promise<ReplicaAnswer> {
     const tried = new Set<Replica>();
     const reasons: string[] = [];
+    let busy: ReplicaAnswer | undefined;
     for (let timeouts = 0; timeouts < 2; ) {
       const replica = this.pick(tried);
       if (!replica) break;
       tried.add(replica);
       const outcome = await this.attempt(replica, method, path, body, contentType, authorization, passed);
       if ('answer' in outcome) return outcome.answer;
+      if ('busy' in outcome) {
+        busy = soonerRetry(busy, outcome.busy);
+        continue;
+      }
       replica.healthy = false;
       reasons.push(`${replica.url}: ${outcome.reason}`);
       if (outcome.timedOut) timeouts++;
     }
+    if (busy) return busy;
     throw new TransientError(`no model replica could answer (${reasons.join('; ') || 'none is healthy'})`);
   }
 
-  /** One try on one replica: its answer, or why it gave none (a 503 is a replica saying it cannot answer now). */
-  private async attempt(replica: Replica, method: string, path: string, body: Buffer | undefined, contentType: string | undefined, authorization: string | undefined, passed: Record<string, string>): Promise<{ answer: ReplicaAnswer } | { reason: string; timedOut: boolean }> {
+  /**
+   * One try on one replica: its answer; its overloaded 503 (`busy`, Retry-After kept); or why it gave
+   * none (a 503 without Retry-After is a replica saying it cannot answer now).
+   */
+  private async attempt(replica: Replica, method: string, path: string, body: Buffer | undefined, contentType: string | undefined, authorization: string | undefined, passed: Record<string, string>): Promise<{ answer: ReplicaAnswer } | { busy: ReplicaAnswer } | { reason: string; timedOut: boolean }> {
     try {
       const res = await fetch(`${replica.url}${path}`, {
         method,
@@ -79,7 +101,9 @@ export class ReplicaPool {
         replica: replica.url,
         passed: Object.fromEntries(PASSED_HEADERS.flatMap((h) => (res.headers.has(h) ? [[h, res.headers.get(h) as string]] : []))),
       };
-      return res.status === 503 ? { reason: 'not ready', timedOut: false } : { answer };
+      if (res.status !== 503) return { answer };
+      const retryAfter = res.headers.get(RETRY_AFTER);
+      return retryAfter ? { busy: { ...answer, passed: { ...answer.passed, [RETRY_AFTER]: retryAfter } } } : { reason: 'not ready', timedOut: false };
     } catch (err) {
       const timedOut = (err as Error).name === 'TimeoutError';
       return { reason: timedOut ? `no answer within ${this.timeoutMs} ms` : 'unreachable', timedOut };
@@ -107,4 +131,14 @@ export class ReplicaPool {
       }),
     );
   }
+}
+
+/** Of two overloaded answers, the one whose Retry-After (seconds) comes sooner; a date or garbage counts as later. */
+function soonerRetry(a: ReplicaAnswer | undefined, b: ReplicaAnswer): ReplicaAnswer {
+  if (!a) return b;
+  const seconds = (x: ReplicaAnswer) => {
+    const n = Number(x.passed[RETRY_AFTER]);
+    return Number.isFinite(n) ? n : Number.POSITIVE_INFINITY;
+  };
+  return seconds(b) < seconds(a) ? b : a;
 }
