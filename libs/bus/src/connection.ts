@@ -72,7 +72,8 @@ export async function connectBus(opts: BusOptions): Promise<Bus> {
   let nc: NatsConnection;
   try {
     nc = await connect({
-      servers: opts.url,
+      // NATS_URL may list several servers of a cluster (comma-separated): the client tries them in turn.
+      servers: opts.url.split(',').map((u) => u.trim()).filter(Boolean),
       name: opts.name,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 1000,

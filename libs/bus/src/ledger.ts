@@ -1,6 +1,7 @@
 import { Kvm, type KV } from '@nats-io/kv';
 import type { Bus } from './connection';
 import { NO_TRANSIENT_HISTORY, type TransientHistory } from './failures';
+import { streamReplicasOf } from './streams';
 
 /**
  * The failure ledger: each message's transient failures, kept in a JetStream KV bucket of the
@@ -29,7 +30,7 @@ export function ledgerStreamOf(ns: string): string {
 
 /** Creates the namespace's ledger bucket, or binds to it. Idempotent. */
 export async function ensureLedger(bus: Bus): Promise<KV> {
-  return new Kvm(bus.js).create(ledgerBucketOf(bus.namespace), { history: 1, ttl: LEDGER_TTL_MS, timeout: 5000 });
+  return new Kvm(bus.js).create(ledgerBucketOf(bus.namespace), { history: 1, ttl: LEDGER_TTL_MS, timeout: 5000, replicas: streamReplicasOf(bus) });
 }
 
 /** A message's key: stream and durable (one consumer's view) and the stream sequence. */

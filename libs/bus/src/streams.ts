@@ -25,6 +25,20 @@ export function useStreamLimits(bus: Bus, limits: StreamLimits): void {
   configured.set(bus, limits);
 }
 
+// Copies of every message each stream (and KV bucket) keeps on a NATS cluster (STREAM_REPLICAS).
+// Kept per bus like the limits; unset, new streams get one copy and existing ones keep theirs.
+const replicasOf = new WeakMap<Bus, number>();
+
+/** Records STREAM_REPLICAS for `bus`: 3 on a three-server cluster keeps every stream through the loss of one server. */
+export function useStreamReplicas(bus: Bus, replicas: number): void {
+  replicasOf.set(bus, replicas);
+}
+
+/** The replicas configured for `bus` (1 unless useStreamReplicas said otherwise), for KV buckets made beside the streams. */
+export function streamReplicasOf(bus: Bus): number {
+  return replicasOf.get(bus) ?? 1;
+}
+
 /** The part of a stream's config that says what it keeps. */
 function retentionConfig(limit: StreamLimit): Pick<StreamConfig, 'max_age' | 'max_bytes' | 'discard' | 'duplicate_window'> {
   return {
@@ -41,6 +55,8 @@ function retentionConfig(limit: StreamLimit): Pick<StreamConfig, 'max_age' | 'ma
  * Creates every stream of the catalogue, or brings an existing one's subjects up to date, and the
  * consumers' failure ledger (a KV bucket). Idempotent; consumers call it again when the server lost them.
  *
+ * Replicas: STREAM_REPLICAS via useStreamReplicas (one copy unless configured).
+ *
  * Limits: given (or configured for the bus with useStreamLimits), existing streams are updated in
  * place to them, their messages kept (a smaller limit drops the oldest at once). Without either, a
  * new stream gets DEFAULT_STREAM_LIMITS and an existing one keeps what it has, so a tool or test that
@@ -55,12 +71,14 @@ export async function ensureStreams(bus: Bus, limits: StreamLimits | undefined =
       retention: RetentionPolicy.Limits,
       storage: StorageType.File,
     };
+    // Configured replicas are applied to an existing stream too (the server scales it in place).
+    const replicas = replicasOf.get(bus);
     try {
       await bus.jsm.streams.info(config.name);
-      await bus.jsm.streams.update(config.name, { ...config, ...(limits ? retentionConfig(limits[key]) : {}) });
+      await bus.jsm.streams.update(config.name, { ...config, ...(limits ? retentionConfig(limits[key]) : {}), ...(replicas ? { num_replicas: replicas } : {}) });
     } catch (err) {
       if (!isStreamNotFound(err)) throw err;
-      await bus.jsm.streams.add({ ...config, ...retentionConfig((limits ?? DEFAULT_STREAM_LIMITS)[key]) });
+      await bus.jsm.streams.add({ ...config, ...retentionConfig((limits ?? DEFAULT_STREAM_LIMITS)[key]), num_replicas: replicas ?? 1 });
     }
   }
   await ensureLedger(bus);

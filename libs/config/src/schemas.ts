@@ -50,6 +50,8 @@ export const BaseConfigSchema = z
     /** How long start-up waits, in all, for NATS, PostgreSQL and the store to be reachable before the process exits (0: one try). */
     STARTUP_WAIT_MS: z.coerce.number().int().min(0).default(120_000),
     ...STREAM_LIMIT_SETTINGS,
+    /** Copies of each stream and KV bucket on a NATS cluster (3 on three servers: one may be lost); 1 for a single server. */
+    STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
   })
   .strict();
 

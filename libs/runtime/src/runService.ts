@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { z } from 'zod';
 import { describeError, type Logger } from '@mlpipe/common';
-import { connectBus, useStreamLimits, type Bus } from '@mlpipe/bus';
+import { connectBus, useStreamLimits, useStreamReplicas, type Bus } from '@mlpipe/bus';
 import { loadConfig, storeSettings, streamLimits, type BaseConfig } from '@mlpipe/config';
 import { createPool, ensureDatabase, type Pool } from '@mlpipe/db';
 import { createObjectStore, type ObjectStore } from '@mlpipe/storage';
@@ -139,6 +139,7 @@ export async function runService<S extends z.ZodObject, N extends Need>(
       up.bus = await waitForDependency({ name: 'NATS', connect, release: (bus) => bus.close() }, wait);
       // The service's ensureStreams brings existing streams to these limits in place.
       useStreamLimits(up.bus, streamLimits(config));
+      useStreamReplicas(up.bus, config.STREAM_REPLICAS);
     }
     const store = needs.has('store') ? createObjectStore(storeSettings(config)) : undefined;
     if (store) await waitForDependency({ name: `the object store (${store.description})`, connect: () => store.ensureReady() }, wait);

@@ -1,5 +1,5 @@
 import { Kvm, type KV } from '@nats-io/kv';
-import type { Bus } from '@mlpipe/bus';
+import { streamReplicasOf, type Bus } from '@mlpipe/bus';
 import { describeError, type Logger } from '@mlpipe/common';
 import { z } from 'zod';
 
@@ -28,7 +28,7 @@ export function leaseBucket(bus: Bus, ttlMs: number): Promise<KV> {
   if (!byTtl) buckets.set(bus, (byTtl = new Map()));
   let kv = byTtl.get(ttlMs);
   if (!kv) {
-    kv = new Kvm(bus.js).create(leaseBucketName(bus.namespace, ttlMs), { history: 1, ttl: ttlMs });
+    kv = new Kvm(bus.js).create(leaseBucketName(bus.namespace, ttlMs), { history: 1, ttl: ttlMs, replicas: streamReplicasOf(bus) });
     kv.catch(() => byTtl.delete(ttlMs));
     byTtl.set(ttlMs, kv);
   }
