@@ -30,6 +30,8 @@ export const BaseConfigSchema = z
     /** This service's NATS user and password (its rights: libs/bus/src/accounts.ts); unset for a server without users. */
     NATS_USER: z.string().min(1).optional(),
     NATS_PASSWORD: z.string().min(1).optional(),
+    /** How often the client pings its NATS server; 3 unanswered and it moves to another server of the cluster. */
+    NATS_PING_INTERVAL_MS: z.coerce.number().int().min(500).default(120_000),
     BUS_NAMESPACE: z
       .string()
       .regex(/^[a-z0-9][a-z0-9_-]{0,31}$/)

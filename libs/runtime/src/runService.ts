@@ -135,7 +135,7 @@ export async function runService<S extends z.ZodObject, N extends Need>(
     }
     if (needs.has('bus')) {
       const connect = () =>
-        connectBus({ url: config.NATS_URL, name: def.busName?.(config) ?? def.name, namespace: config.BUS_NAMESPACE, user: config.NATS_USER, password: config.NATS_PASSWORD, logger });
+        connectBus({ url: config.NATS_URL, name: def.busName?.(config) ?? def.name, namespace: config.BUS_NAMESPACE, user: config.NATS_USER, password: config.NATS_PASSWORD, logger, pingIntervalMs: config.NATS_PING_INTERVAL_MS });
       up.bus = await waitForDependency({ name: 'NATS', connect, release: (bus) => bus.close() }, wait);
       // The service's ensureStreams brings existing streams to these limits in place.
       useStreamLimits(up.bus, streamLimits(config));
