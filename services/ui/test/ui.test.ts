@@ -1,56 +1,26 @@
-import { mkdir } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type BrowserContext } from 'playwright-core';
-import type { FastifyInstance } from 'fastify';
+import type { Browser, BrowserContext } from 'playwright-core';
 import { publishEvent } from '@mlpipe/bus';
 import { storeKeys } from '@mlpipe/contracts';
-import { createLogger, createMetricsRegistry } from '@mlpipe/runtime';
-import type { ObjectStore } from '@mlpipe/storage';
 import { readIncomingBatch, parseIdx, readSeedFile, PIXELS } from '@mlpipe/dataset';
 import { createModel, evaluateModel, initBackend, trainModel } from '@mlpipe/ml';
-import { startLiveRegistry, type LiveRegistry } from '@mlpipe/testing';
-import { startRegistry, type RunningRegistry } from '@mlpipe/registry/service';
-import { startGateway, type RunningGateway } from '../../gateway/src/service';
-import { startOrchestrator, type RunningOrchestrator } from '../../orchestrator/src/service';
-import { OrchestratorConfigSchema, loadConfig } from '@mlpipe/config';
-import { buildUi } from '../src/app';
-
-const logger = createLogger('ui-test', 'silent');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const artefacts = resolve(import.meta.dirname, '../../../test-artifacts');
+import { launchBrowser, screenshot, signedInContext, startUiStack, type UiStack } from './browserHarness';
 
 describe('web UI in a real browser, against a real gateway and registry', () => {
-  let live: LiveRegistry<RunningRegistry>;
-  let bus: LiveRegistry['bus'];
-  let store: ObjectStore;
-  let gateway: RunningGateway;
-  let ui: FastifyInstance;
+  let stack: UiStack;
+  let bus: UiStack['live']['bus'];
+  let store: UiStack['live']['store'];
   let uiUrl = '';
   let browser: Browser;
   /** One browser profile, signed in as an operator: its pages share the session cookie. */
   let context: BrowserContext;
   let operatorToken = '';
-  let orchestrator: RunningOrchestrator;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`no browser at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`);
     await initBackend('wasm');
-    live = await startLiveRegistry(startRegistry, { GATE_MARGIN: 0.002, GATE_CLASS_FLOOR: 0.5 });
-    ({ bus, store } = live);
-    const registryUrl = live.url;
-    gateway = startGateway({ registryUrl, bus, logger, metrics: createMetricsRegistry('g') });
-    const gatewayUrl = await gateway.app.listen({ port: 0, host: '127.0.0.1' });
-    orchestrator = await startOrchestrator({
-      config: loadConfig(OrchestratorConfigSchema, { DATABASE_URL: live.databaseUrl, AUTO_TRAIN_ENABLED: 'false' }),
-      bus,
-      pool: live.pool,
-      logger,
-      metrics: createMetricsRegistry('o'),
-    });
-    ui = await buildUi({ bus, gatewayUrl, registryUrl, store, dataPrefix: 'incoming/', metrics: createMetricsRegistry('u'), logger });
-    uiUrl = await ui.listen({ port: 0, host: '127.0.0.1' });
+    stack = await startUiStack({ orchestrator: true });
+    ({ uiUrl } = stack);
+    ({ bus, store } = stack.live);
 
     // A real model, trained here and registered through the registry's event path.
     const images = parseIdx(readSeedFile('mnist', 'train-images-idx3-ubyte')).data.slice(0, 6000 * PIXELS);
@@ -58,35 +28,19 @@ describe('web UI in a real browser, against a real gateway and registry', () => 
     const model = createModel('cnn-small', { seed: 1 });
     await trainModel(model, { train: { images, labels, count: 6000 } }, { epochs: 2, batchSize: 32, seed: 1 });
     const ev = evaluateModel(model, { images: images.subarray(0, 500 * PIXELS), labels: labels.subarray(0, 500), count: 500 });
-    await live.publishModel('job-ui', model, { ...ev, perClassAccuracy: ev.perClassAccuracy.map(() => 0.9) });
-    await live.waitForChampion();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    await stack.live.publishModel('job-ui', model, { ...ev, perClassAccuracy: ev.perClassAccuracy.map(() => 0.9) });
+    await stack.live.waitForChampion();
+    browser = await launchBrowser();
     // Signing in through the login page: the token is checked by the registry and becomes a session cookie.
-    operatorToken = (await live.registry.tokens.create('olivia', 'operator')).token;
-    context = await browser.newContext({ viewport: { width: 1100, height: 800 } });
-    const login = await context.newPage();
-    await login.goto(`${uiUrl}/login`);
-    await login.fill('#token', operatorToken);
-    await login.click('#login button');
-    await login.waitForURL(`${uiUrl}/`);
-    await login.waitForFunction(() => document.getElementById('session')?.textContent?.includes('olivia (operator)'));
-    await login.close();
+    operatorToken = (await stack.live.registry.tokens.create('olivia', 'operator')).token;
+    context = await signedInContext(browser, uiUrl, operatorToken, 'olivia (operator)');
   }, 180_000);
 
   afterAll(async () => {
     await context?.close();
     await browser?.close();
-    await ui?.close();
-    await orchestrator?.stop();
-    await gateway?.app.close();
-    await gateway?.stop();
-    await live?.close();
+    await stack?.close();
   });
-
   it('draws a digit, shows the prediction and model version, and stores a correction in the bucket', async () => {
     const page = await context.newPage();
     const errors: string[] = [];
@@ -107,8 +61,7 @@ describe('web UI in a real browser, against a real gateway and registry', () => 
     expect(await page.textContent('#meta')).toMatch(/^mnist v1 · \d+\.\d ms · prediction [0-9a-f-]{36}$/);
     expect(await page.locator('#bars .bar').count()).toBe(10);
 
-    await mkdir(artefacts, { recursive: true });
-    await page.screenshot({ path: join(artefacts, 'ui-prediction.png'), fullPage: true });
+    await screenshot(page, 'prediction');
 
     await page.selectOption('#truth', '7');
     await page.click('#feedback button');
@@ -172,7 +125,7 @@ describe('web UI in a real browser, against a real gateway and registry', () => 
   });
 
   it('answers a malformed correction with a reason and stores nothing', async () => {
-    const res = await ui.inject({ method: 'POST', url: '/api/feedback', headers: { authorization: `Bearer ${operatorToken}` }, payload: { pixels: Array(784).fill(0), label: 12 } });
+    const res = await stack.ui.inject({ method: 'POST', url: '/api/feedback', headers: { authorization: `Bearer ${operatorToken}` }, payload: { pixels: Array(784).fill(0), label: 12 } });
     expect(res.statusCode).toBe(400);
     expect(res.json().error).toMatch(/label/);
   });

@@ -1,4 +1,5 @@
-import { api, showSession } from './session.js';
+import { api } from '../session';
+import { mountShell } from '../shell';
 // The drawing page: draw on the canvas, pick a registered model, see what it says and why,
 // and send a correction that becomes a labelled batch in the bucket.
 
@@ -134,7 +135,4 @@ $<HTMLButtonElement>('clear').addEventListener('click', () => {
 });
 $<HTMLButtonElement>('predict').addEventListener('click', () => void predict());
 $<HTMLFormElement>('feedback').addEventListener('submit', (e) => void sendFeedback(e));
-void showSession().then(() => {
-  void api<{ registryUrl: string }>('/api/config').then((c) => ($<HTMLAnchorElement>('registry-link').href = `${c.registryUrl}/openapi.json`));
-  void loadModels();
-});
+void mountShell().then(() => loadModels());

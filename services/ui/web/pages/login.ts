@@ -1,4 +1,5 @@
-import { api, showSession } from './session.js';
+import { api } from '../session';
+import { mountShell } from '../shell';
 
 // Sign-in: the token is sent once, and becomes an HttpOnly session cookie (the page never keeps it).
 const form = document.getElementById('login') as HTMLFormElement;
@@ -13,4 +14,4 @@ form.addEventListener('submit', (e) => {
     })
     .catch((err: Error) => (status.textContent = `Not signed in: ${err.message}`));
 });
-void showSession();
+void mountShell();

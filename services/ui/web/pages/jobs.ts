@@ -1,4 +1,5 @@
-import { api as call, showSession, type Session } from './session.js';
+import { api as call, type Session } from '../session';
+import { mountShell } from '../shell';
 
 type TrainEvent = { type: string; data: { jobId: string; metrics?: { epoch: number; epochs: number; valAccuracy?: number } } };
 type Job = { jobId: string; status: string; hyperparams: { arch: string }; lastProgress: { epoch: number; epochs: number; valAccuracy?: number } | null; modelVersion: number | null; statusReason: string | null };
@@ -7,7 +8,7 @@ const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as 
 const rows = new Map<string, HTMLTableRowElement>();
 
 // Who is signed in decides which buttons the page offers.
-const session: Session = await showSession();
+const session: Session = await mountShell();
 
 const progressText = (p: { epoch: number; epochs: number; valAccuracy?: number } | null) =>
   p ? `epoch ${p.epoch}/${p.epochs}${p.valAccuracy !== undefined ? `, val ${(p.valAccuracy * 100).toFixed(2)}%` : ''}` : '';

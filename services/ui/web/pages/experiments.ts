@@ -1,4 +1,4 @@
-import { showSession } from './session.js';
+import { mountShell } from '../shell';
 
 type Run = { runId: string; status: string; params: { arch: string; epochs: number; batchSize: number; learningRate: number } };
 type Metric = { key: string; step: number; value: number };
@@ -49,4 +49,4 @@ async function render(): Promise<void> {
 
 $<HTMLSelectElement>('sort').addEventListener('change', () => void render());
 void render().catch((err: Error) => ($<HTMLParagraphElement>('aliases').textContent = `Could not load runs: ${err.message}`));
-void showSession();
+void mountShell();

@@ -1,0 +1,59 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { ARTEFACT_FILES, AliasSchema, ModelNameSchema } from '@mlpipe/contracts';
+import { ValidationError } from '@mlpipe/common';
+import type { RouteContext } from './context';
+
+/**
+ * The registry views the pages read, as a fixed list of path shapes: the UI forwards these and no
+ * other URL (the onRequest hook has already refused dot segments and encoded slashes).
+ */
+const REGISTRY_VIEWS: readonly RegExp[] = [
+  /^experiments$/,
+  /^experiments\/[a-z0-9-]+\/runs$/,
+  /^runs\/[A-Za-z0-9_-][A-Za-z0-9._-]*$/,
+  /^runs\/[A-Za-z0-9_-][A-Za-z0-9._-]*\/metrics$/,
+  /^models$/,
+  /^models\/[a-z0-9-]+$/,
+  /^models\/[a-z0-9-]+\/versions\/[0-9]{1,9}$/,
+  /^audit$/,
+];
+
+const ArtefactParams = z.object({ name: ModelNameSchema, version: z.coerce.number().int().positive(), file: z.enum(ARTEFACT_FILES as [string, ...string[]]) });
+const AliasParams = z.object({ name: ModelNameSchema, alias: AliasSchema });
+const AliasBody = z.object({ version: z.number().int().positive(), reason: z.string().min(3).max(500) }).strict();
+
+const parse = <T>(schema: z.ZodType<T>, value: unknown, what: string): T => {
+  const r = schema.safeParse(value);
+  if (!r.success) throw new ValidationError(`${what}: ${r.error.issues.map((i) => `${i.path.join('.') || 'value'}: ${i.message}`).join('; ')}`);
+  return r.data;
+};
+
+/** The run, compare and registry pages' API: allow-listed reads, artefact downloads, and admins' alias moves. */
+export function registerRegistryRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  const { deps, roles, forward, forwardBytes } = ctx;
+  app.get('/api/registry/*', roles.viewer, async (req, reply) => {
+    const path = (req.params as { '*': string })['*'];
+    if (!REGISTRY_VIEWS.some((shape) => shape.test(path))) throw new ValidationError('not a registry view the UI offers');
+    const query = req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : '';
+    const r = await forward(req, `${deps.registryUrl}/${path}${query}`);
+    return reply.code(r.status).send(r.json);
+  });
+
+  // A download of a version's stored file (model card, confusion matrix, weights, ONNX) with the caller's token.
+  app.get('/api/artefacts/:name/:version/:file', roles.viewer, async (req, reply) => {
+    const p = parse(ArtefactParams, req.params, 'not an artefact the UI offers');
+    const r = await forwardBytes(req, `${deps.registryUrl}/models/${p.name}/versions/${p.version}/artefacts/${p.file}`);
+    if (r.status === 200) void reply.header('content-disposition', `attachment; filename="${p.name}-v${p.version}-${p.file}"`);
+    return reply.code(r.status).type(r.type).send(r.body);
+  });
+
+  // Promote, roll back (champion to an older version) or set the challenger: the registry checks the
+  // caller's token again (admin) and audits the move under the caller's name.
+  app.post('/api/models/:name/aliases/:alias', roles.adminPost, async (req, reply) => {
+    const p = parse(AliasParams, req.params, 'not an alias the UI moves');
+    const body = parse(AliasBody, req.body, 'send {"version": N, "reason": "why"}');
+    const r = await forward(req, `${deps.registryUrl}/models/${p.name}/aliases/${p.alias}`, body);
+    return reply.code(r.status).send(r.json);
+  });
+}
