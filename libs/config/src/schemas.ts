@@ -226,6 +226,10 @@ export const GatewayConfigSchema = serviceSchema(8080, {
   GATEWAY_BATCH_MAX_DELAY_MS: z.coerce.number().min(0).max(100).default(1),
   /** Requests waiting for a model call at most; past it 503 with Retry-After. */
   GATEWAY_BATCH_MAX_QUEUE: z.coerce.number().int().min(1).default(256),
+  /** Open Inference Protocol gRPC (inference.GRPCInferenceService and grpc.health.v1.Health) listens here, beside HTTP_PORT; 0 turns it off. */
+  GATEWAY_GRPC_PORT: port(9080),
+  /** The edge's gRPC address of each replica (host:port, comma-separated, in MODEL_REPLICAS order); unset, each replica's host with GATEWAY_GRPC_PORT. */
+  MODEL_REPLICAS_GRPC: z.string().optional(),
 });
 
 export const UiConfigSchema = serviceSchema(8083, {
