@@ -11,7 +11,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { NATS_RIGHTS, NATS_USERS, envPasswords, inboxPrefixOf, renderAuthorization } from '@mlpipe/bus';
-import { REQUESTS } from '@mlpipe/contracts';
+import { requestSubjectsOf, type RequestSubject } from '@mlpipe/contracts';
 
 export const COMPOSE_AUTH_FILE = 'deploy/nats/mlpipe-auth.conf';
 export const HELM_AUTH_FILE = 'deploy/helm/mlpipe/files/nats-authorization.conf';
@@ -44,6 +44,17 @@ export function helmAuthorization(): string {
     .replaceAll(notify, HELM_PLACEHOLDERS.notifySubject);
 }
 
+/** A service's whole request API as `<service>.*`, the rest subject by subject. */
+function abbreviate(xs: readonly RequestSubject[]): string[] {
+  const out: string[] = [];
+  for (const service of ['orchestrator', 'watcher'] as const) {
+    const all = requestSubjectsOf(service);
+    if (all.every((s) => xs.includes(s))) out.push(`${service}.*`);
+    else out.push(...xs.filter((s) => s.startsWith(`${service}.`)));
+  }
+  return out;
+}
+
 const code = (xs: readonly string[]) => (xs.length ? xs.map((x) => `\`${x}\``).join(', ') : '—');
 
 /** The users table of docs/security.md: what each user may publish and read, in the bus's own terms (namespace left out). */
@@ -52,8 +63,8 @@ export function usersTable(): string {
     const r = NATS_RIGHTS[u];
     const extra = r.extra?.({ namespace: 'ns', notifySubject: 'minio.events', leaseTtlsMs: [10_000] }) ?? {};
     const bare = (xs: string[] | undefined) => (xs ?? []).map((x) => x.replace(/^ns\./, '')).filter((x) => !x.startsWith('$'));
-    const api = (xs: readonly string[] | undefined, what: string) =>
-      !xs?.length ? [] : xs.length === Object.keys(REQUESTS).length ? [`orchestrator.* (${what})`] : xs.map((q) => `${q} (${what})`);
+    const api = (xs: readonly RequestSubject[] | undefined, what: string) =>
+      !xs?.length ? [] : abbreviate(xs).map((q) => `${q} (${what})`);
     const publishes = [...(r.publishes ?? []), ...api(r.requests, 'requests'), ...bare(extra.publish)];
     const reads = [...(r.consumes ?? []).map((d) => `${d.types.join(', ')} (durable ${d.durable})`), ...(r.listens ?? []), ...api(r.serves, 'answers'), ...bare(extra.subscribe)];
     const jetstream = [

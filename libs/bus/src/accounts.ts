@@ -1,4 +1,4 @@
-import { EVENTS, REQUESTS, STREAMS, type EventType, type RequestSubject, type StreamKey } from '@mlpipe/contracts';
+import { EVENTS, STREAMS, requestSubjectsOf, type EventType, type RequestSubject, type StreamKey } from '@mlpipe/contracts';
 import { ledgerBucketOf } from './ledger';
 import { deadLetterSubject, streamNameOf, subjectOf, validateNamespace } from './naming';
 
@@ -56,6 +56,8 @@ export const NATS_RIGHTS: Record<NatsUser, Rights> = {
     role: 'validates incoming batches, records dataset versions, watches drift',
     publishes: ['data.batch.validated', 'data.batch.rejected', 'data.drift.detected'],
     consumes: [{ durable: 'watcher-model-events', types: ['model.version.registered'] }],
+    // Its read views (batches, dataset versions, drift windows) for the UI's data page.
+    serves: requestSubjectsOf('watcher'),
     ensuresStreams: true,
     extra: (c) => ({ subscribe: [c.notifySubject] }),
   },
@@ -68,9 +70,9 @@ export const NATS_RIGHTS: Record<NatsUser, Rights> = {
       { durable: 'orchestrator-train-events', types: ['train.job.started', 'train.job.progress', 'train.job.completed', 'train.job.failed', 'train.job.cancelled'] },
       { durable: 'orchestrator-model-events', types: ['model.version.registered', 'model.alias.changed'] },
     ],
-    serves: Object.keys(REQUESTS) as RequestSubject[],
+    serves: requestSubjectsOf('orchestrator'),
     // mlpipe-jobs run inside the orchestrator's pod (the CT workflow's `kubectl exec`) logs in as the orchestrator.
-    requests: Object.keys(REQUESTS) as RequestSubject[],
+    requests: requestSubjectsOf('orchestrator'),
     ensuresStreams: true,
   },
   trainer: {
@@ -102,13 +104,22 @@ export const NATS_RIGHTS: Record<NatsUser, Rights> = {
     listens: ['model.alias.changed', 'model.version.registered'],
   },
   ui: {
-    role: 'web UI: job list, submit and cancel, live job progress',
-    requests: ['orchestrator.jobs.list', 'orchestrator.jobs.submit', 'orchestrator.jobs.cancel'],
+    role: 'web UI: jobs and sweeps (list, submit, cancel), live job progress, drift alerts, the watcher\'s batches, dataset versions and drift windows',
+    requests: [
+      'orchestrator.jobs.list',
+      'orchestrator.jobs.submit',
+      'orchestrator.jobs.cancel',
+      'orchestrator.sweeps.list',
+      'orchestrator.sweeps.get',
+      'orchestrator.sweeps.submit',
+      'orchestrator.drift.list',
+      ...requestSubjectsOf('watcher'),
+    ],
     listens: ['train.job.started', 'train.job.progress', 'train.job.completed', 'train.job.failed', 'train.job.cancelled'],
   },
   'jobs-cli': {
     role: 'mlpipe-jobs (services/orchestrator/src/cli.ts): the job and sweep API from a terminal',
-    requests: Object.keys(REQUESTS) as RequestSubject[],
+    requests: requestSubjectsOf('orchestrator'),
   },
   ops: {
     role: 'mlpipe-dlq (list, show, replay dead letters) and stream clean-up: an operator, not a service',
@@ -206,9 +217,12 @@ export function permissionsOf(user: NatsUser, namespace: string, opts: Partial<O
   for (const s of r.requests ?? []) publish.push(subjectOf(ctx.namespace, s));
   for (const s of r.serves ?? []) subscribe.push(subjectOf(ctx.namespace, s));
   publish.push(...(extra.publish ?? []));
-  subscribe.push(...(extra.subscribe ?? []));
   const unique = (xs: string[]) => [...new Set(xs)].sort();
-  return { publish: unique(publish), subscribe: unique(subscribe), allowResponses: Boolean(r.serves?.length || extra.responds) };
+  // A user's own extra subjects (the notify subject: any name the operator picks) go last, so the
+  // order of the rest does not depend on that name (the Helm template fills it in after rendering).
+  const ownSubscribe = unique(subscribe);
+  const extraSubscribe = unique((extra.subscribe ?? []).filter((x) => !ownSubscribe.includes(x)));
+  return { publish: unique(publish), subscribe: [...ownSubscribe, ...extraSubscribe], allowResponses: Boolean(r.serves?.length || extra.responds) };
 }
 
 /** The durables a user reads through, for the docs' table. */

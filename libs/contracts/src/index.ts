@@ -8,3 +8,4 @@ export * from './keys';
 export * from './dp';
 export * from './sweep';
 export * from './digits';
+export * from './views';

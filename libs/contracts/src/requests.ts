@@ -2,6 +2,17 @@ import { z } from 'zod';
 import { DatasetNameSchema, IdSchema, ModelNameSchema, Sha256Schema, TimestampSchema } from './common';
 import { EpochMetricsSchema, HyperparamsSchema, JobStatusSchema, TrialRefSchema, TriggerSchema } from './train';
 import { SubmitSweepRequestSchema, SweepSchema } from './sweep';
+import {
+  BatchRecordSchema,
+  DatasetVersionContentsSchema,
+  DatasetVersionRecordSchema,
+  DriftAlertSchema,
+  DriftWindowSchema,
+  ListBatchesRequestSchema,
+  ListDatasetVersionsRequestSchema,
+  ListDriftAlertsRequestSchema,
+  ListDriftWindowsRequestSchema,
+} from './views';
 
 /** Request/reply endpoints on core NATS (namespaced like events); each has a request and a reply schema. */
 
@@ -58,9 +69,19 @@ export const REQUESTS = {
   'orchestrator.jobs.cancel': { request: CancelJobRequestSchema, reply: JobSchema },
   'orchestrator.sweeps.submit': { request: SubmitSweepRequestSchema, reply: SweepSchema },
   'orchestrator.sweeps.get': { request: z.object({ sweepId: IdSchema }).strict(), reply: SweepSchema },
+  'orchestrator.sweeps.list': { request: z.object({ limit: z.number().int().min(1).max(100).default(20) }).strict(), reply: z.object({ sweeps: z.array(SweepSchema) }).strict() },
+  'orchestrator.drift.list': { request: ListDriftAlertsRequestSchema, reply: z.object({ alerts: z.array(DriftAlertSchema) }).strict() },
+  // The dataset watcher's read views (the UI's data page).
+  'watcher.batches.list': { request: ListBatchesRequestSchema, reply: z.object({ batches: z.array(BatchRecordSchema) }).strict() },
+  'watcher.datasets.list': { request: ListDatasetVersionsRequestSchema, reply: z.object({ versions: z.array(DatasetVersionRecordSchema) }).strict() },
+  'watcher.datasets.get': { request: z.object({ id: Sha256Schema }).strict(), reply: DatasetVersionContentsSchema },
+  'watcher.drift.windows': { request: ListDriftWindowsRequestSchema, reply: z.object({ windows: z.array(DriftWindowSchema) }).strict() },
 } as const satisfies Record<string, { request: z.ZodType; reply: z.ZodType }>;
 
 export type RequestSubject = keyof typeof REQUESTS;
+/** The endpoints each service answers: the orchestrator's and the dataset watcher's, by subject prefix. */
+export const requestSubjectsOf = (service: 'orchestrator' | 'watcher'): RequestSubject[] =>
+  (Object.keys(REQUESTS) as RequestSubject[]).filter((s) => s.startsWith(`${service}.`));
 export type RequestOf<S extends RequestSubject> = z.input<(typeof REQUESTS)[S]['request']>;
 export type ParsedRequestOf<S extends RequestSubject> = z.output<(typeof REQUESTS)[S]['request']>;
 export type ReplyOf<S extends RequestSubject> = z.output<(typeof REQUESTS)[S]['reply']>;

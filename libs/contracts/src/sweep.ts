@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DatasetNameSchema, IdSchema, ModelArchSchema, ModelNameSchema, Sha256Schema, TimestampSchema } from './common';
-import { HyperparamsSchema, JobStatusSchema, LrScheduleSchema, OptimizerNameSchema } from './train';
+import { EpochMetricsSchema, HyperparamsSchema, JobStatusSchema, LrScheduleSchema, OptimizerNameSchema } from './train';
 
 /** A value range to sample from (random search), on a log scale by default for rates. */
 const RangeSchema = z
@@ -80,6 +80,8 @@ export const SweepTrialSchema = z
     valAccuracy: z.number().min(0).max(1).nullable(),
     epochs: z.number().int().nonnegative(),
     pruned: z.boolean(),
+    /** Its per-epoch metrics (the curve), the last report of each epoch; absent from older orchestrators. */
+    history: z.array(EpochMetricsSchema).optional(),
   })
   .strict();
 export type SweepTrial = z.infer<typeof SweepTrialSchema>;

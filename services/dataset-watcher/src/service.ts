@@ -11,6 +11,8 @@ import { processBatch, type ProcessorDeps } from './adapters/batchProcessor';
 import { WatcherRepository } from './adapters/watcherRepository';
 import { WATCHER_SCHEMA, migrations } from './adapters/migrations';
 import { startDriftMonitor, type RunningDriftMonitor } from './adapters/driftMonitor';
+import { WatcherViews } from './adapters/watcherViews';
+import { serveWatcherRequests } from './adapters/requestApi';
 
 export interface WatcherDeps {
   config: Pick<DatasetWatcherConfig, 'DATA_PREFIX' | 'DATA_POLL_MS' | 'DATA_NOTIFY_SUBJECT' | 'DATA_MIN_CLASS_SHARE' | 'DATA_MAX_DUPLICATE_SHARE'> &
@@ -41,6 +43,7 @@ export async function startWatcher(deps: WatcherDeps): Promise<RunningWatcher> {
   await ensureStreams(bus);
   await store.ensureReady();
   const repo = new WatcherRepository(pool);
+  const views = new WatcherViews(pool);
   const batches = new Counter({ name: 'mlpipe_watcher_batches_total', help: 'Batches processed, by outcome', labelNames: ['outcome'], registers: [metrics] });
   const samples = new Counter({ name: 'mlpipe_watcher_samples_total', help: 'Samples accepted', registers: [metrics] });
   const duration = new Histogram({ name: 'mlpipe_watcher_batch_seconds', help: 'Time to process a batch', buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60], registers: [metrics] });
@@ -102,7 +105,17 @@ export async function startWatcher(deps: WatcherDeps): Promise<RunningWatcher> {
   const drift =
     config.DRIFT_ENABLED === false
       ? undefined
-      : await startDriftMonitor({ store, bus, repo, logger, metrics, windowSize: config.DRIFT_WINDOW ?? 200, pollMs: config.DRIFT_POLL_MS ?? 5000 });
+      : await startDriftMonitor({
+          store,
+          bus,
+          repo,
+          logger,
+          metrics,
+          windowSize: config.DRIFT_WINDOW ?? 200,
+          pollMs: config.DRIFT_POLL_MS ?? 5000,
+          recordWindow: (w) => views.recordWindow(w),
+        });
+  const requests = serveWatcherRequests(bus, views, store, logger);
   logger.info({ prefix: config.DATA_PREFIX, store: store.description, drift: !!drift }, 'dataset watcher started');
   return {
     scan,
@@ -110,6 +123,7 @@ export async function startWatcher(deps: WatcherDeps): Promise<RunningWatcher> {
     stop: async () => {
       clearInterval(timer);
       notifications?.unsubscribe();
+      for (const r of requests) r.unsubscribe();
       await scanning;
       await drift?.stop();
     },

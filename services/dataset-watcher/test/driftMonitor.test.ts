@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { consumeEvents, publishEvent, type RunningConsumer } from '@mlpipe/bus';
+import { consumeEvents, publishEvent, request, type RunningConsumer } from '@mlpipe/bus';
 import { createPool, type Pool } from '@mlpipe/db';
 import { createTestBus, createTestDatabase } from '@mlpipe/testing';
 import { DatasetWatcherConfigSchema, loadConfig } from '@mlpipe/config';
@@ -112,5 +112,14 @@ describe('drift monitor in the dataset watcher', () => {
     expect(await windows('drifted')).toBe(1);
     const psi = (await metrics.getMetricsAsJSON()).find((m) => m.name === 'mlpipe_drift_psi')?.values.find((v) => v.labels.test === 'ink_share')?.value ?? 0;
     expect(psi).toBeGreaterThan(0.25);
+  });
+
+  it('keeps every judged window, newest first, the drifted one with the id of its event', async () => {
+    const { windows: judged } = await request(bus, 'watcher.drift.windows', { modelName: 'mnist' });
+    expect(judged.map((w) => w.drifted)).toEqual([true, false]);
+    expect(judged[0]).toMatchObject({ modelName: 'mnist', modelVersion: 1, samples: 200, eventId: drifts[0]!.eventId });
+    expect(judged[0]!.tests.find((t) => t.name === 'ink_share')).toMatchObject({ kind: 'ks', drifted: true });
+    expect(judged[1]!.eventId).toBeNull();
+    expect((await request(bus, 'watcher.drift.windows', { modelName: 'other' })).windows).toEqual([]);
   });
 });

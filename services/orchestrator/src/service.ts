@@ -130,6 +130,8 @@ export async function startOrchestrator(deps: OrchestratorDeps): Promise<Running
     serveRequests(bus, 'orchestrator.jobs.cancel', (req) => jobs.cancel(req.jobId, req.reason), logger),
     serveRequests(bus, 'orchestrator.sweeps.submit', (req) => sweeps.submit(req), logger),
     serveRequests(bus, 'orchestrator.sweeps.get', (req) => sweeps.get(req.sweepId), logger),
+    serveRequests(bus, 'orchestrator.sweeps.list', async (req) => ({ sweeps: await sweeps.list(req.limit) }), logger),
+    serveRequests(bus, 'orchestrator.drift.list', async (req) => ({ alerts: await repos.drift.list(req.modelName, req.limit) }), logger),
   ];
   // Last, so nothing above can fail with it running; what was committed meanwhile waits in the table.
   const relay = startOutboxRelay({ pool, bus, schema: ORCHESTRATOR_SCHEMA, logger, metrics });

@@ -168,6 +168,36 @@ describe('orchestrator with real NATS and PostgreSQL', () => {
     expect(second?.trigger.reason).toMatch(/drift on champion v1 \(ink_share: PSI 4.075.*\); 80 new labelled train samples/);
     const alert = await pool.query<{ resolved_by_job: string }>('select resolved_by_job from orchestrator.drift_alerts');
     expect(alert.rows[0]?.resolved_by_job).toBe(second?.jobId);
+    // The UI's drift view: the alert with the retraining it caused.
+    const { alerts } = await request(bus, 'orchestrator.drift.list', { modelName: 'mnist' });
+    expect(alerts).toEqual([
+      expect.objectContaining({ eventId: 'drift-1', modelVersion: 1, reasons: drift.reasons, retrainJob: expect.objectContaining({ jobId: second?.jobId, status: 'queued', trigger: second?.trigger.reason }) }),
+    ]);
+  });
+
+  it('lists sweeps with each trial\'s hyperparameters and curve (the last report of each epoch)', async () => {
+    await start();
+    await publishEvent(bus, 'data.batch.validated', validated(1000, 100, H('8')), { source: 'test' });
+    await eventually(async () => (await request(bus, 'orchestrator.jobs.list', {})).jobs[0]);
+    const sweep = await request(bus, 'orchestrator.sweeps.submit', { hyperparams: { epochs: 3 }, sweep: { strategy: 'grid', space: { learningRate: [0.01, 0.001] } } });
+    const trial = sweep.trials[1]!;
+    const progress = (epoch: number, valAccuracy: number) => ({
+      jobId: trial.jobId, replicaId: 'r', attempt: 1, checkpointKey: 'checkpoints/x/',
+      metrics: { epoch, epochs: 3, loss: 0.5, accuracy: 0.8, valAccuracy, samplesPerSec: 100, seconds: 1 },
+    });
+    await publishEvent(bus, 'train.job.progress', progress(1, 0.5), { source: 'test' });
+    await publishEvent(bus, 'train.job.progress', progress(1, 0.6), { source: 'test' }); // a redelivered epoch: the last counts
+    await publishEvent(bus, 'train.job.progress', progress(2, 0.7), { source: 'test' });
+    const listed = await eventually(async () => {
+      const { sweeps } = await request(bus, 'orchestrator.sweeps.list', {});
+      return sweeps[0]?.trials[1]?.history?.length === 2 ? sweeps : undefined;
+    });
+    expect(listed).toHaveLength(1);
+    expect(listed[0]).toMatchObject({ sweepId: sweep.sweepId, status: 'running' });
+    expect(listed[0]!.trials.map((t) => t.hyperparams.learningRate)).toEqual([0.01, 0.001]);
+    expect(listed[0]!.trials[1]!.history!.map((m) => [m.epoch, m.valAccuracy])).toEqual([[1, 0.6], [2, 0.7]]);
+    expect(listed[0]!.trials[0]!.history).toEqual([]);
+    await expect(request(bus, 'orchestrator.sweeps.list', { limit: 1000 })).rejects.toThrow(/limit/);
   });
 
   it('submits, lists and cancels by request, with clear errors', async () => {

@@ -1,6 +1,6 @@
 import { consumeEvents, publishEvent, type Bus, type RunningConsumer } from '@mlpipe/bus';
 import { describeError, type Logger } from '@mlpipe/common';
-import { PIXELS, PredictionRecordSchema, storeKeys, type DriftDetected } from '@mlpipe/contracts';
+import { PIXELS, PredictionRecordSchema, storeKeys, type DriftDetected, type DriftWindow } from '@mlpipe/contracts';
 
 type DriftTest = DriftDetected['tests'][number];
 import { loadDatasetVersion } from '@mlpipe/dataset';
@@ -18,6 +18,8 @@ export interface DriftMonitorOptions {
   windowSize: number;
   pollMs: number;
   thresholds?: Partial<DriftOptions>;
+  /** Keeps every judged window (drifted or not) for the UI's drift view. */
+  recordWindow?: (w: Omit<DriftWindow, 'judgedAt'>) => Promise<void>;
 }
 
 export interface RunningDriftMonitor {
@@ -96,6 +98,18 @@ export async function startDriftMonitor(o: DriftMonitorOptions): Promise<Running
     }
     windows.inc({ model, verdict: verdict.status });
     detected.inc({ model }, 0); // the series exists from the first window, so its first drift is an increase
+    const eventId = `data.drift.detected:${model}:${version}:${w.to}`;
+    await o.recordWindow?.({
+      modelName: model,
+      modelVersion: version,
+      from: w.from,
+      to: w.to,
+      samples: verdict.samples,
+      drifted: verdict.drifted,
+      reasons: verdict.reasons,
+      tests,
+      eventId: verdict.drifted ? eventId : null,
+    });
     if (!verdict.drifted) return;
     detected.inc({ model });
     const event: DriftDetected = {
@@ -107,7 +121,7 @@ export async function startDriftMonitor(o: DriftMonitorOptions): Promise<Running
       tests,
     };
     logger.warn({ model, version, reasons: verdict.reasons }, 'drift detected');
-    await publishEvent(bus, 'data.drift.detected', event, { source: 'dataset-watcher', eventId: `data.drift.detected:${model}:${version}:${w.to}` });
+    await publishEvent(bus, 'data.drift.detected', event, { source: 'dataset-watcher', eventId });
   };
 
   const readLog = async (key: string) => {

@@ -43,4 +43,24 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    // Every judged window, drifted or not, so the UI can show the statistics over time (issue 15).
+    id: '003_drift_windows',
+    sql: `
+      create table drift_windows (
+        id bigserial primary key,
+        model text not null,
+        version int not null,
+        window_from timestamptz not null,
+        window_to timestamptz not null,
+        samples int not null,
+        drifted boolean not null,
+        reasons jsonb not null default '[]',
+        tests jsonb not null,
+        event_id text,
+        judged_at timestamptz not null default now()
+      );
+      create index drift_windows_model on drift_windows (model, id desc);
+    `,
+  },
 ];

@@ -63,6 +63,12 @@ export class SweepRepository {
     };
   }
 
+  /** The newest sweeps' ids, newest first. */
+  async recent(limit: number): Promise<string[]> {
+    const { rows } = await this.db.query<{ sweep_id: string }>('select sweep_id from orchestrator.sweeps order by created_at desc, sweep_id limit $1', [limit]);
+    return rows.map((r) => r.sweep_id);
+  }
+
   async trials(sweepId: string): Promise<TrialRow[]> {
     const { rows } = await this.db.query<JobRow>('select * from orchestrator.jobs where sweep_id = $1 order by trial', [sweepId]);
     return rows.map((r) => ({ job: toJob(r), trial: r.trial ?? 0, history: r.history, prunedReason: r.pruned_reason }));

@@ -1,4 +1,4 @@
-import { HyperparamsSchema, type Job, type ParsedRequestOf, type Sweep, type SweepTrial } from '@mlpipe/contracts';
+import { HyperparamsSchema, type EpochMetrics, type Job, type ParsedRequestOf, type Sweep, type SweepTrial } from '@mlpipe/contracts';
 import { ConflictError, type Logger } from '@mlpipe/common';
 import { isTerminal } from '../core/jobState';
 import { expandTrials, judgeTrial, pickBest, type TrialCurve } from '../core/sweep';
@@ -19,6 +19,11 @@ function curveOf(t: TrialRow): TrialCurve {
     history: [...byEpoch].sort((a, b) => a[0] - b[0]).map(([epoch, score]) => ({ epoch, score })),
     pruned: t.prunedReason !== null,
   };
+}
+
+/** A trial's curve for display: progress may be delivered twice, the last report of an epoch counts. */
+function lastPerEpoch(history: EpochMetrics[]): EpochMetrics[] {
+  return [...new Map(history.map((m) => [m.epoch, m])).values()].sort((a, b) => a.epoch - b.epoch);
 }
 
 /**
@@ -85,9 +90,15 @@ export class SweepService {
           valAccuracy: curve.history.at(-1)?.score ?? null,
           epochs: curve.history.length,
           pruned: curve.pruned,
+          history: lastPerEpoch(t.history),
         };
       }),
     };
+  }
+
+  /** The newest sweeps, each with its trials, newest first. */
+  async list(limit: number): Promise<Sweep[]> {
+    return Promise.all((await this.repos.sweeps.recent(limit)).map((id) => this.get(id)));
   }
 
   /** A trial reported an epoch (already recorded on its job): judge it against the others. */
