@@ -1,8 +1,10 @@
 /**
  * `npm run demo`: starts every service against the local NATS and PostgreSQL, seeds MNIST into the
  * store, and waits until the first model is registered as champion. With `--loop` it goes on to
- * the continuous-training cycle (see demoLoop.ts). Each run starts from nothing: namespace `demo`,
- * database `mlpipe_demo` and folder `.mlpipe/demo/` (or `--name`'s) are wiped first.
+ * the continuous-training cycle (see demoLoop.ts). Then the services keep running until Ctrl-C, so
+ * the URLs it prints stay alive; `--exit` stops them instead (what tests use). Each run starts from
+ * nothing: namespace `demo`, database `mlpipe_demo` and folder `.mlpipe/demo/` (or `--name`'s) are
+ * wiped first.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, rmSync } from 'node:fs';
@@ -19,6 +21,9 @@ import { startDemoNats, type DemoNats } from './demoNats';
 
 const { values } = parseArgs({
   options: {
+    /** Stop every service once the champion (or the loop) is done, and exit 0: for tests and scripts. */
+    exit: { type: 'boolean', default: false },
+    /** The default since --exit exists; still accepted so older command lines keep working. */
     keep: { type: 'boolean', default: false },
     loop: { type: 'boolean', default: false },
     'timeout-min': { type: 'string', default: '20' },
@@ -46,6 +51,7 @@ const name = values.name ?? 'demo';
 if (!/^[a-z][a-z0-9-]{0,20}$/.test(name)) fail(`--name must be lower-case letters, digits and "-", got "${name}"`);
 // The loop retrains on the union of old and new data: a subset of "the first N" would leave the new batches out.
 const trainSubset = values['train-subset'] ?? '0';
+if (values.exit && values.keep) fail('--exit and --keep contradict each other: the services keep running unless --exit is given');
 if (values.recipe && !(RECIPE_NAMES as string[]).includes(values.recipe)) fail(`--recipe must be one of ${RECIPE_NAMES.join(', ')}, got "${values.recipe}"`);
 
 const root = resolve(import.meta.dirname, '..');
@@ -99,6 +105,8 @@ const SERVICES: { name: string; port: number; instance?: string }[] = [
 ];
 
 const children: ChildProcess[] = [];
+/** What each child is, for the line that reports one that died. */
+const labels = new Map<ChildProcess, string>();
 /** The demo's admin token (created after the reset): sent with the demo's own registry calls, and printed for the person running it. */
 let adminToken = '';
 const auth = (): RequestInit => ({ headers: { authorization: `Bearer ${adminToken}` } });
@@ -132,6 +140,7 @@ let nats: DemoNats | undefined;
 async function startNats(): Promise<DemoNats> {
   nats = await startDemoNats({ dir: join(work, 'nats'), port: port.nats, namespace, logFile: join(logs, 'nats-server.log') });
   children.push(nats.process);
+  labels.set(nats.process, 'nats-server');
   env.NATS_URL = nats.url;
   return nats;
 }
@@ -146,6 +155,7 @@ function start(service: string, servicePort: number, instance?: string): ChildPr
   child.stdout?.pipe(out);
   child.stderr?.pipe(out);
   children.push(child);
+  labels.set(child, instance ?? service);
   return child;
 }
 
@@ -274,9 +284,32 @@ async function main(): Promise<void> {
   say(`  artefacts     ${join(work, 'store', 'models', 'mnist')}`);
   say(`  logs          ${logs}`);
   say(`  metrics       http://127.0.0.1:<port>/metrics on every service (${SERVICES.map((s) => s.port).join(', ')})`);
-  if (!values.keep) return;
-  say('services keep running; Ctrl-C stops them');
+  if (values.exit) return;
+  await keepRunning();
+}
+
+/**
+ * After the champion, the services stay up so the URLs just printed work: it says so with the
+ * addresses and the admin token, and waits for Ctrl-C. A service that dies meanwhile is reported
+ * (its log named) rather than left as a silently dead URL.
+ */
+async function keepRunning(): Promise<void> {
+  say('the services keep running until you press Ctrl-C:');
+  say(`  web UI        http://127.0.0.1:${port.ui}/   sign in at http://127.0.0.1:${port.ui}/login`);
+  say(`  admin token   ${adminToken}`);
+  say(`  registry      ${registryUrl}/models/mnist`);
+  say(`  gateway       http://127.0.0.1:${port.gateway}/v2/models/mnist`);
+  const reported = new Set<ChildProcess>();
+  const watch = setInterval(() => {
+    for (const c of children) {
+      if ((c.exitCode === null && c.signalCode === null) || reported.has(c)) continue;
+      reported.add(c);
+      say(`${labels.get(c) ?? 'a helper process'} exited (${c.exitCode ?? c.signalCode}); see ${logs}`);
+    }
+  }, 2000);
   await new Promise<void>((done) => process.once('SIGINT', () => done()));
+  clearInterval(watch);
+  say('Ctrl-C: stopping the services');
 }
 
 process.once('exit', stopAll);

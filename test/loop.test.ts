@@ -23,11 +23,13 @@ interface LoopSummary {
  * and a folder store — under its own name and ports, so a running demo is left alone.
  */
 describe('the demo loop: drift → Prometheus → retraining → gate → served without restart', () => {
-  it('goes round once', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/demo.ts', '--loop', '--epochs', '1', '--replicas', '1', '--name', 'looptest', '--port-base', '18080', '--timeout-min', '10'], {
+  // Also the newcomer's first run: `npm run demo` exactly as the README says (its dependency check
+  // included), on a machine without Chromium; the demo needs no browser, so it must still succeed.
+  it('goes round once, through `npm run demo -- --exit` on a machine without Chromium', async () => {
+    const child = spawn('npm', ['run', '--silent', 'demo', '--', '--exit', '--loop', '--epochs', '1', '--replicas', '1', '--name', 'looptest', '--port-base', '18080', '--timeout-min', '10'], {
       cwd: root,
       // One epoch is enough to show the loop; the class floor is relaxed so a short first model passes.
-      env: { ...process.env, GATE_CLASS_FLOOR: '0.8' },
+      env: { ...process.env, GATE_CLASS_FLOOR: '0.8', CHROMIUM_PATH: '/nonexistent/chromium' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -35,6 +37,9 @@ describe('the demo loop: drift → Prometheus → retraining → gate → served
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     const code = await new Promise<number | null>((done) => child.on('exit', done));
     expect(code, out.slice(-3000)).toBe(0);
+    expect(out).not.toMatch(/missing:/);
+    // --exit: it stopped by itself after the loop instead of waiting for Ctrl-C.
+    expect(out).not.toMatch(/keep running until you press Ctrl-C/);
     const line = out.split('\n').find((l) => l.startsWith('LOOP_SUMMARY '));
     expect(line, out.slice(-3000)).toBeDefined();
     const summary = JSON.parse(line!.slice('LOOP_SUMMARY '.length)) as LoopSummary;
