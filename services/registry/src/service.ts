@@ -100,6 +100,7 @@ export async function startRegistry(deps: RegistryDeps): Promise<RunningRegistry
   const queries = new RegistryQueries(pool);
   const app = await buildRegistryApi({
     queries,
+    pool,
     lineage: (id, model) => predictionLineage(id, model, { store, pool, queries }),
     store,
     logger,

@@ -15,9 +15,13 @@ import type { ObjectStore } from '@mlpipe/storage';
 import type { Registry } from 'prom-client';
 import type { RegistryQueries } from './queries';
 import type { ModelAliasChanged } from '@mlpipe/contracts';
+import type { Pool } from '@mlpipe/db';
+import { registerRunViewRoutes } from '../routes/runViews';
 
 export interface HttpDeps {
   queries: RegistryQueries;
+  /** For the read views in routes/ (the web UI's run and registry pages). */
+  pool: Pool;
   /** Lineage of one sampled prediction (see lineage.ts). */
   lineage: (predictionId: string, model: string) => Promise<unknown>;
   store: ObjectStore;
@@ -132,5 +136,6 @@ export async function buildRegistryApi(deps: HttpDeps): Promise<FastifyInstance>
     { ...viewer, schema: { summary: 'The append-only audit log, newest first', querystring: z.object({ model: ModelNameSchema.optional(), limit: z.coerce.number().int().min(1).max(1000).default(100) }) } },
     async (req) => ({ entries: await q.audit(req.query.model, req.query.limit) }),
   );
+  registerRunViewRoutes(app as unknown as FastifyInstance, { pool: deps.pool, store: deps.store, queries: q, guard: deps.guard });
   return app as unknown as FastifyInstance;
 }
