@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { subscribeEvents, type Bus } from '@mlpipe/bus';
-import type { Logger } from '@mlpipe/common';
+import { ConfigError, type Logger } from '@mlpipe/common';
 import type { GatewayConfig } from '@mlpipe/config';
 import { initBackend } from '@mlpipe/ml';
 import { artefactPrefixProblem, type ModelVersionRegistered } from '@mlpipe/contracts';
@@ -19,6 +19,9 @@ import { Predictor } from './app/predictor';
 import { Batcher } from './app/batcher';
 import { DEFAULT_BATCH_POLICY, type BatchPolicy } from './core/batchQueue';
 import { AliasRefresh } from './app/aliasRefresh';
+import { grpcAuthOf, type CallAuthorizer } from './grpcAuth';
+import { listenGrpc, type GrpcServing } from './grpcServing';
+import { buildGrpcGateway } from './grpcGateway';
 
 export interface RunningGateway {
   app: FastifyInstance;
@@ -26,6 +29,8 @@ export interface RunningGateway {
   /** Writes out sampled predictions now (tests, shutdown). */
   flushPredictions(): Promise<void>;
   setReady(ready: boolean): void;
+  /** Serves OIP gRPC beside the HTTP app, through the same predictor and routing (port 0: a free one); stop() closes it. */
+  listenGrpc(opts: { port: number; host?: string }): Promise<GrpcServing>;
   stop(): Promise<void>;
 }
 
@@ -49,6 +54,8 @@ export function startGateway(deps: {
   aliasTtlMs?: number;
   /** GATEWAY_AUTH=token: inference needs a valid token (see authGuardOf). */
   guard?: AuthGuard | undefined;
+  /** GATEWAY_AUTH=token for gRPC calls (see grpcAuthOf). */
+  grpcAuthorize?: CallAuthorizer | undefined;
   /** The gateway's own token for its registry reads (a registry with AUTH_ANONYMOUS_ROLE=none). */
   registryToken?: string | undefined;
   /** The store the registry keeps artefacts in: models load from it directly when the registry cannot be reached. */
@@ -103,23 +110,33 @@ export function startGateway(deps: {
   const batcher = new Batcher({ ...(deps.batching ?? { ...DEFAULT_BATCH_POLICY, enabled: true }), metrics: inferenceMetrics });
   const predictor = new Predictor({ models, metrics: inferenceMetrics, batcher, logger: deps.logger, predictionLog });
   let ready = true;
+  const isReady = () => ready && (deps.isReady?.() ?? true);
   const app = buildGateway({
     models,
     routing,
     predictor,
     metrics: deps.metrics,
     logger: deps.logger,
-    isReady: () => ready && (deps.isReady?.() ?? true),
+    isReady,
     guard: deps.guard,
     ...(deps.bodyLimitBytes ? { bodyLimitBytes: deps.bodyLimitBytes } : {}),
     ...(deps.imageLimits ? { imageLimits: deps.imageLimits } : {}),
   });
+  const grpcServers: GrpcServing[] = [];
   return {
     app,
     models,
     setReady: (r) => void (ready = r),
     flushPredictions: async () => predictionLog?.flush(),
+    listenGrpc: async (opts) => {
+      const server = buildGrpcGateway({ models, routing, predictor, logger: deps.logger, isReady, authorize: deps.grpcAuthorize });
+      const serving = await listenGrpc(server, { ...opts, isReady });
+      grpcServers.push(serving);
+      return serving;
+    },
     stop: async () => {
+      // gRPC calls in flight finish first (as the runtime closes the HTTP app before stop), then the batcher runs what is queued.
+      await Promise.all(grpcServers.map((g) => g.close()));
       batcher.flush();
       unwatch();
       aliasRefresh.stop();
@@ -149,8 +166,16 @@ export async function serveGateway(ctx: ServiceContext<GatewayConfig, 'bus' | 's
     const { ReplicaPool } = await import('./adapters/replicaPool');
     const pool = new ReplicaPool(replicas, config.REPLICA_TIMEOUT_MS);
     const app = buildEdge({ pool, metrics, logger, isReady, bodyLimitBytes: config.BODY_LIMIT_BYTES, guard: authGuardOf(config) });
-    logger.info({ replicas }, 'gateway edge balancing over model replicas');
-    return { app, stop: () => pool.stop() };
+    const grpc = config.GATEWAY_GRPC_PORT ? await serveGrpcEdge(config, replicas, ctx) : undefined;
+    logger.info({ replicas, grpc: grpc?.addresses }, 'gateway edge balancing over model replicas');
+    return {
+      app,
+      stop: async () => {
+        await grpc?.serving.close();
+        grpc?.pool.stop();
+        pool.stop();
+      },
+    };
   }
   const backend = await initBackend('auto');
   logger.info(backend, `tensorflow.js backend: ${backend.name}`);
@@ -173,10 +198,48 @@ export async function serveGateway(ctx: ServiceContext<GatewayConfig, 'bus' | 's
     },
     aliasTtlMs: config.GATEWAY_ALIAS_TTL_MS,
     guard: authGuardOf(config),
+    grpcAuthorize: grpcAuthOf(config),
     registryToken: config.REGISTRY_TOKEN,
     store: ctx.store,
     imageLimits: { maxBytes: config.GATEWAY_MAX_IMAGE_BYTES, maxPixels: config.GATEWAY_MAX_IMAGE_PIXELS, maxDecodeMB: config.GATEWAY_MAX_DECODE_MB },
     batching: { enabled: config.GATEWAY_BATCHING === 'on', maxBatchSize: config.GATEWAY_BATCH_MAX_SIZE, maxDelayMs: config.GATEWAY_BATCH_MAX_DELAY_MS, maxQueue: config.GATEWAY_BATCH_MAX_QUEUE },
   });
+  if (config.GATEWAY_GRPC_PORT) {
+    const grpc = await gateway.listenGrpc({ port: config.GATEWAY_GRPC_PORT });
+    logger.info({ port: grpc.port }, 'Open Inference Protocol gRPC listening');
+  }
   return { app: gateway.app, stop: () => gateway.stop() };
+}
+
+/**
+ * The edge's gRPC side: the replicas' gRPC addresses are MODEL_REPLICAS_GRPC (in MODEL_REPLICAS order),
+ * or each MODEL_REPLICAS host with the same GATEWAY_GRPC_PORT (replicas run with the edge's config).
+ */
+async function serveGrpcEdge(config: GatewayConfig, replicas: string[], ctx: Pick<ServiceContext<GatewayConfig, 'http'>, 'metrics' | 'logger' | 'isReady'>) {
+  const { GrpcReplicaPool } = await import('./adapters/grpcReplicaPool');
+  const { buildGrpcEdge } = await import('./grpcEdge');
+  const addresses = replicaGrpcAddresses(replicas, config.MODEL_REPLICAS_GRPC, config.GATEWAY_GRPC_PORT);
+  const pool = new GrpcReplicaPool(addresses, config.REPLICA_TIMEOUT_MS);
+  const server = buildGrpcEdge({ pool, metrics: ctx.metrics, logger: ctx.logger, isReady: ctx.isReady, authorize: grpcAuthOf(config) });
+  const serving = await listenGrpc(server, { port: config.GATEWAY_GRPC_PORT, isReady: () => ctx.isReady() && pool.healthyCount() > 0 });
+  return { pool, serving, addresses };
+}
+
+/** host:port of each replica's gRPC server; a list that does not pair with MODEL_REPLICAS is a ConfigError. */
+export function replicaGrpcAddresses(replicaUrls: string[], explicit: string | undefined, grpcPort: number): string[] {
+  const listed = explicit?.split(',').map((a) => a.trim()).filter(Boolean) ?? [];
+  if (listed.length) {
+    if (listed.length !== replicaUrls.length)
+      throw new ConfigError(`MODEL_REPLICAS_GRPC has ${listed.length} addresses for ${replicaUrls.length} MODEL_REPLICAS: give one host:port per replica, in the same order`);
+    return listed;
+  }
+  return replicaUrls.map((u) => {
+    let host: string;
+    try {
+      host = new URL(u).hostname;
+    } catch (cause) {
+      throw new ConfigError(`MODEL_REPLICAS entry "${u}" is not a URL`, { cause });
+    }
+    return `${host.includes(':') ? `[${host.replace(/^\[|\]$/g, '')}]` : host}:${grpcPort}`;
+  });
 }
