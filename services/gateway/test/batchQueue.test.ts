@@ -38,6 +38,7 @@ describe('the dynamic batching policy', () => {
     const batches = q.take(0);
     expect(ids(batches)).toEqual([['three'], ['two'], ['nine']]);
     expect(batches.map((b) => b.size)).toEqual([3, 2, 9]);
+    expect(q.target('m/1')).toBe(4); // the last batch was 9 images: aims at the most a batch may hold
     expect(ids(q.take(2))).toEqual([['one']]);
   });
 
@@ -78,5 +79,60 @@ describe('the dynamic batching policy', () => {
     expect(() => new BatchQueue(policy({ maxBatchSize: 0 }))).toThrow(/invalid batch policy/);
     expect(() => new BatchQueue(policy({ maxQueue: 0 }))).toThrow(/invalid batch policy/);
     expect(() => new BatchQueue(policy({ maxDelayMs: -1 }))).toThrow(/invalid batch policy/);
+  });
+
+  it('at concurrency 1 does not wait: once batches are one image, a lone request is due at once', () => {
+    const q = new BatchQueue<string, string>(policy({ maxDelayMs: 5 }));
+    // Given a version's first request, with nothing known yet, waiting the delay for company
+    expect(q.target('m/1')).toBe(4);
+    q.offer('m/1', 'a', 1, 0);
+    expect(q.nextDeadline()).toBe(5);
+    expect(ids(q.take(5))).toEqual([['a']]);
+    expect(q.target('m/1')).toBe(1);
+    // When the next one comes alone, it is due now, not 5 ms later
+    q.offer('m/1', 'b', 1, 10);
+    expect(q.nextDeadline()).toBe(Number.NEGATIVE_INFINITY);
+    expect(ids(q.take(10))).toEqual([['b']]);
+    // And another version still knows nothing, so it waits
+    q.offer('m/2', 'c', 1, 10);
+    expect(q.nextDeadline()).toBe(15);
+  });
+
+  it('under load waits for as many images as the last batch had, at most the delay, and takes whatever else is there', () => {
+    const q = new BatchQueue<string, string>(policy({ maxBatchSize: 8, maxDelayMs: 2 }));
+    for (const id of ['a', 'b', 'c']) q.offer('m/1', id, 1, 0);
+    expect(ids(q.take(2))).toEqual([['a', 'b', 'c']]);
+    expect(q.target('m/1')).toBe(3);
+    // Two of three: short of the last batch, so they wait for the third
+    q.offer('m/1', 'd', 1, 3);
+    q.offer('m/1', 'e', 1, 3.5);
+    expect(q.take(4)).toEqual([]);
+    expect(q.nextDeadline()).toBe(5);
+    // The third arrives: due at once, with a fourth that came in the same turn
+    q.offer('m/1', 'f', 1, 4);
+    q.offer('m/1', 'g', 1, 4);
+    expect(q.nextDeadline()).toBe(Number.NEGATIVE_INFINITY);
+    expect(ids(q.take(4))).toEqual([['d', 'e', 'f', 'g']]);
+    expect(q.target('m/1')).toBe(4);
+    // Load falls: one request waits the delay once, and the next lone request is due at once
+    q.offer('m/1', 'h', 1, 10);
+    expect(q.take(11.9)).toEqual([]);
+    expect(ids(q.take(12))).toEqual([['h']]);
+    q.offer('m/1', 'i', 1, 20);
+    expect(ids(q.take(20))).toEqual([['i']]);
+    // A request of 3 images after it: ready at once too (3 ≥ the target of 1)
+    q.offer('m/1', 'j', 3, 30);
+    expect(ids(q.take(30))).toEqual([['j']]);
+  });
+
+  it('remembers the last batch of the few most recent versions only', () => {
+    const q = new BatchQueue<number, string>(policy({ maxDelayMs: 1 }));
+    for (let v = 0; v < 20; v++) {
+      q.offer(v, `r${v}`, 1, v);
+      q.take(v + 1);
+    }
+    expect(q.target(19)).toBe(1);
+    expect(q.target(4)).toBe(1);
+    expect(q.target(3)).toBe(4); // 16 remembered, versions 4..19: 3 is forgotten, back to maxBatchSize
   });
 });

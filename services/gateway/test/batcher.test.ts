@@ -73,4 +73,18 @@ describe('the batcher, with a real tfjs model', () => {
     expect(await Promise.all(waiting)).toEqual(['model disposed', 'model disposed']);
     expect((await kept).probabilities).toHaveLength(1);
   });
+
+  it('at concurrency 1 answers at once: after a batch of one request, a lone request does not wait out the delay', async () => {
+    const { batcher, histogram } = batcherWith({ enabled: true, maxDelayMs: 60_000 });
+    // Given a first request, which (nothing known yet) would wait the minute: flushed, a batch of one
+    const first = batcher.predict(loaded, [image(1)]);
+    batcher.flush();
+    await first;
+    // When the next request comes alone, it is answered without waiting for company
+    const lone = batcher.predict(loaded, [image(2)]);
+    const outcome = await Promise.race([lone.then(() => 'answered'), new Promise((r) => setTimeout(() => r('still waiting'), 20_000).unref())]);
+    expect(outcome).toBe('answered');
+    expect((await lone).seconds).toBeLessThan(20);
+    expect(await histogram()).toEqual({ calls: 2, images: 2 });
+  });
 });

@@ -67,7 +67,9 @@ describe('dynamic batching in a model replica, against a real registry and model
 
   it('answers concurrent requests from shared model calls, bit for bit as the same requests one at a time', async () => {
     const off = await gatewayWith({ enabled: false, maxBatchSize: 8, maxDelayMs: 5, maxQueue: 256 }, 'batching-off');
-    const on = await gatewayWith({ enabled: true, maxBatchSize: 8, maxDelayMs: 20, maxQueue: 256 }, 'batching-on');
+    // A long delay: the first batch's size sets the target of the next ones (core/batchQueue), so it
+    // must not close early on a slow first request under load; here each batch fills to 8 or waits for the stragglers.
+    const on = await gatewayWith({ enabled: true, maxBatchSize: 8, maxDelayMs: 200, maxQueue: 256 }, 'batching-on');
     const N = 24;
 
     // Given the answers of the unbatched replica, one request at a time

@@ -39,7 +39,10 @@ function predictRows(model: tf.LayersModel, images: Uint8Array[]): number[][] {
  * A full queue refuses at once with a 503 and Retry-After (TransientError `overloaded`), so a burst
  * past what the replica can hold is told to come back rather than left to wait without bound.
  * The model call is synchronous (tfjs WASM/CPU), so requests that arrive while one runs are read
- * when it returns and join the next batch: under load, batches form without waiting the delay.
+ * when it returns and join the next batch: under load, batches form without waiting the delay. A
+ * batch that is ready (full, or as many requests as the version's last batch: core/batchQueue) runs
+ * at the end of the event-loop turn it became ready in, so a lone request at concurrency 1 costs a
+ * setImmediate, not the delay, and every request read in that turn still joins it.
  */
 export class Batcher {
   private readonly queue: BatchQueue<LoadedModel, Pending>;

@@ -3,6 +3,14 @@
  * model version wait up to `maxDelayMs` to be run together, at most `maxBatchSize` images per model
  * call, and at most `maxQueue` requests wait at once (past it a request is refused, not queued:
  * backpressure instead of unbounded latency). Pure: the caller passes the clock and runs the batches.
+ *
+ * The delay is spent only where it buys a batch. Each version's batch aims at the size its last
+ * batch had (in images, at most `maxBatchSize`) and runs as soon as its queue holds that many, at the
+ * end of the caller's current turn, with whatever else arrived by then. So at concurrency 1 (every
+ * batch one image) a request runs at once instead of waiting out the delay for company that never
+ * comes; under load the target follows the batches that form, and a queue short of it waits at most
+ * `maxDelayMs` for the rest. With nothing known yet (a version's first batch) the target is
+ * `maxBatchSize`, as a fixed-delay batcher's.
  */
 export interface BatchPolicy {
   /** Images per model call; a single request larger than this runs alone, never split. */
@@ -33,10 +41,15 @@ export interface Batch<K, T> {
 
 export type Offer = { accepted: true } | { accepted: false; reason: string };
 
+/** Versions whose last batch size is remembered (least recently batched forgotten first): a replica serves a few at once. */
+const REMEMBERED_KEYS = 16;
+
 /** Per key (a loaded model version) a FIFO of waiting requests; decides what to run and when. */
 export class BatchQueue<K, T> {
   private readonly queues = new Map<K, Waiting<T>[]>();
   private count = 0;
+  /** Images in each key's last batch: what its next batch waits for, at most, before its delay is up. */
+  private readonly lastBatch = new Map<K, number>();
 
   constructor(private readonly policy: BatchPolicy) {
     if (!(policy.maxBatchSize >= 1 && policy.maxQueue >= 1 && policy.maxDelayMs >= 0)) throw new Error(`invalid batch policy ${JSON.stringify(policy)}`);
@@ -60,17 +73,26 @@ export class BatchQueue<K, T> {
   }
 
   /**
-   * The batches to run now, taken off the queue: per key, full batches, and the rest once its oldest
-   * request has waited `maxDelayMs`. Requests keep their order; a batch never passes `maxBatchSize`
-   * images unless one request alone does.
+   * The batches to run now, taken off the queue: per key, batches that are ready (as many images as
+   * the key's target), and the rest once its oldest request has waited `maxDelayMs`.
+   * Requests keep their order; a batch never passes `maxBatchSize` images unless one request alone does.
    */
   take(now: number): Batch<K, T>[] {
     const out: Batch<K, T>[] = [];
     for (const [key, queue] of this.queues) {
-      while (queue.length && (this.isFull(queue) || this.deadlineOf(queue) <= now)) out.push(this.cut(key, queue));
+      while (queue.length && (this.isReady(key, queue) || this.deadlineOf(queue) <= now)) {
+        const batch = this.cut(key, queue);
+        this.remember(key, batch.size);
+        out.push(batch);
+      }
       if (!queue.length) this.queues.delete(key);
     }
     return out;
+  }
+
+  /** Images a key's next batch waits for before its delay is up: its last batch's size, at most maxBatchSize (nothing known: maxBatchSize). */
+  target(key: K): number {
+    return Math.min(this.policy.maxBatchSize, this.lastBatch.get(key) ?? this.policy.maxBatchSize);
   }
 
   /** Everything waiting, in batches, whatever the time (shutdown, batching switched off). */
@@ -78,18 +100,29 @@ export class BatchQueue<K, T> {
     return this.take(Number.POSITIVE_INFINITY);
   }
 
-  /** When `take` will next have a batch for a partial queue (ms), or undefined with none waiting. */
+  /** When `take` will next have a batch (ms; -Infinity: one is ready now), or undefined with none waiting. */
   nextDeadline(): number | undefined {
     let next: number | undefined;
-    for (const queue of this.queues.values()) {
-      const due = this.isFull(queue) ? Number.NEGATIVE_INFINITY : this.deadlineOf(queue);
+    for (const [key, queue] of this.queues) {
+      const due = this.isReady(key, queue) ? Number.NEGATIVE_INFINITY : this.deadlineOf(queue);
       if (next === undefined || due < next) next = due;
     }
     return next;
   }
 
-  private isFull(queue: Waiting<T>[]): boolean {
-    return queue.reduce((n, w) => n + w.size, 0) >= this.policy.maxBatchSize;
+  /** Due without waiting: as many images as the key's target. */
+  private isReady(key: K, queue: Waiting<T>[]): boolean {
+    return this.images(queue) >= this.target(key);
+  }
+
+  private remember(key: K, images: number): void {
+    this.lastBatch.delete(key); // re-inserted last: the map's order is how recently each key batched
+    this.lastBatch.set(key, images);
+    if (this.lastBatch.size > REMEMBERED_KEYS) this.lastBatch.delete(this.lastBatch.keys().next().value as K);
+  }
+
+  private images(queue: Waiting<T>[]): number {
+    return queue.reduce((n, w) => n + w.size, 0);
   }
 
   private deadlineOf(queue: Waiting<T>[]): number {
