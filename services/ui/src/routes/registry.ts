@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { ARTEFACT_FILES, AliasSchema, ModelNameSchema } from '@mlpipe/contracts';
 import { ValidationError } from '@mlpipe/common';
+import { variantSharesOf } from '../core/variantShares';
 import type { RouteContext } from './context';
 
 /**
@@ -13,9 +14,12 @@ const REGISTRY_VIEWS: readonly RegExp[] = [
   /^experiments\/[a-z0-9-]+\/runs$/,
   /^runs\/[A-Za-z0-9_-][A-Za-z0-9._-]*$/,
   /^runs\/[A-Za-z0-9_-][A-Za-z0-9._-]*\/metrics$/,
+  /^runs\/[A-Za-z0-9_-][A-Za-z0-9._-]*\/registration$/,
   /^models$/,
   /^models\/[a-z0-9-]+$/,
   /^models\/[a-z0-9-]+\/versions\/[0-9]{1,9}$/,
+  /^models\/[a-z0-9-]+\/decisions$/,
+  /^datasets\/[a-z0-9-]+\/versions\/[0-9a-f]{64}$/,
   /^audit$/,
 ];
 
@@ -46,6 +50,20 @@ export function registerRegistryRoutes(app: FastifyInstance, ctx: RouteContext):
     const r = await forwardBytes(req, `${deps.registryUrl}/models/${p.name}/versions/${p.version}/artefacts/${p.file}`);
     if (r.status === 200) void reply.header('content-disposition', `attachment; filename="${p.name}-v${p.version}-${p.file}"`);
     return reply.code(r.status).type(r.type).send(r.body);
+  });
+
+  // The live split of a model's traffic (canary share, shadow agreement) from the gateway's counters.
+  app.get('/api/models/:name/traffic', roles.viewer, async (req) => {
+    const { name } = parse(z.object({ name: ModelNameSchema }), req.params, 'bad model name');
+    let text: string;
+    try {
+      const res = await fetch(`${deps.gatewayUrl}/metrics`, { signal: AbortSignal.timeout(5000) });
+      if (!res.ok) return { available: false, reason: `the gateway's /metrics answered ${res.status}` };
+      text = await res.text();
+    } catch {
+      return { available: false, reason: `the gateway at ${new URL(deps.gatewayUrl).origin} did not answer` };
+    }
+    return { available: true, ...variantSharesOf(text, name) };
   });
 
   // Promote, roll back (champion to an older version) or set the challenger: the registry checks the
