@@ -28,12 +28,12 @@ export async function listenGrpc(server: Server, opts: { port: number; host?: st
     for (const name of ['', OIP_SERVICE_NAME]) health.setStatus(name, s);
   };
   sync();
-  const timer = setInterval(sync, HEALTH_SYNC_MS);
-  timer.unref();
   const host = opts.host ?? '0.0.0.0';
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${host}:${opts.port}`, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
   );
+  const timer = setInterval(sync, HEALTH_SYNC_MS);
+  timer.unref();
   let closing: Promise<void> | undefined;
   return {
     port,

@@ -166,7 +166,7 @@ export async function serveGateway(ctx: ServiceContext<GatewayConfig, 'bus' | 's
     const { ReplicaPool } = await import('./adapters/replicaPool');
     const pool = new ReplicaPool(replicas, config.REPLICA_TIMEOUT_MS);
     const app = buildEdge({ pool, metrics, logger, isReady, bodyLimitBytes: config.BODY_LIMIT_BYTES, guard: authGuardOf(config) });
-    const grpc = config.GATEWAY_GRPC_PORT ? await serveGrpcEdge(config, replicas, ctx) : undefined;
+    const grpc = config.GATEWAY_GRPC_PORT ? await unlessPortTaken(logger, config.GATEWAY_GRPC_PORT, () => serveGrpcEdge(config, replicas, ctx)) : undefined;
     logger.info({ replicas, grpc: grpc?.addresses }, 'gateway edge balancing over model replicas');
     return {
       app,
@@ -205,8 +205,8 @@ export async function serveGateway(ctx: ServiceContext<GatewayConfig, 'bus' | 's
     batching: { enabled: config.GATEWAY_BATCHING === 'on', maxBatchSize: config.GATEWAY_BATCH_MAX_SIZE, maxDelayMs: config.GATEWAY_BATCH_MAX_DELAY_MS, maxQueue: config.GATEWAY_BATCH_MAX_QUEUE },
   });
   if (config.GATEWAY_GRPC_PORT) {
-    const grpc = await gateway.listenGrpc({ port: config.GATEWAY_GRPC_PORT });
-    logger.info({ port: grpc.port }, 'Open Inference Protocol gRPC listening');
+    const grpc = await unlessPortTaken(logger, config.GATEWAY_GRPC_PORT, () => gateway.listenGrpc({ port: config.GATEWAY_GRPC_PORT }));
+    if (grpc) logger.info({ port: grpc.port }, 'Open Inference Protocol gRPC listening');
   }
   return { app: gateway.app, stop: () => gateway.stop() };
 }
@@ -221,8 +221,29 @@ async function serveGrpcEdge(config: GatewayConfig, replicas: string[], ctx: Pic
   const addresses = replicaGrpcAddresses(replicas, config.MODEL_REPLICAS_GRPC, config.GATEWAY_GRPC_PORT);
   const pool = new GrpcReplicaPool(addresses, config.REPLICA_TIMEOUT_MS);
   const server = buildGrpcEdge({ pool, metrics: ctx.metrics, logger: ctx.logger, isReady: ctx.isReady, authorize: grpcAuthOf(config) });
-  const serving = await listenGrpc(server, { port: config.GATEWAY_GRPC_PORT, isReady: () => ctx.isReady() && pool.healthyCount() > 0 });
-  return { pool, serving, addresses };
+  try {
+    const serving = await listenGrpc(server, { port: config.GATEWAY_GRPC_PORT, isReady: () => ctx.isReady() && pool.healthyCount() > 0 });
+    return { pool, serving, addresses };
+  } catch (err) {
+    pool.stop();
+    throw err;
+  }
+}
+
+/**
+ * Starts the gRPC side, except that a port already taken costs only gRPC, loudly: several gateways on
+ * one host (the tests and the benchmark spawn replicas with only HTTP_PORT apart) share the default
+ * GATEWAY_GRPC_PORT, and must not fail their HTTP side for it. In a pod (own network) it does not
+ * happen; there the gRPC health probe would show it. Any other failure to listen stops the start-up.
+ */
+async function unlessPortTaken<T>(logger: Logger, port: number, start: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await start();
+  } catch (err) {
+    if (!/EADDRINUSE/.test((err as Error).message)) throw err;
+    logger.error({ err, port }, `gRPC is not served: port ${port} is in use (several gateways on one host?); set GATEWAY_GRPC_PORT to a free port, or 0 to turn gRPC off`);
+    return undefined;
+  }
 }
 
 /** host:port of each replica's gRPC server; a list that does not pair with MODEL_REPLICAS is a ConfigError. */

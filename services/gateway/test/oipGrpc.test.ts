@@ -50,7 +50,7 @@ const HealthClient = makeGenericClientConstructor(healthService as unknown as Se
 
 /** A client as a Triton/KServe user holds one: call an RPC, get the answer or the error status. */
 function oipClient(address: string) {
-  const client = new OipClient(address, credentials.createInsecure()) as Client & Record<Rpc, Unary>;
+  const client = new OipClient(address, credentials.createInsecure()) as unknown as Client & Record<Rpc, Unary>;
   const call = <T = Record<string, unknown>>(rpc: Rpc, req: unknown, token?: string) =>
     new Promise<T>((resolve, reject) => {
       const md = new Metadata();
@@ -69,7 +69,7 @@ function oipClient(address: string) {
 }
 
 function healthClient(address: string) {
-  const client = new HealthClient(address, credentials.createInsecure()) as Client & { Check: Unary; Watch: (req: unknown) => NodeJS.EventEmitter & { cancel(): void } };
+  const client = new HealthClient(address, credentials.createInsecure()) as unknown as Client & { Check: Unary; Watch: (req: unknown) => NodeJS.EventEmitter & { cancel(): void } };
   return {
     check: (service: string) =>
       new Promise<string>((resolve, reject) => client.Check({ service }, new Metadata(), (err, res) => (err ? reject(err) : resolve((res as { status: string | number }).status as string)))),
