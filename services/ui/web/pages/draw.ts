@@ -1,7 +1,8 @@
 import { api } from '../session';
 import { mountShell } from '../shell';
-// The drawing page: draw on the canvas, pick a registered model, see what it says and why,
-// and send a correction that becomes a labelled batch in the bucket.
+// The drawing page: draw on the canvas and the answer follows as you draw (debounced, no button),
+// pick a registered version (grouped by alias), see what it says and why, with the latency the
+// gateway reports, and send a correction that becomes a labelled batch in the bucket.
 
 type Prediction = { predictionId: string; model: string; version: number; class: number; probabilities: number[]; input28: number[]; latencyMs: number };
 type Explanation = { saliency: number[][] };
@@ -40,8 +41,13 @@ function setUpDrawing(): void {
     const [x, y] = at(e);
     ctx.lineTo(x, y);
     ctx.stroke();
+    inked = true;
+    schedulePrediction(WHILE_DRAWING_MS);
   });
-  const stop = () => (drawing = false);
+  const stop = () => {
+    if (drawing && inked) schedulePrediction(AFTER_STROKE_MS);
+    drawing = false;
+  };
   pad.addEventListener('pointerup', stop);
   pad.addEventListener('pointerleave', stop);
 }
@@ -50,15 +56,26 @@ async function loadModels(): Promise<void> {
   const select = $<HTMLSelectElement>('model');
   try {
     const { versions } = await api<{ versions: ModelVersion[] }>('/api/models/mnist');
-    select.innerHTML = '';
-    for (const v of versions) {
-      const option = document.createElement('option');
-      option.value = `mnist/${v.version}`;
-      option.textContent = `mnist v${v.version}${v.aliases.length ? ` (${v.aliases.join(', ')})` : ''} — ${(v.testAccuracy * 100).toFixed(2)}%${v.transformedTestAccuracy != null ? `, transformed ${(v.transformedTestAccuracy * 100).toFixed(1)}%` : ''}`;
-      if (v.aliases.includes('champion')) option.selected = true;
-      select.append(option);
+    select.replaceChildren();
+    // Grouped by alias: the champion first, then the challenger, then every other version, newest first.
+    const groups: [string, ModelVersion[]][] = [
+      ['champion', versions.filter((v) => v.aliases.includes('champion'))],
+      ['challenger', versions.filter((v) => v.aliases.includes('challenger') && !v.aliases.includes('champion'))],
+      ['other versions', versions.filter((v) => !v.aliases.length).sort((a, b) => b.version - a.version)],
+    ];
+    for (const [label, members] of groups) {
+      if (!members.length) continue;
+      const group = Object.assign(document.createElement('optgroup'), { label });
+      for (const v of members) {
+        const option = document.createElement('option');
+        option.value = `mnist/${v.version}`;
+        option.textContent = `mnist v${v.version}${v.aliases.length ? ` (${v.aliases.join(', ')})` : ''} — ${(v.testAccuracy * 100).toFixed(2)}%${v.transformedTestAccuracy != null ? `, transformed ${(v.transformedTestAccuracy * 100).toFixed(1)}%` : ''}`;
+        if (v.aliases.includes('champion')) option.selected = true;
+        group.append(option);
+      }
+      select.append(group);
     }
-    status(versions.length ? 'Draw a digit and press Predict.' : 'No model is registered yet: run the demo first.');
+    status(versions.length ? 'Draw a digit: the answer follows as you draw.' : 'No model is registered yet: run the demo first.');
   } catch (err) {
     status(`Could not list models: ${(err as Error).message}`);
   }
@@ -95,12 +112,48 @@ function showSeen(input: number[], saliency: number[][]): void {
   c.drawImage(small, 0, 0, seen.width, seen.height);
 }
 
+/** Debounce while the pen moves (an answer about every quarter second), and soon after a stroke ends. */
+const WHILE_DRAWING_MS = 250;
+const AFTER_STROKE_MS = 60;
+let inked = false;
+let timer: ReturnType<typeof setTimeout> | undefined;
+let inFlight = false;
+let again = false;
+/** Bumped by Clear: an answer to a drawing that is gone is dropped. */
+let drawingId = 0;
+
+function schedulePrediction(ms: number): void {
+  clearTimeout(timer);
+  timer = setTimeout(() => void predictLatest(), ms);
+}
+
+/** One request at a time: strokes that arrive meanwhile are sent as one more request when it returns. */
+async function predictLatest(): Promise<void> {
+  if (!inked || !$<HTMLSelectElement>('model').value) return;
+  if (inFlight) {
+    again = true;
+    return;
+  }
+  inFlight = true;
+  try {
+    await predict();
+  } finally {
+    inFlight = false;
+    if (again) {
+      again = false;
+      schedulePrediction(0);
+    }
+  }
+}
+
 async function predict(): Promise<void> {
+  const asked = drawingId;
   status('Asking the model…');
   const image = pad.toDataURL('image/png');
   const model = $<HTMLSelectElement>('model').value;
   try {
     const [p, e] = await Promise.all([api<Prediction>('/api/predict', { model, image }), api<Explanation>('/api/explain', { model, image })]);
+    if (asked !== drawingId) return;
     last = p;
     $<HTMLSpanElement>('answer').textContent = String(p.class);
     $<HTMLParagraphElement>('meta').textContent = `${p.model} v${p.version} · ${p.latencyMs.toFixed(1)} ms · prediction ${p.predictionId}`;
@@ -130,9 +183,16 @@ const truth = $<HTMLSelectElement>('truth');
 for (let d = 0; d <= 9; d++) truth.append(new Option(String(d), String(d)));
 setUpDrawing();
 $<HTMLButtonElement>('clear').addEventListener('click', () => {
+  clearTimeout(timer);
+  drawingId++;
+  inked = false;
+  last = undefined;
   clearPad();
   $<HTMLElement>('result').hidden = true;
+  status('Draw a digit: the answer follows as you draw.');
 });
-$<HTMLButtonElement>('predict').addEventListener('click', () => void predict());
+$<HTMLButtonElement>('predict').addEventListener('click', () => void predictLatest());
+// Another version answers the same drawing at once.
+$<HTMLSelectElement>('model').addEventListener('change', () => schedulePrediction(0));
 $<HTMLFormElement>('feedback').addEventListener('submit', (e) => void sendFeedback(e));
 void mountShell().then(() => loadModels());

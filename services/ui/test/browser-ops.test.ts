@@ -1,0 +1,229 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, BrowserContext } from 'playwright-core';
+import { publishEvent, request, subscribeEvents } from '@mlpipe/bus';
+import { eventually } from '@mlpipe/common';
+import { storeKeys, type Envelope, type PredictionRecord } from '@mlpipe/contracts';
+import { DatasetWatcherConfigSchema, loadConfig } from '@mlpipe/config';
+import { dilate, parseIdx, readSeedFile, writeIncomingBatch, PIXELS, type IncomingBatch } from '@mlpipe/dataset';
+import { createModel, initBackend } from '@mlpipe/ml';
+import { createLogger, createMetricsRegistry } from '@mlpipe/runtime';
+import { startWatcher, type RunningWatcher } from '../../dataset-watcher/src/service';
+import { startTrainer, type RunningTrainer } from '../../trainer/src/service';
+import { launchBrowser, openPage, screenshot, signedInContext, startUiStack, type UiStack } from './browserHarness';
+
+const logger = createLogger('ui-ops-test', 'silent');
+const images = parseIdx(readSeedFile('mnist', 't10k-images-idx3-ubyte')).data;
+const labels = parseIdx(readSeedFile('mnist', 't10k-labels-idx1-ubyte')).data;
+const slice = (split: IncomingBatch['split'], from: number, n: number): IncomingBatch => ({
+  dataset: 'mnist',
+  split,
+  format: 'idx',
+  set: { images: images.slice(from * PIXELS, (from + n) * PIXELS), labels: labels.slice(from, from + n), count: n },
+});
+
+/**
+ * The UI's operations pages (jobs, sweeps, data, draw) in Chromium, against a real registry,
+ * gateway, orchestrator, dataset watcher and trainer on NATS, PostgreSQL and a folder store.
+ */
+describe('the jobs, sweeps, data and draw pages in a real browser', () => {
+  let stack: UiStack;
+  let bus: UiStack['live']['bus'];
+  let watcher: RunningWatcher;
+  let trainer: RunningTrainer | undefined;
+  let browser: Browser;
+  let context: BrowserContext;
+  let datasetVersion = '';
+
+  beforeAll(async () => {
+    await initBackend('wasm');
+    stack = await startUiStack({ orchestrator: true });
+    bus = stack.live.bus;
+    const { store, pool } = stack.live;
+    await store.ensureReady();
+    // Real data through the real watcher: two good batches and one it must reject for its labels.
+    await writeIncomingBatch(store, 'incoming/a-train/', slice('train', 0, 1500));
+    await writeIncomingBatch(store, 'incoming/b-test/', slice('test', 1500, 300));
+    const bad = slice('train', 2000, 300);
+    bad.set.labels[3] = 12;
+    bad.set.labels[7] = 11;
+    await writeIncomingBatch(store, 'incoming/c-bad/', bad);
+    const config = loadConfig(DatasetWatcherConfigSchema, { DATA_POLL_MS: '200', DRIFT_WINDOW: '200', DRIFT_POLL_MS: '600000' });
+    watcher = await startWatcher({ config, bus, pool, store, logger, metrics: createMetricsRegistry('w') });
+    const { versions } = await eventually(async () => {
+      const listed = await request(bus, 'watcher.datasets.list', {});
+      return listed.versions.some((v) => v.trainSamples && v.testSamples) ? listed : undefined;
+    }, 30_000, 'a dataset version with both splits');
+    datasetVersion = versions[0]!.id;
+    trainer = await startTrainer({ bus, store, logger, metrics: createMetricsRegistry('t'), replicaId: 'trainer-ui', backend: 'wasm', codeVersion: 'test' });
+    // A registered version for the draw page: untrained weights answer too, and the page only has to show the answer.
+    await stack.live.publishModel('job-draw', createModel('cnn-small', { seed: 3 }), { accuracy: 0.9, perClassAccuracy: Array(10).fill(0.9) });
+    await stack.live.waitForChampion();
+    browser = await launchBrowser();
+    const token = (await stack.live.registry.tokens.create('otto', 'operator')).token;
+    context = await signedInContext(browser, stack.uiUrl, token, 'otto (operator)');
+  }, 120_000);
+
+  afterAll(async () => {
+    await context?.close();
+    await browser?.close();
+    await trainer?.stop();
+    await watcher?.stop();
+    await stack?.close();
+  });
+
+  it('jobs: submits with the form\'s hyperparameters, shows live progress with samples/s and members, and cancelling a running job ends it', async () => {
+    const cancelled: Envelope<'train.job.cancelled'>[] = [];
+    const sub = subscribeEvents(bus, 'train.job.cancelled', (e) => void cancelled.push(e), logger);
+    const { page, errors } = await openPage(context, `${stack.uiUrl}/jobs`);
+    await page.waitForFunction(() => document.getElementById('live')?.textContent === '(live)');
+    await page.selectOption('#submit select[name=arch]', 'cnn-small');
+    await page.fill('#submit input[name=epochs]', '50');
+    await page.fill('#submit input[name=batchSize]', '32');
+    await page.fill('#submit input[name=learningRate]', '0.002');
+    await page.fill('#submit input[name=replicas]', '1');
+    await page.selectOption('#submit select[name=compression]', 'fp16');
+    await page.fill('#submit input[name=trainSubset]', '1200');
+    await page.click('#submit button');
+    await page.waitForFunction(() => document.getElementById('submit-status')?.textContent?.startsWith('Submitted job-'), undefined, { timeout: 15_000 });
+    const jobId = (await page.textContent('#submit-status'))!.replace('Submitted ', '');
+    const job = await request(bus, 'orchestrator.jobs.get', { jobId });
+    expect(job.hyperparams).toMatchObject({ arch: 'cnn-small', epochs: 50, batchSize: 32, learningRate: 0.002, compression: 'fp16', trainSubset: 1200 });
+
+    // The real trainer takes it: the row goes running and shows an epoch with its throughput and who trained it.
+    const row = `tr[data-job="${jobId}"]`;
+    await page.waitForFunction((r) => /samples\/s/.test(document.querySelector(`${r} td:nth-child(4)`)?.textContent ?? ''), row, { timeout: 60_000 });
+    await page.waitForFunction((r) => document.querySelector(`${r} td:nth-child(2)`)?.textContent === 'running', row, { timeout: 10_000 });
+    expect(await page.textContent(`${row} td:nth-child(4)`)).toMatch(/^epoch \d+\/50, val \d+\.\d\d%, \d+ samples\/s$/);
+    expect(await page.textContent(`${row} td:nth-child(6)`)).toMatch(/^1 \(fp16\) · trainer-ui$/);
+    await screenshot(page, 'ops-jobs-running');
+
+    await page.click(`${row} button.cancel`);
+    await page.waitForFunction((r) => document.querySelector(`${r} td:nth-child(2)`)?.textContent === 'cancelled', row, { timeout: 15_000 });
+    expect(await page.textContent(`${row} td:nth-child(7)`)).toMatch(/cancelled from the web UI by otto/);
+    expect(await page.locator(`${row} button`).count()).toBe(0);
+    // Ended, not only marked: the trainer itself stops the job and says so.
+    await eventually(() => cancelled.find((e) => e.data.jobId === jobId), 30_000, 'the trainer to stop the job');
+    sub.unsubscribe();
+    await screenshot(page, 'ops-jobs-cancelled');
+
+    // A job the orchestrator refuses is said so in words.
+    await page.fill('#submit input[name=epochs]', '120'); // the form allows it (the schema's 200); the orchestrator's cap is 50
+    await page.click('#submit button');
+    await page.waitForFunction(() => document.getElementById('submit-status')?.textContent?.startsWith('Not submitted: '));
+    expect(await page.textContent('#submit-status')).toBe('Not submitted: the job asks for 120 epochs; at most 50 (QUOTA_MAX_EPOCHS)');
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 90_000);
+
+  it('sweeps: a grid from the form, its trials and curves, and a pruned trial shows the rule\'s reason', async () => {
+    // This test plays the trainers' part itself: no trainer may take its trials meanwhile.
+    await trainer?.stop();
+    trainer = undefined;
+    const { page, errors } = await openPage(context, `${stack.uiUrl}/sweeps`);
+    await page.selectOption('#sweep-form select[name=strategy]', 'grid');
+    await page.fill('#sweep-form input[name=learningRate]', '0.01, 0.003, 0.001');
+    await page.fill('#sweep-form input[name=batchSize]', '32');
+    await page.fill('#sweep-form input[name=arch]', 'cnn-small');
+    await page.fill('#sweep-form input[name=epochs]', '4');
+    await page.selectOption('#sweep-form select[name=rule]', 'median');
+    await page.click('#sweep-form button');
+    await page.waitForFunction(() => /^Started sweep-\S+ with 3 trials$/.test(document.getElementById('sweep-status')?.textContent ?? ''), undefined, { timeout: 15_000 });
+    const sweepId = (await page.textContent('#sweep-status'))!.split(' ')[1]!;
+    const sweep = await request(bus, 'orchestrator.sweeps.get', { sweepId });
+    expect(sweep.trials.map((t) => t.hyperparams.learningRate)).toEqual([0.01, 0.003, 0.001]);
+
+    // Each trial's first epoch, as its trainer would report it; the third falls far below the others' median.
+    const accuracy = [0.9, 0.85, 0.2];
+    for (const t of sweep.trials) {
+      await publishEvent(bus, 'train.job.started', {
+        jobId: t.jobId, modelName: 'mnist', replicaId: `r${t.trial}`, attempt: 1, backend: 'wasm', resumedFromEpoch: 0,
+        hyperparams: t.hyperparams, datasetVersion, codeVersion: 'test', sweep: { sweepId, trial: t.trial },
+      }, { source: 'test' });
+    }
+    await eventually(async () => ((await request(bus, 'orchestrator.sweeps.get', { sweepId })).trials.every((t) => t.status === 'running') ? true : undefined), 15_000, 'every trial running');
+    for (const t of sweep.trials) {
+      await publishEvent(bus, 'train.job.progress', {
+        jobId: t.jobId, replicaId: `r${t.trial}`, attempt: 1, checkpointKey: `checkpoints/${t.jobId}/`,
+        metrics: { epoch: 1, epochs: 4, loss: 1 - accuracy[t.trial]!, accuracy: accuracy[t.trial]!, valAccuracy: accuracy[t.trial]!, samplesPerSec: 500, seconds: 1 },
+      }, { source: 'test' });
+      // In order, so the third is judged against the other two.
+      await eventually(async () => ((await request(bus, 'orchestrator.sweeps.get', { sweepId })).trials[t.trial]!.epochs === 1 ? true : undefined), 15_000, `trial ${t.trial}'s epoch`);
+    }
+    const pruned = 'tr[data-trial="2"]';
+    await page.waitForFunction((r) => document.querySelector(r)?.classList.contains('pruned'), pruned, { timeout: 20_000 });
+    expect(await page.textContent(`${pruned} td:nth-child(3)`)).toBe('pruned');
+    expect(await page.textContent(`${pruned} td:nth-child(7)`)).toMatch(/^pruned by the median rule at epoch 1: 20\.0% is below the median 87\.5% of 2 other trials/);
+    expect(await page.textContent(`${pruned} td:nth-child(4)`)).toBe('arch cnn-small, learningRate 0.001, batchSize 32');
+    expect(await page.textContent('tr[data-trial="0"] td:nth-child(3)')).toBe('running');
+    expect(await page.textContent('tr[data-trial="0"] td:nth-child(7)')).not.toMatch(/pruned/);
+    // The curves and the hyperparameter scatter are uPlot charts with a legend entry per trial.
+    expect(await page.locator('#curves .uplot').count()).toBe(1);
+    expect(await page.locator('#scatter .uplot').count()).toBe(1);
+    expect(await page.locator('#scatter .u-legend .u-series').count()).toBe(4); // x plus three trials
+    expect(await page.locator('#scatter-param option').allTextContents()).toEqual(['arch', 'learningRate', 'batchSize']);
+    await screenshot(page, 'ops-sweeps-pruned');
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 60_000);
+
+  it('data: a rejected batch shows every reason, versions show their contents, drift windows show their tests and the drift event', async () => {
+    // A drifted window for a version trained on this data: the monitor judges thickened digits.
+    const { store } = stack.live;
+    await publishEvent(bus, 'model.version.registered', {
+      modelName: 'mnist', version: 7, runId: 'job-7', jobId: 'job-7', testAccuracy: 0.95, datasetVersion, trainSamples: 1500,
+      artefactPrefix: storeKeys.modelArtefacts('mnist', 'job-7'), decision: { outcome: 'challenger', reason: 'test' },
+    }, { source: 'test' });
+    await eventually(async () => ((await stack.live.pool.query('select 1 from watcher.model_versions where version = 7')).rowCount ? true : undefined), 15_000, 'the watcher to learn v7');
+    const records = Array.from({ length: 200 }, (_, k): PredictionRecord => ({
+      predictionId: `p-${k}`, at: new Date(Date.now() + k).toISOString(), model: 'mnist', version: 7, variant: 'challenger',
+      class: labels[k * 7] as number, confidence: 0.9, input28: Buffer.from(dilate(images.subarray(k * 7 * PIXELS, (k * 7 + 1) * PIXELS))).toString('base64'),
+    }));
+    await store.put(storeKeys.predictionLog('mnist', '2026-12-02', 'ui-ops'), new TextEncoder().encode(records.map((r) => JSON.stringify(r)).join('\n') + '\n'));
+    await watcher.drift!.check();
+    await eventually(async () => ((await request(bus, 'orchestrator.drift.list', {})).alerts.length ? true : undefined), 15_000, 'the orchestrator to record the drift');
+
+    const { batches } = await request(bus, 'watcher.batches.list', { status: 'rejected' });
+    const reasons = batches.find((b) => b.batchId === 'c-bad')!.reasons;
+    expect(reasons.join(' ')).toMatch(/labels must be 0-9/);
+
+    const { page, errors } = await openPage(context, `${stack.uiUrl}/data`);
+    const row = 'tr[data-batch="c-bad"]';
+    await page.waitForSelector(row);
+    expect(await page.textContent(`${row} td:nth-child(2)`)).toBe('rejected');
+    expect(await page.locator(`${row} ul.reasons li`).allTextContents()).toEqual(reasons);
+    expect(await page.textContent('tr[data-batch="a-train"] td:nth-child(2)')).toBe('validated');
+    await page.selectOption('#batch-filter', 'rejected');
+    await page.waitForFunction(() => document.querySelectorAll('#batches tbody tr').length === 1);
+
+    await page.click(`tr[data-version="${datasetVersion}"] button`);
+    await page.waitForSelector('#contents tbody tr');
+    expect(await page.locator('#contents tbody tr td:nth-child(3)').allTextContents()).toEqual(['incoming/a-train/', 'incoming/b-test/']);
+
+    await page.waitForFunction(() => document.querySelectorAll('#windows tbody tr.drifted').length === 1);
+    expect(await page.textContent('#windows tbody tr.drifted')).toMatch(/ink_share \(ks\): \d\.\d{3} · p=[\d.]+e-?\d+ · PSI \d+\.\d{3} — drifted/);
+    expect(await page.locator('#drift-psi .uplot').count()).toBe(1);
+    expect(await page.textContent('#alerts tbody tr')).toMatch(/mnist v7/);
+    expect(await page.textContent('#alerts tbody tr td:nth-child(4)')).toBe('none yet');
+    await screenshot(page, 'ops-data');
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 60_000);
+
+  it('draw: the prediction appears while drawing, without pressing a button, from versions grouped by alias', async () => {
+    const { page, errors } = await openPage(context, stack.uiUrl);
+    await page.waitForSelector('#model optgroup[label="champion"] option', { state: 'attached' });
+    expect(await page.locator('#model optgroup[label="champion"] option').first().textContent()).toMatch(/^mnist v1 \(champion\) — /);
+    const box = (await page.locator('#pad').boundingBox())!;
+    await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.15);
+    await page.mouse.down();
+    for (let i = 1; i <= 20; i++) await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * (0.15 + i * 0.035));
+    // The pen is still down: the answer must come from the debounced drawing alone.
+    await page.waitForSelector('#result:not([hidden])', { timeout: 15_000 });
+    await page.mouse.up();
+    expect(await page.textContent('#answer')).toMatch(/^\d$/);
+    expect(await page.textContent('#meta')).toMatch(/^mnist v1 · \d+\.\d ms · prediction [0-9a-f-]{36}$/);
+    await screenshot(page, 'ops-draw-live');
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 30_000);
+});
