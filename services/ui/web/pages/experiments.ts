@@ -70,7 +70,7 @@ function setSort(key: string, dir: 'asc' | 'desc'): void {
   sortKey = key.replace(/^metrics\./, '');
   order = dir;
   const select = $<HTMLSelectElement>('sort');
-  if ([...select.options].some((o) => o.value === sortKey)) select.value = sortKey;
+  if (Array.from(select.options).some((o) => o.value === sortKey)) select.value = sortKey;
   $<HTMLSelectElement>('order').value = order;
   render();
 }
