@@ -56,6 +56,16 @@ describe('docker-compose.yml', () => {
     expect(validateCompose(condition)).toBe(false);
   });
 
+  it('serves OIP gRPC on 9080 from the edge and both model replicas, published by the edge only, where the edge looks for it', () => {
+    const services = compose.services as Record<string, ComposeService & { ports?: string[] }>;
+    for (const name of ['gateway', 'model-1', 'model-2']) expect(services[name]!.environment?.GATEWAY_GRPC_PORT, name).toBe('9080');
+    expect(services.gateway!.ports).toEqual(['8080:8080', '9080:9080']);
+    expect(services['model-1']!.ports).toBeUndefined();
+    // The edge finds each replica's gRPC at the replica's host and its own GATEWAY_GRPC_PORT (no MODEL_REPLICAS_GRPC): the same port.
+    expect(services.gateway!.environment?.MODEL_REPLICAS_GRPC).toBeUndefined();
+    expect(GatewayConfigSchema.shape.GATEWAY_GRPC_PORT.parse('9080')).toBe(9080);
+  });
+
   it('sets only environment variables the service reads, so a misspelt one cannot hide', () => {
     for (const [name, svc] of Object.entries(compose.services)) {
       const known = CONFIG_KEYS[name];

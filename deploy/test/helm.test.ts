@@ -74,6 +74,24 @@ describe('Helm chart', () => {
     }
   });
 
+  it.each(['dev', 'prod'] as const)('%s: the gateway serves OIP gRPC on a port named grpc (GATEWAY_GRPC_PORT, 9080), in its Deployment and its Service; no other service does', (profile) => {
+    type Port = { name: string; containerPort?: number; port?: number; targetPort?: string; appProtocol?: string };
+    const services = (objects: K8sObject[]) => new Map(objects.filter((o) => o.kind === 'Service').map((o) => [o.metadata.name, o as K8sObject & { spec: { ports: Port[] } }]));
+    const grpcOf = (objects: K8sObject[], s: Service) => ({
+      container: (deployments(objects).get(s)!.spec.template.spec.containers[0]!.ports as Port[]).find((p) => p.name === 'grpc'),
+      service: services(objects).get(s)!.spec.ports.find((p) => p.name === 'grpc'),
+      env: deployments(objects).get(s)!.spec.template.spec.containers[0]!.env.find((e) => e.name === 'GATEWAY_GRPC_PORT')?.value,
+    });
+    expect(grpcOf(rendered[profile], 'gateway')).toEqual({ container: { name: 'grpc', containerPort: 9080 }, service: { name: 'grpc', port: 9080, targetPort: 'grpc', appProtocol: 'grpc' }, env: '9080' });
+    for (const s of SERVICES.filter((x) => x !== 'gateway')) expect(grpcOf(rendered[profile], s)).toEqual({ container: undefined, service: undefined, env: undefined });
+    // Moved by value, everywhere at once; and turned off, the gateway is told so (its code default would still listen).
+    const moved = renderChart(profile, ['--set', 'services.gateway.grpcPort=9191']);
+    expect(grpcOf(moved, 'gateway')).toMatchObject({ container: { containerPort: 9191 }, service: { port: 9191 }, env: '9191' });
+    const off = renderChart(profile, ['--set', 'services.gateway.grpcPort=null']);
+    expect(grpcOf(off, 'gateway')).toEqual({ container: undefined, service: undefined, env: '0' });
+    expect(helmFails(['--set', 'services.gateway.grpcPort=70000']).status).not.toBe(0);
+  });
+
   it('scales trainers by value and leaves the gateway replicas to its autoscaler', () => {
     const prod = deployments(rendered.prod);
     expect(prod.get('trainer')!.spec.replicas).toBe(4);
@@ -193,7 +211,8 @@ describe('Helm chart', () => {
       expect(p.spec.podSelector.matchLabels['app.kubernetes.io/name']).toBe(s);
       const fromIngress = p.spec.ingress!.some((i) => i.from.some(ingressController));
       expect(fromIngress, `${s} reachable from the Ingress controller`).toBe(s === 'gateway' || s === 'ui');
-      expect(p.spec.ingress!.flatMap((i) => i.ports.map((x) => x.port))).toEqual([PORTS[s]]);
+      // The gateway's OIP gRPC port beside its HTTP one, to the same peers.
+      expect(p.spec.ingress!.flatMap((i) => i.ports.map((x) => x.port))).toEqual(s === 'gateway' ? [PORTS[s], 9080] : [PORTS[s]]);
       expect(egressPorts(p), s).toEqual(NEEDS[s]);
     }
     expect(fromPods(policies.find((x) => x.metadata.name === 'registry')!).sort()).toEqual(['gateway', 'ui']);
