@@ -66,6 +66,10 @@ describe('Kubeflow Trainer: TrainJob and ClusterTrainingRuntime', () => {
     const runtime = parse(r.stdout) as K8sObject;
     expect(await validate([runtime])).toEqual([]);
     expect(r.stdout).toContain('nats://nats.messaging:4222');
+    // A TrainJob's replicas spread over nodes (then zones), counted per JobSet: not all on one node.
+    const pod = (runtime as unknown as { spec: { template: { spec: { replicatedJobs: { template: { spec: { template: { spec: { topologySpreadConstraints: { topologyKey: string; matchLabelKeys: string[] }[] } } } } }[] } } } }).spec.template.spec.replicatedJobs[0]!.template.spec.template.spec;
+    expect(pod.topologySpreadConstraints.map((c) => c.topologyKey)).toEqual(['kubernetes.io/hostname', 'topology.kubernetes.io/zone']);
+    expect(pod.topologySpreadConstraints.every((c) => c.matchLabelKeys.includes('jobset.sigs.k8s.io/jobset-name'))).toBe(true);
     const bad = renderTrainingRuntime({ name: 'x', image: 'i', natsUrl: 'n', busNamespace: 'b', s3Endpoint: 'e', s3Bucket: 'b', objectStoreSecret: 's', logLevel: 'info' }) as unknown as { spec: { mlPolicy: Record<string, unknown> } };
     bad.spec.mlPolicy.numNodez = 1;
     expect((await validate([bad as unknown as K8sObject])).join()).toMatch(/numNodez/);

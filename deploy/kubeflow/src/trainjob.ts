@@ -35,6 +35,20 @@ const LABEL_VALUE = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 /** Kubeflow Trainer overrides the image, command and args of the container of this step. */
 const NODE = 'node';
 
+/**
+ * A TrainJob's replicas spread over nodes, then zones (docs/deploy.md#trainer-replicas-across-nodes):
+ * replicas on one node share its CPU and its link, and one node lost takes them all. Counted per
+ * TrainJob (its JobSet's name); ScheduleAnyway, because a job must never wait for nodes the cluster
+ * does not have: the coordinator starts with whoever came (TRAINER_JOIN_WINDOW_MS).
+ */
+export const TRAINER_SPREAD = ['kubernetes.io/hostname', 'topology.kubernetes.io/zone'].map((topologyKey) => ({
+  maxSkew: 1,
+  topologyKey,
+  whenUnsatisfiable: 'ScheduleAnyway',
+  labelSelector: { matchExpressions: [{ key: 'jobset.sigs.k8s.io/jobset-name', operator: 'Exists' }] },
+  matchLabelKeys: ['jobset.sigs.k8s.io/jobset-name'],
+}));
+
 export function renderTrainingRuntime(o: RuntimeOptions, labels: Record<string, string> = {}) {
   const container = {
     name: NODE,
@@ -79,6 +93,7 @@ export function renderTrainingRuntime(o: RuntimeOptions, labels: Record<string, 
                     spec: {
                       restartPolicy: 'OnFailure',
                       securityContext: { runAsNonRoot: true, runAsUser: 1000 },
+                      topologySpreadConstraints: TRAINER_SPREAD,
                       containers: [container],
                     },
                   },
