@@ -7,7 +7,7 @@ import type { DatasetVersion, TrainJobCompleted } from '@mlpipe/contracts';
 import { launchBrowser, openPage, screenshot, signedInContext, startUiStack, type UiStack } from './browserHarness';
 import { recordTrainedRun } from './trainedRun';
 
-const TRAIN = 800;
+const TRAIN = 600;
 const TEST = 200;
 
 /**
@@ -29,7 +29,7 @@ describe('the run, compare and registry pages in a real browser', () => {
     const { live } = stack;
     dataset = await writeMnistVersion(live.store, TRAIN, TEST);
     runs.a = await recordTrainedRun(live.bus, live.store, { jobId: 'run-a', hyperparams: { epochs: 3, batchSize: 32, learningRate: 0.003, seed: 1 }, datasetVersion: dataset, trainSamples: TRAIN, testSamples: TEST });
-    runs.b = await recordTrainedRun(live.bus, live.store, { jobId: 'run-b', hyperparams: { epochs: 3, batchSize: 64, learningRate: 0.01, seed: 2 }, datasetVersion: dataset, trainSamples: TRAIN, testSamples: TEST });
+    runs.b = await recordTrainedRun(live.bus, live.store, { jobId: 'run-b', hyperparams: { epochs: 2, batchSize: 64, learningRate: 0.01, seed: 2 }, datasetVersion: dataset, trainSamples: TRAIN, testSamples: TEST });
     await eventually(async () => ((await (await fetch(`${live.url}/models/mnist`)).json()) as { versions?: number }).versions === 2, 30_000, 'both runs registered');
     browser = await launchBrowser();
     admin = await signedInContext(browser, stack.uiUrl, (await live.registry.tokens.create('ada', 'admin')).token, 'ada (admin)');
