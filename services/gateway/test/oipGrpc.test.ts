@@ -265,7 +265,7 @@ describe('Open Inference Protocol v2 gRPC conformance', () => {
     expect((await client.infer({ model_name: 'mnist', inputs: [image()] })).outputs).toHaveLength(2);
   });
 
-  it('answers UNAVAILABLE with retry-after past a full batch queue, at once, and answers what it queued', async () => {
+  it('answers UNAVAILABLE with retry-after past a full batch queue, at once (directly and through an edge, which keeps the busy replica), and answers what it queued', async () => {
     // A long delay holds the two queued calls, so the queue is surely full when the third comes.
     const tiny = startGateway({ registryUrl: live.url, bus: live.bus, logger, metrics: createMetricsRegistry('oip-grpc-tiny'), batching: { enabled: true, maxBatchSize: 32, maxDelayMs: 1500, maxQueue: 2 } });
     cleanup.push(() => tiny.stop());
@@ -273,10 +273,19 @@ describe('Open Inference Protocol v2 gRPC conformance', () => {
     const c = oipClient(`127.0.0.1:${serving.port}`);
     cleanup.push(() => c.close());
     expect(await c.call('ModelReady', { name: 'mnist' })).toEqual({ ready: true });
+    // An edge in front of it, set up before the queue fills: nothing slow happens while the queued calls wait.
+    const pool = new GrpcReplicaPool([`127.0.0.1:${serving.port}`], 2000, 60_000);
+    const edgeServing = await listenGrpc(buildGrpcEdge({ pool, metrics: createMetricsRegistry('oip-grpc-edge-busy'), logger, isReady: () => true }), { port: 0, host: '127.0.0.1', isReady: () => true });
+    const edge = oipClient(`127.0.0.1:${edgeServing.port}`);
+    cleanup.push(() => edge.close(), () => edgeServing.close(), () => pool.stop());
+    expect(await edge.call('ModelReady', { name: 'mnist' })).toEqual({ ready: true });
     const queued = [c.infer({ model_name: 'mnist', inputs: [image()] }), c.infer({ model_name: 'mnist', inputs: [image()] })];
     await new Promise((r) => setTimeout(r, 300));
     const err = await c.fails('ModelInfer', { model_name: 'mnist', inputs: [image()] });
     expect([err.code, err.details, err.metadata.get('retry-after')]).toEqual([status.UNAVAILABLE, expect.stringMatching(/busy: 2 requests are waiting/), ['1']]);
+    // Through an edge the busy replica's status comes back as it was, and the replica stays in the rotation.
+    const viaEdge = await edge.fails('ModelInfer', { model_name: 'mnist', inputs: [image()] });
+    expect([viaEdge.code, viaEdge.details, viaEdge.metadata.get('retry-after'), pool.healthyCount()]).toEqual([status.UNAVAILABLE, expect.stringMatching(/busy/), ['1'], 1]);
     for (const r of await Promise.all(queued)) expect(r.outputs).toHaveLength(2);
   }, 30_000);
 

@@ -29,6 +29,10 @@ const HEALTH_CHECK = healthService.Check as unknown as {
  * gives up at its second. Any other status is the replica's verdict on the request (INVALID_ARGUMENT,
  * NOT_FOUND, UNAUTHENTICATED, ...) and goes back unchanged. A background probe (grpc.health.v1 Check)
  * brings replicas back. With no replica able to answer: TransientError (UNAVAILABLE).
+ *
+ * As in ReplicaPool, an overloaded replica (UNAVAILABLE with a `retry-after` trailer: its batch queue
+ * is full) is busy, not unhealthy: it stays in the rotation, the call goes on to a replica not yet
+ * tried, and when every one it tried was busy, the busy status with the soonest retry-after goes back.
  */
 export class GrpcReplicaPool {
   private readonly replicas: Replica[];
@@ -54,17 +58,24 @@ export class GrpcReplicaPool {
   async forward(path: string, request: Buffer, metadata: Metadata): Promise<GrpcReplicaAnswer> {
     const tried = new Set<Replica>();
     const reasons: string[] = [];
+    let busy: { answer: GrpcReplicaAnswer; retryAfter: number } | undefined;
     for (let timeouts = 0; timeouts < 2; ) {
       const replica = this.pick(tried);
       if (!replica) break;
       tried.add(replica);
       const answer = await this.attempt(replica, path, request, metadata);
       const code = 'error' in answer ? answer.error.code : status.OK;
+      const retryAfter = 'error' in answer && code === status.UNAVAILABLE ? retryAfterOf(answer.error) : undefined;
+      if (retryAfter !== undefined) {
+        if (!busy || retryAfter < busy.retryAfter) busy = { answer, retryAfter };
+        continue;
+      }
       if (code !== status.UNAVAILABLE && code !== status.DEADLINE_EXCEEDED) return answer;
       replica.healthy = false;
       reasons.push(`${replica.address}: ${code === status.DEADLINE_EXCEEDED ? `no answer within ${this.timeoutMs} ms` : ('error' in answer ? answer.error.details : '') || 'unavailable'}`);
       if (code === status.DEADLINE_EXCEEDED) timeouts++;
     }
+    if (busy) return busy.answer;
     throw new TransientError(`no model replica could answer (${reasons.join('; ') || 'none is healthy'})`);
   }
 
@@ -102,4 +113,11 @@ export class GrpcReplicaPool {
       }),
     );
   }
+}
+
+/** The `retry-after` trailer of a replica's status, in seconds; undefined without one (not ready, down). */
+function retryAfterOf(error: ServiceError): number | undefined {
+  const v = error.metadata?.get('retry-after')[0];
+  const n = typeof v === 'string' ? Number(v) : NaN;
+  return Number.isFinite(n) && n >= 0 ? n : undefined;
 }
