@@ -68,6 +68,13 @@ describe("the registry's read views for the web UI: a run's registration, gate d
     expect((await get('/models/other/decisions')).statusCode).toBe(404);
   });
 
+  it("gives the latest value of every metric of an experiment's runs in one answer", async () => {
+    const { runs } = (await get('/experiments/mnist/metrics/latest')).json();
+    expect(Object.keys(runs).sort()).toEqual(['job-1', 'job-2', 'job-3']);
+    expect(runs['job-2']).toMatchObject({ test_accuracy: 0.905, val_accuracy: 0.95, loss: 0.3 });
+    expect((await get('/experiments/nope/metrics/latest')).json()).toEqual({ error: 'no experiment nope', code: 'not_found' });
+  });
+
   it('shows a dataset version with its batches, and refuses a malformed id', async () => {
     const version = await writeMnistVersion(store, 30, 10);
     const res = (await get(`/datasets/mnist/versions/${version.id}`)).json();

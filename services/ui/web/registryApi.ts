@@ -46,6 +46,8 @@ export type DatasetVersionView = {
 const seg = encodeURIComponent;
 export const registry = {
   runs: (experiment: string) => api<{ runs: Run[] }>(`/api/registry/experiments/${seg(experiment)}/runs`).then((r) => r.runs),
+  /** The latest value of every metric of every run, by run id (one request for the whole table). */
+  latestMetrics: (experiment: string) => api<{ runs: Record<string, Record<string, number>> }>(`/api/registry/experiments/${seg(experiment)}/metrics/latest`).then((r) => r.runs),
   run: (id: string) => api<Run & { metrics: Record<string, number> }>(`/api/registry/runs/${seg(id)}`),
   metrics: (id: string) => api<{ metrics: MetricPoint[] }>(`/api/registry/runs/${seg(id)}/metrics`).then((r) => r.metrics),
   registration: (id: string) => api<Registration>(`/api/registry/runs/${seg(id)}/registration`),

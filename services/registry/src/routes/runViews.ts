@@ -73,6 +73,25 @@ export function registerRunViewRoutes(app: FastifyInstance, deps: RunViewDeps): 
     },
   );
 
+  // The experiments table's metric columns in one query instead of one request per run.
+  api.get(
+    '/experiments/:name/metrics/latest',
+    { ...viewer, schema: { summary: "The latest value of every metric of every run of an experiment, by run id", params: z.object({ name: ModelNameSchema }), response: errors } },
+    async (req) => {
+      const exists = await deps.pool.query('select 1 from registry.experiments where name = $1', [req.params.name]);
+      if (!exists.rowCount) throw new NotFoundError(`no experiment ${req.params.name}`);
+      const { rows } = await deps.pool.query<{ run_id: string; key: string; value: number }>(
+        `select distinct on (m.run_id, m.key) m.run_id, m.key, m.value
+         from registry.run_metrics m join registry.runs r on r.run_id = m.run_id
+         where r.experiment = $1 order by m.run_id, m.key, m.step desc`,
+        [req.params.name],
+      );
+      const runs: Record<string, Record<string, number>> = {};
+      for (const r of rows) (runs[r.run_id] ??= {})[r.key] = r.value;
+      return { runs };
+    },
+  );
+
   api.get(
     '/models/:name/decisions',
     { ...viewer, schema: { summary: "The gate's decision on every version of a model, newest first, with the champion it was judged against", params: z.object({ name: ModelNameSchema }), response: errors } },

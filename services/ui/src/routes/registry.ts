@@ -12,6 +12,7 @@ import type { RouteContext } from './context';
 const REGISTRY_VIEWS: readonly RegExp[] = [
   /^experiments$/,
   /^experiments\/[a-z0-9-]+\/runs$/,
+  /^experiments\/[a-z0-9-]+\/metrics\/latest$/,
   /^runs\/[A-Za-z0-9_-][A-Za-z0-9._-]*$/,
   /^runs\/[A-Za-z0-9_-][A-Za-z0-9._-]*\/metrics$/,
   /^runs\/[A-Za-z0-9_-][A-Za-z0-9._-]*\/registration$/,
