@@ -54,11 +54,13 @@ describe('the jobs, sweeps, data and draw pages in a real browser', () => {
       return listed.versions.some((v) => v.trainSamples && v.testSamples) ? listed : undefined;
     }, 30_000, 'a dataset version with both splits');
     datasetVersion = versions[0]!.id;
-    trainer = await startTrainer({ bus, store, logger, metrics: createMetricsRegistry('t'), replicaId: 'trainer-ui', backend: 'wasm', codeVersion: 'test' });
-    // A registered version for the draw page: untrained weights answer too, and the page only has to show the answer.
-    await stack.live.publishModel('job-draw', createModel('cnn-small', { seed: 3 }), { accuracy: 0.9, perClassAccuracy: Array(10).fill(0.9) });
-    await stack.live.waitForChampion();
-    browser = await launchBrowser();
+    // Side by side, to keep the set-up short: the trainer, the draw page's model and the browser.
+    [trainer, browser] = await Promise.all([
+      startTrainer({ bus, store, logger, metrics: createMetricsRegistry('t'), replicaId: 'trainer-ui', backend: 'wasm', codeVersion: 'test' }),
+      launchBrowser(),
+      // A registered version for the draw page: untrained weights answer too, and the page only has to show the answer.
+      stack.live.publishModel('job-draw', createModel('cnn-small', { seed: 3 }), { accuracy: 0.9, perClassAccuracy: Array(10).fill(0.9) }).then(() => stack.live.waitForChampion()),
+    ]);
     const token = (await stack.live.registry.tokens.create('otto', 'operator')).token;
     context = await signedInContext(browser, stack.uiUrl, token, 'otto (operator)');
   }, 120_000);
@@ -82,12 +84,12 @@ describe('the jobs, sweeps, data and draw pages in a real browser', () => {
     await page.fill('#submit input[name=learningRate]', '0.002');
     await page.fill('#submit input[name=replicas]', '1');
     await page.selectOption('#submit select[name=compression]', 'fp16');
-    await page.fill('#submit input[name=trainSubset]', '1200');
+    await page.fill('#submit input[name=trainSubset]', '400');
     await page.click('#submit button');
     await page.waitForFunction(() => document.getElementById('submit-status')?.textContent?.startsWith('Submitted job-'), undefined, { timeout: 15_000 });
     const jobId = (await page.textContent('#submit-status'))!.replace('Submitted ', '');
     const job = await request(bus, 'orchestrator.jobs.get', { jobId });
-    expect(job.hyperparams).toMatchObject({ arch: 'cnn-small', epochs: 50, batchSize: 32, learningRate: 0.002, compression: 'fp16', trainSubset: 1200 });
+    expect(job.hyperparams).toMatchObject({ arch: 'cnn-small', epochs: 50, batchSize: 32, learningRate: 0.002, compression: 'fp16', trainSubset: 400 });
 
     // The real trainer takes it: the row goes running and shows an epoch with its throughput and who trained it.
     const row = `tr[data-job="${jobId}"]`;
@@ -208,6 +210,40 @@ describe('the jobs, sweeps, data and draw pages in a real browser', () => {
     expect(errors).toEqual([]);
     await page.close();
   }, 60_000);
+
+  it('the ops routes: viewers read, operators submit with the CSRF token, odd ids and queries are refused with a reason', async () => {
+    const { ui } = stack;
+    const viewer = (await stack.live.registry.tokens.create('vera', 'viewer')).token;
+    const operator = (await stack.live.registry.tokens.create('oscar', 'operator')).token;
+    const as = (token: string) => ({ authorization: `Bearer ${token}` });
+    expect((await ui.inject({ url: '/api/sweeps', headers: as(viewer) })).json().sweeps.length).toBe(1);
+    expect((await ui.inject({ url: '/api/data/batches?status=rejected', headers: as(viewer) })).json().batches.map((b: { batchId: string }) => b.batchId)).toEqual(['c-bad']);
+    const sweep = { hyperparams: { epochs: 2 }, sweep: { space: { batchSize: [32, 64] } } };
+    const byViewer = await ui.inject({ method: 'POST', url: '/api/sweeps', headers: as(viewer), payload: sweep });
+    expect(byViewer.statusCode).toBe(403);
+    // A browser's session cookie without the CSRF token: refused before the role is even looked at.
+    const login = await ui.inject({ url: '/api/session' });
+    const cookies = login.cookies.map((c) => `${c.name}=${c.value}`).join('; ');
+    const noCsrf = await ui.inject({ method: 'POST', url: '/api/sweeps', headers: { cookie: cookies }, payload: sweep });
+    expect(noCsrf.statusCode).toBe(403);
+    expect(noCsrf.json().error).toMatch(/csrf/i);
+    const byOperator = await ui.inject({ method: 'POST', url: '/api/sweeps', headers: as(operator), payload: sweep });
+    expect(byOperator.statusCode).toBe(200);
+    expect(byOperator.json().trials).toHaveLength(2);
+    expect((await request(bus, 'orchestrator.jobs.get', { jobId: byOperator.json().trials[0].jobId })).submittedBy).toBe('oscar');
+    for (const [url, reason] of [
+      ['/api/data/datasets/not-a-hash', /not a dataset version id/],
+      ['/api/data/batches?status=lost', /bad batch query: status/],
+      ['/api/data/drift?model=Bad_Name', /bad drift query: model/],
+      ['/api/sweeps/..%2fjobs', /encoded slash/],
+    ] as const) {
+      const res = await ui.inject({ url, headers: as(viewer) });
+      expect(res.statusCode, url).toBe(400);
+      expect(res.json().error, url).toMatch(reason);
+    }
+    const unknown = await ui.inject({ url: `/api/data/datasets/${'e'.repeat(64)}`, headers: as(viewer) });
+    expect(unknown.statusCode).toBe(404);
+  });
 
   it('draw: the prediction appears while drawing, without pressing a button, from versions grouped by alias', async () => {
     const { page, errors } = await openPage(context, stack.uiUrl);
