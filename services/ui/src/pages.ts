@@ -17,6 +17,7 @@ export const PAGES: readonly PageSpec[] = [
   { path: '/experiments', entry: 'experiments', title: 'experiments' },
   { path: '/compare', entry: 'compare', title: 'compare runs' },
   { path: '/runs/:id', entry: 'run', title: 'run' },
+  { path: '/models', entry: 'models', title: 'registry' },
   { path: '/models/:name', entry: 'model', title: 'registry' },
   { path: '/jobs', entry: 'jobs', title: 'jobs' },
   { path: '/sweeps', entry: 'sweeps', title: 'sweeps' },

@@ -110,6 +110,7 @@ describe('the run, compare and registry pages in a real browser', () => {
     expect(await page.locator('#compare').isDisabled()).toBe(true);
     await page.check('[data-select="run-a"]');
     await page.check('[data-select="run-b"]');
+    await screenshot(page, 'experiments-page');
     await page.click('#compare');
     await page.waitForURL(/\/compare\?runs=/);
     await page.waitForSelector('[data-chart="val_accuracy"] .uplot');
@@ -142,7 +143,16 @@ describe('the run, compare and registry pages in a real browser', () => {
     expect(await seen.page.locator('#shares tr[data-variant="champion"] td').allTextContents()).toEqual(['champion', '3', '100.0%']);
     await seen.page.close();
 
-    const { page, errors } = await openPage(admin, `${stack.uiUrl}/models/mnist`);
+    // From the nav's Registry link: the models list, then the model's page.
+    const { page, errors } = await openPage(admin, `${stack.uiUrl}/experiments`);
+    await page.click('#nav a:text-is("Registry")');
+    await page.waitForSelector('#models tr[data-model="mnist"]');
+    const listed = await page.locator('#models tr[data-model="mnist"] td').allTextContents();
+    expect(listed.slice(0, 2)).toEqual(['mnist', '2']);
+    expect(listed[2]).toContain(`champion → v${champion}`);
+    await page.click('#models a:text-is("mnist")');
+    await page.waitForURL(`${stack.uiUrl}/models/mnist`);
+    expect(await page.getAttribute('#nav a:text-is("Registry")', 'aria-current')).toBe('page');
     await page.waitForSelector(`[data-action="champion"][data-version="${other}"]`);
     await page.fill('#move-reason', 'the browser test moves it');
     await page.click(`[data-action="champion"][data-version="${other}"]`);

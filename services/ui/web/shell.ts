@@ -1,10 +1,10 @@
 import { showSession, type Session } from './session';
 
-/** The nav bar every page shares: label → path. The Registry link opens the default model's page. */
+/** The nav bar every page shares: label → path. */
 export const NAV: readonly (readonly [string, string])[] = [
   ['Draw', '/'],
   ['Experiments', '/experiments'],
-  ['Registry', '/models/mnist'],
+  ['Registry', '/models'],
   ['Jobs', '/jobs'],
   ['Sweeps', '/sweeps'],
   ['Data', '/data'],
@@ -13,7 +13,6 @@ export const NAV: readonly (readonly [string, string])[] = [
 /** Which nav entry a path belongs to (a run or a comparison belongs to Experiments). */
 function activeOf(path: string): string {
   if (path.startsWith('/runs/') || path.startsWith('/compare')) return '/experiments';
-  if (path.startsWith('/models/')) return '/models/mnist';
   return NAV.find(([, href]) => href !== '/' && path.startsWith(href))?.[1] ?? (path === '/' ? '/' : '');
 }
 
