@@ -157,6 +157,12 @@ describe('NATS users and permissions (a real nats-server with the generated auth
     await expect(request(uiBus, 'orchestrator.jobs.get', { jobId: champion.runId })).rejects.toThrow(/NATS refused user "ui" a request to orchestrator.jobs.get/);
     const { jobs } = await request(uiBus, 'orchestrator.jobs.list', {});
     expect(jobs.map((j) => j.jobId)).toContain(champion.runId);
+    // The data and sweeps pages' reads: the watcher answers its own (watcher.*), the orchestrator its own.
+    expect((await request(uiBus, 'watcher.batches.list', {})).batches.filter((b) => b.status === 'validated').length).toBeGreaterThanOrEqual(2);
+    expect((await request(uiBus, 'watcher.datasets.list', {})).versions.length).toBeGreaterThan(0);
+    expect(await request(uiBus, 'watcher.drift.windows', {})).toEqual({ windows: [] });
+    expect(await request(uiBus, 'orchestrator.sweeps.list', {})).toEqual({ sweeps: [] });
+    expect(await request(uiBus, 'orchestrator.drift.list', {})).toEqual({ alerts: [] });
     const cli = await connectAs('jobs-cli');
     await eventually(async () => ((await request(cli, 'orchestrator.jobs.get', { jobId: champion.runId })).status === 'succeeded' ? true : undefined), 10_000, 'the job succeeded');
     expect((await request(cli, 'orchestrator.jobs.get', { jobId: champion.runId })).replicas).toBe(2);
