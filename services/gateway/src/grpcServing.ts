@@ -1,4 +1,4 @@
-import { Metadata, Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
+import { Metadata, status, type Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
 import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
 import type { Logger } from '@mlpipe/common';
 import { grpcErrorStatus } from './core/grpcStatus';
@@ -74,7 +74,7 @@ export function unaryHandler<Req, Res>(
       (err: unknown) => {
         if (err instanceof PassedStatus) return callback(err.status);
         const s = grpcErrorStatus(err);
-        if (s.details === 'internal error') deps.logger.error({ err, rpc }, 'gRPC call failed');
+        if (s.code === status.INTERNAL) deps.logger.error({ err, rpc }, 'gRPC call failed');
         const metadata = new Metadata();
         if (s.retryAfterSeconds !== undefined) metadata.set('retry-after', String(s.retryAfterSeconds));
         callback({ code: s.code, details: s.details, metadata });

@@ -1,4 +1,4 @@
-import { status, type StatusObject } from '@grpc/grpc-js';
+import { status } from '@grpc/grpc-js';
 import { MlpipeError, TransientError, ValidationError } from '@mlpipe/common';
 
 /**
@@ -36,5 +36,3 @@ export function grpcErrorStatus(err: unknown): GrpcErrorStatus {
   const code = CODE_BY_ERROR[err.code];
   return code === undefined ? { code: status.INTERNAL, details: 'internal error' } : { code, details: err.message };
 }
-
-export type { StatusObject };
