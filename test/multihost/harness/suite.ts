@@ -8,7 +8,10 @@ import { hostsUnavailable } from './hosts';
  */
 export function describeMultihost(name: string, body: () => void): void {
   const reason = hostsUnavailable();
-  if (!reason) return describe(name, body);
+  if (!reason) {
+    describe(name, body);
+    return;
+  }
   if (process.env.CI === 'true') throw new Error(`multihost tests cannot run: ${reason}`);
   console.warn(`[multihost] skipped "${name}": ${reason}`);
   describe.skip(name, body);

@@ -150,7 +150,8 @@ export async function startWorld(opts: WorldOptions): Promise<World> {
       edge = await define(undefined, 'gateway', 'edge', { MODEL_REPLICAS: gateways.map((g) => g.url).join(','), LOG_LEVEL: 'info' });
     }
     await publishEvent(harnessBus, 'data.batch.validated', { ...validatedBatch, samples: version.trainSamples, datasetVersion: version }, { source: 'multihost-harness' });
-    const placed = new Map<ServiceProcess, Host>([...trainers.map((t, i) => [t, hosts.hosts[i]!] as const), [gateways[0]!, h2], [gateways[1]!, h3]].filter(([s]) => s !== undefined));
+    const placed = new Map<ServiceProcess, Host>(trainers.map((t, i) => [t, hosts.hosts[i]!] as const));
+    gateways.forEach((g, i) => placed.set(g, i === 0 ? h2 : h3));
     const world: World = {
       hosts,
       nats,
