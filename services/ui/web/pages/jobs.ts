@@ -22,6 +22,8 @@ const rows = new Map<string, HTMLTableRowElement>();
 /** What only the live events carry (the orchestrator keeps the metrics, not who trained the step). */
 const members = new Map<string, string[]>();
 const live = new Map<string, Progress>();
+/** Every epoch seen live per job, for the progress cell's tooltip (epoch by epoch, the last report of each). */
+const trail = new Map<string, Map<number, Progress>>();
 
 const session: Session = await mountShell();
 
@@ -51,6 +53,8 @@ function row(job: Job): HTMLTableRowElement {
   texts.forEach((text, i) => {
     if (cells[i]!.textContent !== text) cells[i]!.textContent = text;
   });
+  const epochs = [...(trail.get(job.jobId)?.values() ?? [])].sort((a, b) => a.epoch - b.epoch);
+  cells[3]!.title = epochs.map(progressText).join('\n');
   const actions = cells[7]!;
   // Cancel only for roles that may (operator and up), and only while it can still end.
   const cancellable = (job.status === 'queued' || job.status === 'running') && session.can.operate;
@@ -136,6 +140,8 @@ events.onmessage = (message: MessageEvent<string>) => {
   if (event.type === 'train.job.started' && job?.status === 'queued') job.status = 'running';
   if (event.type === 'train.job.progress' && event.data.metrics) {
     live.set(jobId, event.data.metrics);
+    const seen = trail.get(jobId) ?? new Map<number, Progress>();
+    trail.set(jobId, seen.set(event.data.metrics.epoch, event.data.metrics));
     if (event.data.members?.length) members.set(jobId, event.data.members);
     else if (event.data.replicaId) members.set(jobId, [event.data.replicaId]);
   }
