@@ -27,8 +27,19 @@ export async function registerRateLimits(app: FastifyInstance, guard: AuthGuard)
       const p = guard.principalOf(req);
       return p.via === 'anonymous' ? `ip:${req.ip}` : `principal:${p.name}`;
     },
-    errorResponseBuilder: (_req, ctx) => new MlpipeError('rate_limited', `too many requests: at most ${ctx.max} per ${ctx.after}; try again in ${Math.ceil(ctx.ttl / 1000)} s`),
+    // The window as configured: the plugin's own `after` is what is left of it, which reads oddly ("per 59 seconds").
+    errorResponseBuilder: (req, ctx) => {
+      const windowMs = (req.routeOptions.config as { rateLimit?: { timeWindow?: unknown } }).rateLimit?.timeWindow;
+      const per = typeof windowMs === 'number' ? describeWindow(windowMs) : ctx.after;
+      return new MlpipeError('rate_limited', `too many requests: at most ${ctx.max} per ${per}; try again in ${Math.ceil(ctx.ttl / 1000)} s`);
+    },
   });
+}
+
+/** A window in words: "1 minute", "5 minutes", "30 seconds". */
+export function describeWindow(ms: number): string {
+  const [n, unit] = ms % 60_000 === 0 ? [ms / 60_000, 'minute'] : [Math.round(ms / 1000), 'second'];
+  return `${n} ${unit}${n === 1 ? '' : 's'}`;
 }
 
 /** The route config that limits one route to `max` calls per window. */
