@@ -153,6 +153,10 @@ ${rows.join('\n')}
 - **bytes per step**: what the coordinating replica put on the wire per step (its gradient; the
   coordinator's broadcast of the mean is counted separately, it is the same size uncompressed, half with fp16).
 - **to ${TARGET * 100}%**: wall time from the job's start until the first epoch whose validation accuracy reached ${TARGET * 100}%.
+
+Across hosts (three network namespaces, a three-server NATS cluster, links shaped with tbf; gradients
+of 24 KiB to 4.8 MB): \`bench/distributed/exchange.ts\`, tables and projections to 8 and 32 replicas in
+[distributed.md](distributed.md#exchange-across-hosts-measured).
 `;
   writeFileSync(join(root, 'docs/benchmarks-distributed.md'), md);
 }
