@@ -1,4 +1,5 @@
 import { TransientError } from '@mlpipe/common';
+import { ReplicaHttp } from './replicaHttp';
 
 export interface ReplicaAnswer {
   status: number;
@@ -44,6 +45,7 @@ export class ReplicaPool {
   private readonly replicas: Replica[];
   private next = 0;
   private readonly timer: NodeJS.Timeout;
+  private readonly client: ReplicaHttp;
 
   constructor(
     urls: string[],
@@ -52,6 +54,7 @@ export class ReplicaPool {
   ) {
     if (!urls.length) throw new Error('a replica pool needs at least one replica URL');
     this.replicas = urls.map((u) => ({ url: u.replace(/\/$/, ''), healthy: true }));
+    this.client = new ReplicaHttp(timeoutMs);
     this.timer = setInterval(() => void this.probe(), probeIntervalMs);
     this.timer.unref();
   }
@@ -88,21 +91,17 @@ export class ReplicaPool {
    */
   private async attempt(replica: Replica, method: string, path: string, body: Buffer | undefined, contentType: string | undefined, authorization: string | undefined, passed: Record<string, string>): Promise<{ answer: ReplicaAnswer } | { busy: ReplicaAnswer } | { reason: string; timedOut: boolean }> {
     try {
-      const res = await fetch(`${replica.url}${path}`, {
-        method,
-        ...(body !== undefined ? { body: new Uint8Array(body) } : {}),
-        headers: { ...passed, ...(contentType ? { 'content-type': contentType } : {}), ...(authorization ? { authorization } : {}) },
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
+      const res = await this.client.send(replica.url, method, path, body, { ...passed, ...(contentType ? { 'content-type': contentType } : {}), ...(authorization ? { authorization } : {}) });
+      const header = (h: string) => (typeof res.headers[h] === 'string' ? res.headers[h] : undefined);
       const answer = {
         status: res.status,
-        contentType: res.headers.get('content-type') ?? 'application/json',
-        body: Buffer.from(await res.arrayBuffer()),
+        contentType: header('content-type') ?? 'application/json',
+        body: res.body,
         replica: replica.url,
-        passed: Object.fromEntries(PASSED_HEADERS.flatMap((h) => (res.headers.has(h) ? [[h, res.headers.get(h) as string]] : []))),
+        passed: Object.fromEntries(PASSED_HEADERS.flatMap((h) => (header(h) !== undefined ? [[h, header(h) as string]] : []))),
       };
       if (res.status !== 503) return { answer };
-      const retryAfter = res.headers.get(RETRY_AFTER);
+      const retryAfter = header(RETRY_AFTER);
       return retryAfter ? { busy: { ...answer, passed: { ...answer.passed, [RETRY_AFTER]: retryAfter } } } : { reason: 'not ready', timedOut: false };
     } catch (err) {
       const timedOut = (err as Error).name === 'TimeoutError';
@@ -112,6 +111,7 @@ export class ReplicaPool {
 
   stop(): void {
     clearInterval(this.timer);
+    this.client.close();
   }
 
   /** The next healthy replica not yet tried; an unhealthy one only when no healthy one is left. */
