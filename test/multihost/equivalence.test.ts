@@ -34,5 +34,11 @@ describeMultihost('multihost: three replicas on three hosts', () => {
     // Members send sums, the coordinator divides once: the same mean gradient, so the same curve.
     lossThree.forEach((l, i) => expect(Math.abs(l - lossOne[i]!), `epoch ${i + 1}: ${l} vs ${lossOne[i]}`).toBeLessThan(1e-3));
     expect(lossThree[1]!).toBeLessThan(lossThree[0]!);
+
+    // STREAM_REPLICAS=3: every stream and KV bucket of the run (events, queue, failure ledger,
+    // coordinator leases) has a copy on each server; the cluster is the run's own, so all its streams are.
+    const streams = await world.bus.jsm.streams.list().next();
+    expect(streams.map((i) => i.config.name)).toEqual(expect.arrayContaining([expect.stringMatching(/^KV_.*dp_leases/), expect.stringMatching(/^KV_.*consumer-failures$/)]));
+    for (const info of streams) expect(info.config.num_replicas, info.config.name).toBe(3);
   }, 300_000);
 });
