@@ -76,7 +76,7 @@ describe('the run, compare and registry pages in a real browser', () => {
     expect(await page.locator('#batches tbody tr').count()).toBe(2);
     expect(await page.textContent('#model-card')).toContain('# mnist — job run-a');
     // An artefact downloads through the UI's route with the viewer's session.
-    const href = await page.locator('#artefacts a', { hasText: 'confusion.json' }).getAttribute('href');
+    const href = await page.locator('#artefacts a', { hasText: 'confusion matrix' }).getAttribute('href');
     const download = await page.request.get(`${stack.uiUrl}${href}`);
     expect(download.status()).toBe(200);
     expect(((await download.json()) as { matrix: number[][] }).matrix).toEqual(matrix);

@@ -36,10 +36,10 @@ describe("the UI's registry routes", () => {
   });
 
   it('downloads only named artefact files', async () => {
-    const bad = await ui.inject({ url: '/api/artefacts/mnist/1/secrets.txt', headers: bearer.viewer });
+    const bad = await ui.inject({ url: '/api/artefacts/mnist/1/secrets', headers: bearer.viewer });
     expect(bad.statusCode).toBe(400);
-    expect(bad.json().error).toMatch(/^not an artefact the UI offers: file/);
-    const missing = await ui.inject({ url: '/api/artefacts/mnist/1/model-card.md', headers: bearer.viewer });
+    expect(bad.json().error).toMatch(/^not an artefact the UI offers: artefact/);
+    const missing = await ui.inject({ url: '/api/artefacts/mnist/1/modelCard', headers: bearer.viewer });
     expect(missing.statusCode).toBe(404);
     expect(missing.json().error).toBe('model mnist has no version 1');
   });

@@ -57,8 +57,11 @@ export const registry = {
   datasetVersion: (dataset: string, id: string) => api<DatasetVersionView>(`/api/registry/datasets/${seg(dataset)}/versions/${seg(id)}`),
 };
 
-/** The URL of a version's stored file, downloaded through the UI with the caller's session. */
-export const artefactUrl = (model: string, version: number, file: string) => `/api/artefacts/${seg(model)}/${version}/${seg(file)}`;
+/** A version's downloadable artefacts (the names @mlpipe/contracts gives them) as the run page lists them. */
+export const ARTEFACT_LABELS = { modelCard: 'model card', confusion: 'confusion matrix', modelJson: 'model (tfjs)', weights: 'weights', onnx: 'ONNX' } as const;
+
+/** The URL of a version's stored artefact, downloaded through the UI with the caller's session (the UI maps the name to its file). */
+export const artefactUrl = (model: string, version: number, artefact: keyof typeof ARTEFACT_LABELS) => `/api/artefacts/${seg(model)}/${version}/${artefact}`;
 
 /** Metric points grouped by key, each sorted by step. */
 export function curvesOf(points: readonly MetricPoint[]): Map<string, { x: number; y: number }[]> {

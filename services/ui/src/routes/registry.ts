@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { ARTEFACT_FILES, AliasSchema, ModelNameSchema } from '@mlpipe/contracts';
+import { ARTEFACTS, AliasSchema, ModelNameSchema, type ArtefactName } from '@mlpipe/contracts';
 import { ValidationError } from '@mlpipe/common';
 import { variantSharesOf } from '../core/variantShares';
 import type { RouteContext } from './context';
@@ -24,7 +24,7 @@ const REGISTRY_VIEWS: readonly RegExp[] = [
   /^audit$/,
 ];
 
-const ArtefactParams = z.object({ name: ModelNameSchema, version: z.coerce.number().int().positive(), file: z.enum(ARTEFACT_FILES as [string, ...string[]]) });
+const ArtefactParams = z.object({ name: ModelNameSchema, version: z.coerce.number().int().positive(), artefact: z.enum(Object.keys(ARTEFACTS) as [ArtefactName, ...ArtefactName[]]) });
 const AliasParams = z.object({ name: ModelNameSchema, alias: AliasSchema });
 const AliasBody = z.object({ version: z.number().int().positive(), reason: z.string().min(3).max(500) }).strict();
 
@@ -46,10 +46,12 @@ export function registerRegistryRoutes(app: FastifyInstance, ctx: RouteContext):
   });
 
   // A download of a version's stored file (model card, confusion matrix, weights, ONNX) with the caller's token.
-  app.get('/api/artefacts/:name/:version/:file', roles.viewer, async (req, reply) => {
+  // Pages name the artefact (modelCard, onnx, ...), never a store file name: keys.ts alone knows those.
+  app.get('/api/artefacts/:name/:version/:artefact', roles.viewer, async (req, reply) => {
     const p = parse(ArtefactParams, req.params, 'not an artefact the UI offers');
-    const r = await forwardBytes(req, `${deps.registryUrl}/models/${p.name}/versions/${p.version}/artefacts/${p.file}`);
-    if (r.status === 200) void reply.header('content-disposition', `attachment; filename="${p.name}-v${p.version}-${p.file}"`);
+    const file = ARTEFACTS[p.artefact].file;
+    const r = await forwardBytes(req, `${deps.registryUrl}/models/${p.name}/versions/${p.version}/artefacts/${file}`);
+    if (r.status === 200) void reply.header('content-disposition', `attachment; filename="${p.name}-v${p.version}-${file}"`);
     return reply.code(r.status).type(r.type).send(r.body);
   });
 

@@ -1,7 +1,7 @@
 import { mountShell } from '../shell';
 import { $, el, fmt, pct, showError } from '../dom';
 import { lineChart } from '../charts';
-import { artefactUrl, CHART_GROUPS, curvesOf, registry, type MetricPoint, type Registration, type Run, type Version } from '../registryApi';
+import { ARTEFACT_LABELS, artefactUrl, CHART_GROUPS, curvesOf, registry, type MetricPoint, type Registration, type Run, type Version } from '../registryApi';
 
 // One run: its parameters and tags, its curves, the evaluation of the version it registered
 // (confusion matrix, per-class accuracy, model card), the gate's decision, lineage and artefacts.
@@ -82,8 +82,8 @@ function showRegistration(r: Registration): void {
       el('dt', {}, 'champion then'), el('dd', { id: 'gate-champion' }, g?.championAtTheTime ? `v${g.championAtTheTime.version} (${pct(g.championAtTheTime.testAccuracy)})` : 'none: the first version'),
     ),
   );
-  const files = ['model-card.md', 'confusion.json', 'model.json', 'weights.bin', ...(v.onnx?.status === 'verified' ? ['model.onnx'] : [])];
-  $('artefacts').replaceChildren(...files.map((f) => el('li', {}, el('a', { href: artefactUrl(v.model, v.version, f), download: '' }, f))));
+  const offered: (keyof typeof ARTEFACT_LABELS)[] = ['modelCard', 'confusion', 'modelJson', 'weights', ...(v.onnx?.status === 'verified' ? (['onnx'] as const) : [])];
+  $('artefacts').replaceChildren(...offered.map((a) => el('li', {}, el('a', { href: artefactUrl(v.model, v.version, a), download: '' }, ARTEFACT_LABELS[a]))));
   if (v.onnx?.status === 'absent') $('artefacts').append(el('li', { class: 'muted' }, `no ONNX: ${v.onnx.reason ?? ''}`));
 }
 
@@ -106,7 +106,7 @@ async function showLineage(run: Run): Promise<void> {
 }
 
 async function showModelCard(v: Version): Promise<void> {
-  const res = await fetch(artefactUrl(v.model, v.version, 'model-card.md'));
+  const res = await fetch(artefactUrl(v.model, v.version, 'modelCard'));
   $('model-card').textContent = res.ok ? await res.text() : `No model card: ${((await res.json().catch(() => ({}))) as { error?: string }).error ?? `HTTP ${res.status}`}`;
 }
 
