@@ -24,20 +24,25 @@ export type DatasetManifest = z.infer<typeof DatasetManifestSchema>;
  * list (carried in every event, that grew O(n²) and passed NATS's payload limit near 15k batches).
  * The key must be the version's own manifest, so no event can steer a reader elsewhere in the store.
  */
-export const DatasetVersionSchema = z
-  .object({
-    id: Sha256Schema,
-    dataset: DatasetNameSchema,
-    trainSamples: z.number().int().nonnegative(),
-    testSamples: z.number().int().nonnegative(),
-    trainBatchCount: z.number().int().nonnegative(),
-    testBatchCount: z.number().int().nonnegative(),
-    manifestKey: z.string().min(1),
-    /** SHA-256 of the manifest object's bytes, as stored. */
-    manifestSha256: Sha256Schema,
-  })
+export const DatasetVersionCountsSchema = z.object({
+  id: Sha256Schema,
+  dataset: DatasetNameSchema,
+  trainSamples: z.number().int().nonnegative(),
+  testSamples: z.number().int().nonnegative(),
+  trainBatchCount: z.number().int().nonnegative(),
+  testBatchCount: z.number().int().nonnegative(),
+});
+
+export const DatasetVersionSchema = DatasetVersionCountsSchema.extend({
+  manifestKey: z.string().min(1),
+  /** SHA-256 of the manifest object's bytes, as stored. */
+  manifestSha256: Sha256Schema,
+})
   .strict()
-  .refine((v) => v.manifestKey === storeKeys.datasetVersion(v.dataset, v.id), { message: 'manifestKey must be the dataset version\'s own manifest key', path: ['manifestKey'] });
+  .refine((v) => v.manifestKey === storeKeys.datasetVersion(v.dataset, v.id), {
+    message: "manifestKey must be the dataset version's own manifest key",
+    path: ['manifestKey'],
+  });
 export type DatasetVersion = z.infer<typeof DatasetVersionSchema>;
 
 export const BatchValidatedSchema = z
@@ -83,7 +88,13 @@ export const DriftDetectedSchema = z
     modelVersion: z.number().int().positive(),
     /** The training data the window was compared with. */
     referenceDatasetVersion: Sha256Schema,
-    window: z.object({ from: z.iso.datetime({ offset: true }), to: z.iso.datetime({ offset: true }), samples: z.number().int().positive() }).strict(),
+    window: z
+      .object({
+        from: z.iso.datetime({ offset: true }),
+        to: z.iso.datetime({ offset: true }),
+        samples: z.number().int().positive(),
+      })
+      .strict(),
     reasons: z.array(z.string().min(1)).min(1),
     tests: z.array(DriftTestSchema),
   })

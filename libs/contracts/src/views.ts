@@ -1,6 +1,14 @@
 import { z } from 'zod';
-import { ClassCountsSchema, DatasetNameSchema, IdSchema, ModelNameSchema, Sha256Schema, SplitSchema, TimestampSchema } from './common';
-import { DriftTestSchema } from './data';
+import {
+  ClassCountsSchema,
+  DatasetNameSchema,
+  IdSchema,
+  ModelNameSchema,
+  Sha256Schema,
+  SplitSchema,
+  TimestampSchema,
+} from './common';
+import { DatasetVersionCountsSchema, DriftTestSchema } from './data';
 import { JobStatusSchema } from './train';
 
 /**
@@ -27,21 +35,16 @@ export const BatchRecordSchema = z
 export type BatchRecord = z.infer<typeof BatchRecordSchema>;
 
 export const ListBatchesRequestSchema = z
-  .object({ status: z.enum(['validated', 'rejected']).optional(), limit: z.number().int().min(1).max(500).default(100) })
+  .object({
+    status: z.enum(['validated', 'rejected']).optional(),
+    limit: z.number().int().min(1).max(500).default(100),
+  })
   .strict();
 
 /** A dataset version as the watcher made it: its counts, newest first. */
-export const DatasetVersionRecordSchema = z
-  .object({
-    id: Sha256Schema,
-    dataset: DatasetNameSchema,
-    trainSamples: z.number().int().nonnegative(),
-    testSamples: z.number().int().nonnegative(),
-    trainBatchCount: z.number().int().nonnegative(),
-    testBatchCount: z.number().int().nonnegative(),
-    createdAt: TimestampSchema,
-  })
-  .strict();
+export const DatasetVersionRecordSchema = DatasetVersionCountsSchema.extend({
+  createdAt: TimestampSchema,
+}).strict();
 export type DatasetVersionRecord = z.infer<typeof DatasetVersionRecordSchema>;
 
 export const ListDatasetVersionsRequestSchema = z
@@ -98,7 +101,12 @@ export const DriftAlertSchema = z
     reasons: z.array(z.string()),
     detectedAt: TimestampSchema,
     retrainJob: z
-      .object({ jobId: IdSchema, status: JobStatusSchema, modelVersion: z.number().int().positive().nullable(), trigger: z.string() })
+      .object({
+        jobId: IdSchema,
+        status: JobStatusSchema,
+        modelVersion: z.number().int().positive().nullable(),
+        trigger: z.string(),
+      })
       .strict()
       .nullable(),
   })

@@ -16,7 +16,8 @@ export const CHAOS_JOB: Partial<Hyperparams> = { arch: 'cnn-small', epochs: 3, b
 /** The job that shows every replica is free afterwards: it needs two of them. */
 export const FOLLOWING_JOB: Partial<Hyperparams> = { arch: 'cnn-small', epochs: 1, batchSize: 32, trainSubset: 2000, testSubset: 1000 };
 
-export async function submitJob(c: Cluster, hyperparams: Partial<Hyperparams>, replicas: number, reason = 'chaos'): Promise<Job> {
+/** Submits until the orchestrator accepts; any world with a bus and a dataset version (the chaos cluster, the multihost world). */
+export async function submitJob(c: Pick<Cluster, 'bus' | 'datasetVersion'>, hyperparams: Partial<Hyperparams>, replicas: number, reason = 'chaos'): Promise<Job> {
   // Until the orchestrator has recorded the dataset version, a submit is refused as invalid: ask again.
   return eventually(
     () =>

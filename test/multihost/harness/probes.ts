@@ -1,9 +1,12 @@
 import { request, streamNameOf } from '@mlpipe/bus';
-import { eventually, ValidationError } from '@mlpipe/common';
+import { eventually } from '@mlpipe/common';
 import type { Hyperparams, Job } from '@mlpipe/contracts';
 import { deadLetters, readStream } from '../../chaos/harness/events';
+import { submitJob } from '../../chaos/harness/probes';
 import type { ServiceProcess } from '../../chaos/harness/services';
 import type { World } from './world';
+
+export { submitJob };
 
 /**
  * What a scenario asks of the world from outside, as an operator would (the orchestrator's request
@@ -13,18 +16,6 @@ import type { World } from './world';
 
 /** Small jobs: cnn-small on 2,000 samples, two epochs; global batch 48 so three replicas take 16 each. */
 export const MULTIHOST_JOB: Partial<Hyperparams> = { arch: 'cnn-small', epochs: 2, batchSize: 48, trainSubset: 2400, testSubset: 1000, seed: 7 };
-
-export async function submitJob(w: World, hyperparams: Partial<Hyperparams>, replicas: number, reason = 'multihost'): Promise<Job> {
-  return eventually(
-    () =>
-      request(w.bus, 'orchestrator.jobs.submit', { datasetVersion: w.datasetVersion, hyperparams, replicas, reason }).catch((err: unknown) => {
-        if (err instanceof ValidationError && !/not known|no validated/.test(err.message)) throw err;
-        return undefined;
-      }),
-    60_000,
-    'the orchestrator to accept a job',
-  );
-}
 
 /** Waits for the job to end (succeeded with its version, failed or cancelled); still running at the deadline, it comes back as it stands. */
 export async function waitForJobEnd(w: World, jobId: string, timeoutMs: number): Promise<Job | undefined> {
