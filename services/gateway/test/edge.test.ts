@@ -65,7 +65,7 @@ describe('the edge when a model replica dies', () => {
     cleanup.push(() => pool.stop(), () => app.close());
     return { pool, app, predict: () => app.inject({ method: 'POST', url: '/predict', payload: { pixels: [0] } }) };
   };
-  const load = async (total: number, concurrency: number, send: () => Promise<{ statusCode: number; headers: Record<string, unknown> }>, at?: { request: number; run: () => void }) => {
+  const load = async (total: number, concurrency: number, send: () => Promise<{ statusCode: number; headers: Record<string, unknown> }>, at?: { request: number; run: () => void | Promise<void> }) => {
     const answers: { status: number; replica: string; afterEvent: boolean }[] = [];
     let sent = 0;
     let happened = false;
@@ -73,7 +73,7 @@ describe('the edge when a model replica dies', () => {
       while (sent < total) {
         const i = sent++;
         if (at && i === at.request) {
-          at.run();
+          await at.run();
           happened = true;
         }
         const afterEvent = happened;
@@ -93,7 +93,9 @@ describe('the edge when a model replica dies', () => {
     let inFlightAtKill = 0;
     const answers = await load(400, 8, predict, {
       request: 120,
-      run: () => {
+      run: async () => {
+        // Kill while a holds requests (the other workers keep sending), so some are reset, not only refused.
+        for (let turns = 0; a.stats.received === a.stats.answered && turns < 100_000; turns++) await new Promise((r) => setImmediate(r));
         inFlightAtKill = a.stats.received - a.stats.answered;
         a.kill();
       },
