@@ -15,6 +15,7 @@ import {
 } from '@mlpipe/contracts';
 import { applyFlatGradients, augmentFor, computeShardGradients, epochOrder, gradientLength, learningRateAt, loadModelFromBytes, recipeFrom, saveModelToBytes, setLearningRate, type Recipe } from '@mlpipe/ml';
 import { decodeGradient, encodeDense, TopKCompressor, type EncodedGradient } from '../core/gradientCodec';
+import { applyDecision } from '../core/catchUp';
 import { allFinite } from '../core/gradientCheck';
 import { batchRange, shardRange, stepPosition } from '../core/sharding';
 import { readLease, type LeaseSettings } from './coordinatorLease';
@@ -250,8 +251,11 @@ export class DpWorker {
     }
     if (ctl.kind === 'step') this.members = ctl.members;
     const applyStarted = performance.now();
-    if (ctl.apply && this.model && ctl.apply.step > this.appliedThrough) {
-      if (ctl.apply.step !== this.appliedThrough + 1) return this.rejoin(`missed step ${this.appliedThrough + 1}`);
+    // Behind the group, it asks once to re-join; the frame that re-admits it brings the weights.
+    const stateToThisReplica = ctl.kind === 'step' && ctl.transfer?.to.includes(this.opts.member) === true;
+    const decision = applyDecision({ kind: ctl.kind, applyStep: ctl.apply?.step, stateToThisReplica }, { appliedThrough: this.appliedThrough, hasModel: this.model !== undefined, role: this.role });
+    if (decision === 'rejoin') return this.rejoin(`missed step ${this.appliedThrough + 1}`);
+    if (decision === 'apply' && ctl.apply && this.model) {
       // Every member sets the same scheduled rate for the same global step before its optimizer runs.
       setLearningRate(this.model, learningRateAt(ctl.apply.step, this.recipe.schedule));
       applyFlatGradients(this.model, decodeGradient({ encoding: ctl.apply.encoding, bytes: payload }, gradientLength(this.model)));
