@@ -1,6 +1,7 @@
 import { Client, credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { service as healthService } from 'grpc-health-check';
 import { TransientError } from '@mlpipe/common';
+import { ReplicaRotation, type Attempt } from '../core/replicaRotation';
 
 /** A replica's answer to a forwarded call: the response bytes, or its own error status (passed on as it is). */
 export type GrpcReplicaAnswer =
@@ -8,6 +9,7 @@ export type GrpcReplicaAnswer =
   | { replica: string; error: ServiceError };
 
 interface Replica {
+  name: string;
   address: string;
   client: Client;
   healthy: boolean;
@@ -21,22 +23,13 @@ const HEALTH_CHECK = healthService.Check as unknown as {
 };
 
 /**
- * The edge's gRPC side of the replica pool: the same rules as ReplicaPool (HTTP), for calls
- * forwarded as bytes to each replica's gRPC port. A call goes to the next healthy replica; one
- * that cannot be reached or answers UNAVAILABLE (not ready, a full batch queue: HTTP's 503) is marked
- * unhealthy at once and the call goes on to a replica it has not tried (every RPC is idempotent).
- * Those failures cost no time, so they do not use up the retry; a DEADLINE_EXCEEDED does, and a call
- * gives up at its second. Any other status is the replica's verdict on the request (INVALID_ARGUMENT,
- * NOT_FOUND, UNAUTHENTICATED, ...) and goes back unchanged. A background probe (grpc.health.v1 Check)
- * brings replicas back. With no replica able to answer: TransientError (UNAVAILABLE).
- *
- * As in ReplicaPool, an overloaded replica (UNAVAILABLE with a `retry-after` trailer: its batch queue
- * is full) is busy, not unhealthy: it stays in the rotation, the call goes on to a replica not yet
- * tried, and when every one it tried was busy, the busy status with the soonest retry-after goes back.
+ * The edge's gRPC side of the replica pool: calls forwarded as bytes to each replica's gRPC port by
+ * the same rule as ReplicaPool (core/replicaRotation; every RPC is idempotent). How a status is read
+ * is outcomeOf below. A background probe (grpc.health.v1 Check) brings replicas back. None able to
+ * answer: TransientError (UNAVAILABLE).
  */
 export class GrpcReplicaPool {
-  private readonly replicas: Replica[];
-  private next = 0;
+  private readonly rotation: ReplicaRotation<Replica>;
   private readonly timer: NodeJS.Timeout;
 
   constructor(
@@ -45,43 +38,26 @@ export class GrpcReplicaPool {
     probeIntervalMs = 2000,
   ) {
     if (!addresses.length) throw new Error('a gRPC replica pool needs at least one replica address');
-    this.replicas = addresses.map((address) => ({ address, client: new Client(address, credentials.createInsecure()), healthy: true }));
+    this.rotation = new ReplicaRotation(addresses.map((address) => ({ name: address, address, client: new Client(address, credentials.createInsecure()), healthy: true })));
     this.timer = setInterval(() => void this.probe(), probeIntervalMs);
     this.timer.unref();
   }
 
   healthyCount(): number {
-    return this.replicas.filter((r) => r.healthy).length;
+    return this.rotation.healthyCount();
   }
 
   /** Forwards one unary call (`path` as /package.Service/Method, the request still encoded). */
   async forward(path: string, request: Buffer, metadata: Metadata): Promise<GrpcReplicaAnswer> {
-    const tried = new Set<Replica>();
-    const reasons: string[] = [];
-    let busy: { answer: GrpcReplicaAnswer; retryAfter: number } | undefined;
-    for (let timeouts = 0; timeouts < 2; ) {
-      const replica = this.pick(tried);
-      if (!replica) break;
-      tried.add(replica);
-      const answer = await this.attempt(replica, path, request, metadata);
-      const code = 'error' in answer ? answer.error.code : status.OK;
-      const retryAfter = 'error' in answer && code === status.UNAVAILABLE ? retryAfterOf(answer.error) : undefined;
-      if (retryAfter !== undefined) {
-        if (!busy || retryAfter < busy.retryAfter) busy = { answer, retryAfter };
-        continue;
-      }
-      if (code !== status.UNAVAILABLE && code !== status.DEADLINE_EXCEEDED) return answer;
-      replica.healthy = false;
-      reasons.push(`${replica.address}: ${code === status.DEADLINE_EXCEEDED ? `no answer within ${this.timeoutMs} ms` : ('error' in answer ? answer.error.details : '') || 'unavailable'}`);
-      if (code === status.DEADLINE_EXCEEDED) timeouts++;
-    }
-    if (busy) return busy.answer;
-    throw new TransientError(`no model replica could answer (${reasons.join('; ') || 'none is healthy'})`);
+    return this.rotation.call(
+      async (replica) => outcomeOf(await this.attempt(replica, path, request, metadata), this.timeoutMs),
+      (reasons) => new TransientError(`no model replica could answer (${reasons})`),
+    );
   }
 
   stop(): void {
     clearInterval(this.timer);
-    for (const r of this.replicas) r.client.close();
+    for (const r of this.rotation.replicas) r.client.close();
   }
 
   private attempt(replica: Replica, path: string, request: Buffer, metadata: Metadata): Promise<GrpcReplicaAnswer> {
@@ -92,19 +68,9 @@ export class GrpcReplicaPool {
     });
   }
 
-  /** The next healthy replica not yet tried; an unhealthy one only when no healthy one is left. */
-  private pick(tried: Set<Replica>): Replica | undefined {
-    const candidates = this.replicas.filter((r) => !tried.has(r));
-    const healthy = candidates.filter((r) => r.healthy);
-    const pool = healthy.length ? healthy : candidates;
-    if (!pool.length) return undefined;
-    this.next = (this.next + 1) % pool.length;
-    return pool[this.next];
-  }
-
   private async probe(): Promise<void> {
     await Promise.all(
-      this.replicas.map(async (r) => {
+      this.rotation.replicas.map(async (r) => {
         r.healthy = await new Promise<boolean>((resolve) =>
           r.client.makeUnaryRequest(HEALTH_CHECK.path, HEALTH_CHECK.requestSerialize, HEALTH_CHECK.responseDeserialize, { service: '' }, new Metadata(), { deadline: Date.now() + 1000 }, (err, res) =>
             resolve(!err && (res?.status === 'SERVING' || res?.status === 1)),
@@ -113,6 +79,21 @@ export class GrpcReplicaPool {
       }),
     );
   }
+}
+
+/**
+ * How the rotation reads a replica's answer: UNAVAILABLE with a retry-after is busy; UNAVAILABLE
+ * without one (not ready, unreachable) and DEADLINE_EXCEEDED are no answer; any other status is
+ * the replica's verdict on the request and goes back unchanged.
+ */
+function outcomeOf(answer: GrpcReplicaAnswer, timeoutMs: number): Attempt<GrpcReplicaAnswer> {
+  if (!('error' in answer)) return { answer };
+  const { code, details } = answer.error;
+  const retryAfterS = code === status.UNAVAILABLE ? retryAfterOf(answer.error) : undefined;
+  if (retryAfterS !== undefined) return { busy: answer, retryAfterS };
+  if (code === status.DEADLINE_EXCEEDED) return { reason: `no answer within ${timeoutMs} ms`, timedOut: true };
+  if (code === status.UNAVAILABLE) return { reason: details || 'unavailable', timedOut: false };
+  return { answer };
 }
 
 /** The `retry-after` trailer of a replica's status, in seconds; undefined without one (not ready, down). */
