@@ -1,4 +1,4 @@
-import { computeDatasetManifest, parseIdx, readSeedFile, writeDatasetManifest, writeNormalisedBatch, PIXELS, type LabelledImages } from '@mlpipe/dataset';
+import { computeDatasetManifest, parseIdx, readSeedFile, writeDatasetManifest, writeNormalisedBatch, PIXELS, type IncomingBatch, type LabelledImages } from '@mlpipe/dataset';
 import type { DatasetVersion } from '@mlpipe/contracts';
 import type { ObjectStore } from '@mlpipe/storage';
 
@@ -7,6 +7,13 @@ export function mnistSamples(split: 'train' | 't10k', count: number): LabelledIm
   const images = parseIdx(readSeedFile('mnist', `${split}-images-idx3-ubyte`)).data;
   const labels = parseIdx(readSeedFile('mnist', `${split}-labels-idx1-ubyte`)).data;
   return { images: images.slice(0, count * PIXELS), labels: labels.slice(0, count), count };
+}
+
+/** `n` MNIST test samples from `from` on, as an incoming IDX batch of `split` (what a person drops in the bucket). */
+export function mnistIncomingBatch(split: IncomingBatch['split'], from: number, n: number): IncomingBatch {
+  const images = parseIdx(readSeedFile('mnist', 't10k-images-idx3-ubyte')).data.slice(from * PIXELS, (from + n) * PIXELS);
+  const labels = parseIdx(readSeedFile('mnist', 't10k-labels-idx1-ubyte')).data.slice(from, from + n);
+  return { dataset: 'mnist', split, format: 'idx', set: { images, labels, count: n } };
 }
 
 /** A real dataset version of `train` + `test` MNIST samples, written as the watcher would. */

@@ -4,24 +4,15 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from '@mlpipe/bus';
 import { createPool, type Pool } from '@mlpipe/db';
-import { createTestBus, createTestDatabase } from '@mlpipe/testing';
+import { createTestBus, createTestDatabase, mnistIncomingBatch } from '@mlpipe/testing';
 import { DatasetWatcherConfigSchema, loadConfig } from '@mlpipe/config';
 import { eventually } from '@mlpipe/common';
 import { createLogger, createMetricsRegistry } from '@mlpipe/runtime';
 import { createObjectStore, type ObjectStore } from '@mlpipe/storage';
-import { parseIdx, readSeedFile, writeIncomingBatch, PIXELS, type IncomingBatch } from '@mlpipe/dataset';
+import { writeIncomingBatch } from '@mlpipe/dataset';
 import { startWatcher, type RunningWatcher } from '../src/service';
 
 const logger = createLogger('watcher-api-test', 'silent');
-const images = parseIdx(readSeedFile('mnist', 't10k-images-idx3-ubyte')).data;
-const labels = parseIdx(readSeedFile('mnist', 't10k-labels-idx1-ubyte')).data;
-const slice = (split: IncomingBatch['split'], from: number, n: number): IncomingBatch => ({
-  dataset: 'mnist',
-  split,
-  format: 'idx',
-  set: { images: images.slice(from * PIXELS, (from + n) * PIXELS), labels: labels.slice(from, from + n), count: n },
-});
-
 /** The watcher's read API on real NATS, PostgreSQL and a folder store: what the UI's data page shows. */
 describe('dataset watcher request API', () => {
   let bus: Awaited<ReturnType<typeof createTestBus>>;
@@ -38,9 +29,9 @@ describe('dataset watcher request API', () => {
     root = await mkdtemp(join(tmpdir(), 'mlpipe-wapi-'));
     store = createObjectStore({ kind: 'fs', root });
     await store.ensureReady();
-    await writeIncomingBatch(store, 'incoming/a-train/', slice('train', 0, 300));
-    await writeIncomingBatch(store, 'incoming/b-test/', slice('test', 300, 200));
-    const bad = slice('train', 600, 300);
+    await writeIncomingBatch(store, 'incoming/a-train/', mnistIncomingBatch('train', 0, 300));
+    await writeIncomingBatch(store, 'incoming/b-test/', mnistIncomingBatch('test', 300, 200));
+    const bad = mnistIncomingBatch('train', 600, 300);
     bad.set.labels[3] = 12;
     bad.set.labels[4] = 11;
     await writeIncomingBatch(store, 'incoming/c-bad/', bad);

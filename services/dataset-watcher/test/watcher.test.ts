@@ -4,24 +4,17 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { consumeEvents } from '@mlpipe/bus';
 import { createPool, type Pool } from '@mlpipe/db';
-import { createTestBus, createTestDatabase, startS3Server } from '@mlpipe/testing';
+import { createTestBus, createTestDatabase, mnistIncomingBatch, startS3Server } from '@mlpipe/testing';
 import { DatasetWatcherConfigSchema, loadConfig } from '@mlpipe/config';
 import { eventually } from '@mlpipe/common';
 import { createLogger, createMetricsRegistry } from '@mlpipe/runtime';
 import type { Envelope } from '@mlpipe/contracts';
 import { createObjectStore, type ObjectStore } from '@mlpipe/storage';
-import { loadDatasetVersion, parseIdx, readDatasetManifest, readSeedFile, seedDataset, writeIncomingBatch, PIXELS, type IncomingBatch } from '@mlpipe/dataset';
+import { loadDatasetVersion, readDatasetManifest, seedDataset, writeIncomingBatch } from '@mlpipe/dataset';
 import { startWatcher, type RunningWatcher } from '../src/service';
 
 const logger = createLogger('watcher-test', 'silent');
 const config = loadConfig(DatasetWatcherConfigSchema, { DATA_POLL_MS: '200' });
-
-/** n MNIST test samples from `from` on, as an IDX batch of a split. */
-function mnistSlice(split: IncomingBatch['split'], from: number, n: number): IncomingBatch {
-  const images = parseIdx(readSeedFile('mnist', 't10k-images-idx3-ubyte')).data.slice(from * PIXELS, (from + n) * PIXELS);
-  const labels = parseIdx(readSeedFile('mnist', 't10k-labels-idx1-ubyte')).data.slice(from, from + n);
-  return { dataset: 'mnist', split, format: 'idx', set: { images, labels, count: n } };
-}
 
 type Events = { validated: Envelope<'data.batch.validated'>[]; rejected: Envelope<'data.batch.rejected'>[] };
 
@@ -79,11 +72,11 @@ describe.each(['fs', 's3'] as const)('dataset watcher on real NATS, PostgreSQL a
 
   it('accepts a good batch, rejects a corrupt one with the reason, and does not re-emit after a restart', async () => {
     await store.ensureReady();
-    await writeIncomingBatch(store, 'incoming/good/', mnistSlice('train', 0, 300));
-    const bad = mnistSlice('train', 300, 300);
+    await writeIncomingBatch(store, 'incoming/good/', mnistIncomingBatch('train', 0, 300));
+    const bad = mnistIncomingBatch('train', 300, 300);
     bad.set.labels[5] = 12; // a label outside 0-9
     await writeIncomingBatch(store, 'incoming/bad-label/', bad);
-    await writeIncomingBatch(store, 'incoming/truncated/', mnistSlice('train', 600, 300));
+    await writeIncomingBatch(store, 'incoming/truncated/', mnistIncomingBatch('train', 600, 300));
     const images = await store.get('incoming/truncated/images.idx');
     await store.put('incoming/truncated/images.idx', images.subarray(0, 5000)); // cut after batch.json was written
     await store.put('incoming/half-written/images.idx', images); // no batch.json yet: not a batch
@@ -102,8 +95,8 @@ describe.each(['fs', 's3'] as const)('dataset watcher on real NATS, PostgreSQL a
     expect(loaded.train.count).toBe(300);
 
     // A test split makes a new version that covers both; the same content again is a duplicate.
-    await writeIncomingBatch(store, 'incoming/test-split/', mnistSlice('test', 1000, 200));
-    await writeIncomingBatch(store, 'incoming/good-again/', mnistSlice('train', 0, 300));
+    await writeIncomingBatch(store, 'incoming/test-split/', mnistIncomingBatch('test', 1000, 200));
+    await writeIncomingBatch(store, 'incoming/good-again/', mnistIncomingBatch('train', 0, 300));
     await watcher!.scan();
     await eventually(() => events.validated.length === 2 && events.rejected.length === 3, 30_000);
     // The event names the manifest (key, counts, hash); the batches are in the manifest, which hashes as announced.
@@ -137,7 +130,7 @@ describe.each(['fs', 's3'] as const)('dataset watcher on real NATS, PostgreSQL a
     });
     await eventually(async () => (await pool.query("select to_regclass('watcher.batches') as t")).rows[0]?.t !== null, 10_000);
     await new Promise((r) => setTimeout(r, 300)); // the start-up scan has run and found nothing
-    await writeIncomingBatch(store, 'incoming/notified/', mnistSlice('test', 0, 100));
+    await writeIncomingBatch(store, 'incoming/notified/', mnistIncomingBatch('test', 0, 100));
     bus.nc.publish(subject, JSON.stringify({ EventName: 's3:ObjectCreated:Put', Key: 'mlpipe/incoming/notified/batch.json' }));
     await eventually(() => events.validated.length === 1, 10_000);
     expect(events.validated[0]!.data.batchId).toBe('notified');

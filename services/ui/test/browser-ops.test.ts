@@ -4,23 +4,15 @@ import { publishEvent, request, subscribeEvents } from '@mlpipe/bus';
 import { eventually } from '@mlpipe/common';
 import { storeKeys, type Envelope, type PredictionRecord } from '@mlpipe/contracts';
 import { DatasetWatcherConfigSchema, loadConfig } from '@mlpipe/config';
-import { dilate, parseIdx, readSeedFile, writeIncomingBatch, PIXELS, type IncomingBatch } from '@mlpipe/dataset';
+import { dilate, writeIncomingBatch, PIXELS } from '@mlpipe/dataset';
 import { createModel, initBackend } from '@mlpipe/ml';
 import { createLogger, createMetricsRegistry } from '@mlpipe/runtime';
 import { startWatcher, type RunningWatcher } from '../../dataset-watcher/src/service';
 import { startTrainer, type RunningTrainer } from '../../trainer/src/service';
 import { launchBrowser, openPage, screenshot, signedInContext, startUiStack, type UiStack } from './browserHarness';
+import { mnistIncomingBatch } from '@mlpipe/testing';
 
 const logger = createLogger('ui-ops-test', 'silent');
-const images = parseIdx(readSeedFile('mnist', 't10k-images-idx3-ubyte')).data;
-const labels = parseIdx(readSeedFile('mnist', 't10k-labels-idx1-ubyte')).data;
-const slice = (split: IncomingBatch['split'], from: number, n: number): IncomingBatch => ({
-  dataset: 'mnist',
-  split,
-  format: 'idx',
-  set: { images: images.slice(from * PIXELS, (from + n) * PIXELS), labels: labels.slice(from, from + n), count: n },
-});
-
 /**
  * The UI's operations pages (jobs, sweeps, data, draw) in Chromium, against a real registry,
  * gateway, orchestrator, dataset watcher and trainer on NATS, PostgreSQL and a folder store.
@@ -41,9 +33,9 @@ describe('the jobs, sweeps, data and draw pages in a real browser', () => {
     const { store, pool } = stack.live;
     await store.ensureReady();
     // Real data through the real watcher: two good batches and one it must reject for its labels.
-    await writeIncomingBatch(store, 'incoming/a-train/', slice('train', 0, 1500));
-    await writeIncomingBatch(store, 'incoming/b-test/', slice('test', 1500, 300));
-    const bad = slice('train', 2000, 300);
+    await writeIncomingBatch(store, 'incoming/a-train/', mnistIncomingBatch('train', 0, 1500));
+    await writeIncomingBatch(store, 'incoming/b-test/', mnistIncomingBatch('test', 1500, 300));
+    const bad = mnistIncomingBatch('train', 2000, 300);
     bad.set.labels[3] = 12;
     bad.set.labels[7] = 11;
     await writeIncomingBatch(store, 'incoming/c-bad/', bad);
@@ -176,9 +168,10 @@ describe('the jobs, sweeps, data and draw pages in a real browser', () => {
       artefactPrefix: storeKeys.modelArtefacts('mnist', 'job-7'), decision: { outcome: 'challenger', reason: 'test' },
     }, { source: 'test' });
     await eventually(async () => ((await stack.live.pool.query('select 1 from watcher.model_versions where version = 7')).rowCount ? true : undefined), 15_000, 'the watcher to learn v7');
+    const seen = mnistIncomingBatch('test', 0, 1400).set;
     const records = Array.from({ length: 200 }, (_, k): PredictionRecord => ({
       predictionId: `p-${k}`, at: new Date(Date.now() + k).toISOString(), model: 'mnist', version: 7, variant: 'challenger',
-      class: labels[k * 7] as number, confidence: 0.9, input28: Buffer.from(dilate(images.subarray(k * 7 * PIXELS, (k * 7 + 1) * PIXELS))).toString('base64'),
+      class: seen.labels[k * 7] as number, confidence: 0.9, input28: Buffer.from(dilate(seen.images.subarray(k * 7 * PIXELS, (k * 7 + 1) * PIXELS))).toString('base64'),
     }));
     await store.put(storeKeys.predictionLog('mnist', '2026-12-02', 'ui-ops'), new TextEncoder().encode(records.map((r) => JSON.stringify(r)).join('\n') + '\n'));
     await watcher.drift!.check();
