@@ -4,6 +4,7 @@ import type { Hyperparams, Job } from '@mlpipe/contracts';
 import { deadLetters, readStream } from '../../chaos/harness/events';
 import { submitJob } from '../../chaos/harness/probes';
 import type { ServiceProcess } from '../../chaos/harness/services';
+import type { Host } from './hosts';
 import type { World } from './world';
 
 export { submitJob };
@@ -95,4 +96,14 @@ export async function waitForFreeReplicas(w: World, count: number, timeoutMs = 7
     timeoutMs,
     `${count} trainer replicas waiting for a job`,
   );
+}
+
+/**
+ * The host whose NATS server the harness's own connection is on. The live event log and the step tap
+ * are core subscriptions of that connection: cut that host and they hear nothing until the client
+ * notices and moves to another server, so a scenario cuts a host other than this one when it can.
+ */
+export function harnessHost(w: World): Host | undefined {
+  const at = w.bus.nc.getServer();
+  return at ? w.nats.servers.find((s) => s.url.endsWith(`//${at}`))?.host : undefined;
 }
