@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { conv2dFilterGradient, conv2dInputGradient, type FilterGradAttrs, type InputGradAttrs } from './conv2dGradients';
 import { registerConv3dFilterGradient } from './conv2dBackpropFilterConv3d';
+import { leadingAxesSum, type SumAttrs } from './leadingAxesSum';
 import { maxPoolGradient, type MaxPoolGradAttrs } from './maxPoolGrad';
 import type { WasmBackend } from './wasmCalls';
 
@@ -9,7 +10,8 @@ const registered = new Set<string>();
 
 /**
  * Puts our gradient kernels in front of the WASM backend's: the two convolution gradients as
- * forward convolutions on XNNPACK, and max-pool's gradient as one JS pass. The backend's forward
+ * forward convolutions on XNNPACK, max-pool's gradient as one JS pass, and the bias gradients'
+ * sums over leading axes as matrix products. The backend's forward
  * Conv2D is vectorised; its backward kernels are scalar loops, and they were 90% of a training
  * step. Where our kernel does not cover a case it hands it to the kernel it replaced, so
  * everything the backend could do before still works. Idempotent.
@@ -27,6 +29,10 @@ export function registerWasmGradientKernels(): string[] {
   replace('MaxPoolGrad', () => (args) => {
     const { dy, input } = args.inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
     return maxPoolGradient(args.backend as unknown as WasmBackend, dy, input, args.attrs as unknown as MaxPoolGradAttrs);
+  });
+  replace('Sum', (fallback) => (args) => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    return leadingAxesSum(args.backend as unknown as WasmBackend, x, args.attrs as unknown as SumAttrs) ?? fallback(args);
   });
   return [...registered];
 }
