@@ -9,3 +9,4 @@ export * from './dp';
 export * from './sweep';
 export * from './digits';
 export * from './views';
+export * from './variantTraffic';

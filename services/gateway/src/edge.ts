@@ -5,13 +5,24 @@ import { Counter, Histogram, type Registry } from 'prom-client';
 import type { AuthGuard } from '@mlpipe/auth';
 import { PASSED_HEADERS, type ReplicaPool } from './adapters/replicaPool';
 import { requireTokenForInference } from './inferenceAuth';
+import { readReplicaCounts } from './adapters/replicaVariants';
+import { sumVariantTotals } from './core/variantTotals';
 
 /**
  * The gateway as an edge in front of model replicas (gateway processes without MODEL_REPLICAS):
  * the same routes, forwarded by the replica pool. Bodies pass through untouched, so replicas do
  * all validation and the answers (and error shapes) are the replicas' own.
  */
-export function buildEdge(deps: { pool: ReplicaPool; metrics: Registry; logger: Logger; isReady: () => boolean; bodyLimitBytes?: number; guard?: AuthGuard | undefined }): FastifyInstance {
+export function buildEdge(deps: {
+  pool: ReplicaPool;
+  metrics: Registry;
+  logger: Logger;
+  isReady: () => boolean;
+  bodyLimitBytes?: number;
+  guard?: AuthGuard | undefined;
+  /** How long each replica has to hand over its counters for GET /metrics/variants (default 2 s). */
+  variantsTimeoutMs?: number;
+}): FastifyInstance {
   const app = Fastify({ loggerInstance: deps.logger as FastifyBaseLogger, bodyLimit: deps.bodyLimitBytes ?? 1024 * 1024 });
   const hop = new Histogram({ name: 'mlpipe_gateway_forward_seconds', help: 'Time to forward a request to a model replica', labelNames: ['status'], buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5], registers: [deps.metrics] });
   const failures = new Counter({ name: 'mlpipe_gateway_unanswered_total', help: 'Requests no replica could answer', registers: [deps.metrics] });
@@ -43,5 +54,9 @@ export function buildEdge(deps: { pool: ReplicaPool; metrics: Registry; logger: 
     }
   };
   for (const path of ['/v2', '/v2/*', '/predict', '/explain', '/models']) app.all(path, forward);
+  // The variant counters live on the replicas (each counts what it answered): the edge, which knows
+  // them all, sums them for the UI and names any that did not answer. Open like /metrics, which it
+  // sums: counts per model and variant, no input or prediction.
+  app.get('/metrics/variants', async () => sumVariantTotals(await readReplicaCounts(deps.pool.urls(), deps.variantsTimeoutMs ?? 2000)));
   return app;
 }

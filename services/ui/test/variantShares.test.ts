@@ -1,32 +1,42 @@
 import { describe, expect, it } from 'vitest';
-import { samplesOf, variantSharesOf } from '../src/core/variantShares';
+import { sharesOf, trafficBehindEdge, variantSharesOf } from '../src/core/variantShares';
 
-const METRICS = `# HELP mlpipe_variant_requests_total Requests by the variant that answered
-# TYPE mlpipe_variant_requests_total counter
-mlpipe_variant_requests_total{model="mnist",variant="champion",service="gateway"} 90
-mlpipe_variant_requests_total{model="mnist",variant="challenger",service="gateway"} 10
-mlpipe_variant_requests_total{model="other",variant="champion",service="gateway"} 5
-mlpipe_variant_requests_total_created{model="mnist",variant="champion"} 1700000000
-mlpipe_shadow_predictions_total{model="mnist",agree="true",service="gateway"} 45
-mlpipe_shadow_predictions_total{model="mnist",agree="false",service="gateway"} 5
-`;
-
-describe("a model's variant shares from the gateway's counters", () => {
-  it('splits the answered requests by variant and measures shadow agreement for that model only', () => {
-    expect(variantSharesOf(METRICS, 'mnist')).toEqual({
+describe("a model's variant shares from the replicas' counters", () => {
+  it('splits the answered requests by variant and measures shadow agreement', () => {
+    expect(sharesOf({ requests: { champion: 90, challenger: 10 }, shadow: { agree: 45, disagree: 5 } })).toEqual({
       requests: { champion: 90, challenger: 10 },
       shares: { champion: 0.9, challenger: 0.1 },
       shadow: { agree: 45, disagree: 5, agreement: 0.9 },
     });
   });
 
-  it('sums label sets (replicas) and says "no agreement" when nothing was shadowed', () => {
-    const two = `mlpipe_variant_requests_total{model="m",variant="champion",replica="a"} 3\nmlpipe_variant_requests_total{model="m",variant="champion",replica="b"} 1\n`;
-    expect(variantSharesOf(two, 'm')).toEqual({ requests: { champion: 4 }, shares: { champion: 1 }, shadow: { agree: 0, disagree: 0, agreement: null } });
-    expect(variantSharesOf('', 'm').shares).toEqual({});
+  it('says "nothing counted" and "no agreement" for a model no replica has served', () => {
+    expect(sharesOf(undefined)).toEqual({ requests: {}, shares: {}, shadow: { agree: 0, disagree: 0, agreement: null } });
   });
 
-  it('reads escaped label values and ignores other metrics that share a prefix', () => {
-    expect(samplesOf('x_total{a="q\\"uote"} 2\nx_total_created{a="b"} 9\n', 'x_total')).toEqual([{ labels: { a: 'q"uote' }, value: 2 }]);
+  it("reads one replica's /metrics for that model only", () => {
+    const text = 'mlpipe_variant_requests_total{model="mnist",variant="champion"} 3\nmlpipe_variant_requests_total{model="other",variant="champion"} 9\nmlpipe_shadow_predictions_total{model="mnist",agree="false"} 3\n';
+    expect(variantSharesOf(text, 'mnist')).toEqual({ requests: { champion: 3 }, shares: { champion: 1 }, shadow: { agree: 0, disagree: 3, agreement: 0 } });
+  });
+
+  it("behind the edge: the summed shares, with the replicas counted and those missing", () => {
+    const totals = { models: { mnist: { requests: { champion: 3, challenger: 1 }, shadow: { agree: 3, disagree: 0 } } }, replicas: ['http://a'], missing: [{ replica: 'http://b', reason: 'unreachable' }] };
+    expect(trafficBehindEdge(totals, 'mnist')).toEqual({
+      available: true,
+      replicas: ['http://a'],
+      missing: [{ replica: 'http://b', reason: 'unreachable' }],
+      requests: { champion: 3, challenger: 1 },
+      shares: { champion: 0.75, challenger: 0.25 },
+      shadow: { agree: 3, disagree: 0, agreement: 1 },
+    });
+    expect(trafficBehindEdge(totals, 'fashion').available).toBe(true);
+  });
+
+  it('behind the edge with no replica answering: not available, saying who was asked and why', () => {
+    expect(trafficBehindEdge({ models: {}, replicas: [], missing: [{ replica: 'http://a', reason: 'unreachable' }, { replica: 'http://b', reason: 'no answer within 2000 ms' }] }, 'mnist')).toEqual({
+      available: false,
+      reason: 'no model replica behind the gateway answered (http://a: unreachable; http://b: no answer within 2000 ms)',
+    });
+    expect(trafficBehindEdge({ models: {}, replicas: [], missing: [] }, 'mnist')).toEqual({ available: false, reason: 'the gateway has no model replicas' });
   });
 });

@@ -56,6 +56,11 @@ export class ReplicaPool {
     return this.rotation.healthyCount();
   }
 
+  /** Every replica's base URL, healthy or not (the edge's variant totals ask each one). */
+  urls(): string[] {
+    return this.rotation.replicas.map((r) => r.url);
+  }
+
   async forward(method: string, path: string, body: Buffer | undefined, contentType: string | undefined, authorization?: string, passed: Record<string, string> = {}): Promise<ReplicaAnswer> {
     return this.rotation.call(
       (replica) => this.attempt(replica, method, path, body, contentType, authorization, passed),

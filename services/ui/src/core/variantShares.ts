@@ -1,6 +1,8 @@
+import { variantCountsOf, type VariantCounts, type VariantTotals } from '@mlpipe/contracts';
+
 /** How a model's traffic splits between its variants, and how often the shadow agreed, from the gateway's counters. */
 export interface VariantShares {
-  /** Requests answered per variant (champion, challenger, pinned, named) since the gateway started. */
+  /** Requests answered per variant (champion, challenger, pinned, named) since the replicas started. */
   requests: Record<string, number>;
   /** Each variant's share of the answered requests (0..1). */
   shares: Record<string, number>;
@@ -8,41 +10,33 @@ export interface VariantShares {
   shadow: { agree: number; disagree: number; agreement: number | null };
 }
 
-const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)\{([^}]*)\}\s+([0-9.eE+-]+|NaN|\+Inf|-Inf)(?:\s+\d+)?$/;
-const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
+/** What the traffic view says: the shares, and whose counters they are (the replicas summed, those that did not answer). */
+export type TrafficView =
+  | { available: false; reason: string }
+  | ({ available: true; replicas: string[]; missing: { replica: string; reason: string }[] } & VariantShares);
 
-/** The samples of one metric in Prometheus text format, each with its labels (lines of other metrics are skipped). */
-export function samplesOf(text: string, metric: string): { labels: Record<string, string>; value: number }[] {
-  const out: { labels: Record<string, string>; value: number }[] = [];
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${metric}{`)) continue;
-    const m = SAMPLE.exec(line.trim());
-    if (!m || m[1] !== metric) continue;
-    const labels: Record<string, string> = {};
-    for (const l of m[2]!.matchAll(LABEL)) labels[l[1]!] = l[2]!.replace(/\\(.)/g, '$1');
-    out.push({ labels, value: Number(m[3]) });
-  }
-  return out;
+/** Shares and agreement of one model's counts (none counted yet: empty, agreement null). */
+export function sharesOf(counts: VariantCounts | undefined): VariantShares {
+  const requests = { ...(counts?.requests ?? {}) };
+  const total = Object.values(requests).reduce((a, b) => a + b, 0);
+  const shares = Object.fromEntries(Object.entries(requests).map(([v, n]) => [v, total ? n / total : 0]));
+  const { agree, disagree } = counts?.shadow ?? { agree: 0, disagree: 0 };
+  return { requests, shares, shadow: { agree, disagree, agreement: agree + disagree ? agree / (agree + disagree) : null } };
+}
+
+/** A model's variant shares from one model replica's /metrics text (the UI pointed at a replica, not an edge). */
+export function variantSharesOf(text: string, model: string): VariantShares {
+  return sharesOf(variantCountsOf(text)[model]);
 }
 
 /**
- * A model's variant shares from the gateway's /metrics text (mlpipe_variant_requests_total and
- * mlpipe_shadow_predictions_total, summed over the gateway's label sets, e.g. replicas).
+ * A model's traffic view from the edge's sums over its replicas. Replicas that did not answer are
+ * passed on by name; with none answering there are no shares to show, and the reason says who was asked.
  */
-export function variantSharesOf(text: string, model: string): VariantShares {
-  const requests: Record<string, number> = {};
-  for (const s of samplesOf(text, 'mlpipe_variant_requests_total')) {
-    if (s.labels.model !== model || !s.labels.variant) continue;
-    requests[s.labels.variant] = (requests[s.labels.variant] ?? 0) + s.value;
+export function trafficBehindEdge(totals: VariantTotals, model: string): TrafficView {
+  if (!totals.replicas.length) {
+    const asked = totals.missing.map((m) => `${m.replica}: ${m.reason}`).join('; ');
+    return { available: false, reason: totals.missing.length ? `no model replica behind the gateway answered (${asked})` : 'the gateway has no model replicas' };
   }
-  const total = Object.values(requests).reduce((a, b) => a + b, 0);
-  const shares = Object.fromEntries(Object.entries(requests).map(([v, n]) => [v, total ? n / total : 0]));
-  let agree = 0;
-  let disagree = 0;
-  for (const s of samplesOf(text, 'mlpipe_shadow_predictions_total')) {
-    if (s.labels.model !== model) continue;
-    if (s.labels.agree === 'true') agree += s.value;
-    else disagree += s.value;
-  }
-  return { requests, shares, shadow: { agree, disagree, agreement: agree + disagree ? agree / (agree + disagree) : null } };
+  return { available: true, replicas: totals.replicas, missing: totals.missing, ...sharesOf(totals.models[model]) };
 }

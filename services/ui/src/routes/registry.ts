@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { ARTEFACTS, AliasSchema, ModelNameSchema, type ArtefactName } from '@mlpipe/contracts';
 import { ValidationError } from '@mlpipe/common';
-import { variantSharesOf } from '../core/variantShares';
+import { readGatewayTraffic } from '../adapters/gatewayTraffic';
 import type { RouteContext } from './context';
 
 /**
@@ -55,18 +55,11 @@ export function registerRegistryRoutes(app: FastifyInstance, ctx: RouteContext):
     return reply.code(r.status).type(r.type).send(r.body);
   });
 
-  // The live split of a model's traffic (canary share, shadow agreement) from the gateway's counters.
+  // The live split of a model's traffic (canary share, shadow agreement) from the replicas' counters,
+  // summed by the edge when GATEWAY_URL is one (see adapters/gatewayTraffic.ts).
   app.get('/api/models/:name/traffic', roles.viewer, async (req) => {
     const { name } = parse(z.object({ name: ModelNameSchema }), req.params, 'bad model name');
-    let text: string;
-    try {
-      const res = await fetch(`${deps.gatewayUrl}/metrics`, { signal: AbortSignal.timeout(5000) });
-      if (!res.ok) return { available: false, reason: `the gateway's /metrics answered ${res.status}` };
-      text = await res.text();
-    } catch {
-      return { available: false, reason: `the gateway at ${new URL(deps.gatewayUrl).origin} did not answer` };
-    }
-    return { available: true, ...variantSharesOf(text, name) };
+    return readGatewayTraffic(deps.gatewayUrl, name);
   });
 
   // Promote, roll back (champion to an older version) or set the challenger: the registry checks the

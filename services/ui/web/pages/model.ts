@@ -7,7 +7,9 @@ import { registry, type GateDecision, type Version } from '../registryApi';
 // traffic split; the audit log; and, for admins, promote / roll back / set challenger.
 
 const name = decodeURIComponent(location.pathname.split('/')[2] ?? 'mnist');
-type Traffic = { available: false; reason: string } | { available: true; requests: Record<string, number>; shares: Record<string, number>; shadow: { agree: number; disagree: number; agreement: number | null } };
+type Traffic =
+  | { available: false; reason: string }
+  | { available: true; requests: Record<string, number>; shares: Record<string, number>; shadow: { agree: number; disagree: number; agreement: number | null }; replicas: string[]; missing: { replica: string; reason: string }[] };
 
 async function move(alias: 'champion' | 'challenger', version: number): Promise<void> {
   const status = $('move-status');
@@ -71,6 +73,8 @@ async function showTraffic(): Promise<void> {
         ? el('table', { id: 'shares' }, el('thead', {}, el('tr', {}, el('th', {}, 'variant'), el('th', {}, 'requests'), el('th', {}, 'share'))), el('tbody', {}, ...variants.map(([v, n]) => el('tr', { 'data-variant': v }, el('td', {}, v), el('td', { class: 'num' }, n), el('td', { class: 'num' }, pct(t.shares[v] ?? 0, 1))))))
         : el('p', { class: 'muted' }, 'No requests counted by the gateway since it started.'),
       el('p', { id: 'shadow' }, t.shadow.agreement === null ? 'No shadow predictions yet.' : `Shadow: the challenger agreed with the answer on ${t.shadow.agree} of ${t.shadow.agree + t.shadow.disagree} requests (${pct(t.shadow.agreement, 1)}).`),
+      // Behind the edge the counts are the replicas' summed; one that did not answer is not in them.
+      el('p', t.missing.length ? { id: 'replicas' } : { id: 'replicas', class: 'muted' }, `Counted by ${t.replicas.length} model replica${t.replicas.length === 1 ? '' : 's'}.${t.missing.map((m) => ` Not counted: ${m.replica} (${m.reason}).`).join('')}`),
     );
   } catch (err) {
     showError(target, 'Could not read the gateway', err);
