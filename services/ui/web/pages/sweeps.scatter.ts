@@ -1,4 +1,5 @@
 import uPlot from 'uplot';
+import { decadeLabel, decadeTicks } from '../core/logAxis';
 
 /** One point of a scatter: where, what the legend calls it, and its colour. */
 export interface ScatterPoint {
@@ -27,6 +28,14 @@ export function scatterChart(target: HTMLElement, points: readonly ScatterPoint[
       {
         label: o.xLabel,
         ...(categories ? { splits: () => categories.map((_, i) => i), values: (_u: uPlot, ticks: number[]) => ticks.map((t) => categories[t] ?? '') } : {}),
+        // A tick a decade, every one labelled (uPlot's log filter would blank some, which reach `values` as null).
+        ...(o.log && !categories
+          ? {
+              splits: (_u: uPlot, _axis: number, min: number, max: number) => decadeTicks(min, max),
+              filter: (_u: uPlot, splits: number[]) => splits,
+              values: (_u: uPlot, ticks: (number | null)[]) => ticks.map((t) => (t === null ? '' : decadeLabel(t))),
+            }
+          : {}),
       },
       { label: o.yLabel, size: 60, values: (_u: uPlot, ticks: number[]) => ticks.map((t) => `${(t * 100).toFixed(0)}%`) },
     ],
