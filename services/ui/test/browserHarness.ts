@@ -6,7 +6,11 @@ import type { FastifyInstance } from 'fastify';
 import { createLogger, createMetricsRegistry } from '@mlpipe/runtime';
 import { startLiveRegistry, type LiveRegistry } from '@mlpipe/testing';
 import { startRegistry, type RunningRegistry } from '@mlpipe/registry/service';
-import { OrchestratorConfigSchema, loadConfig } from '@mlpipe/config';
+import { DatasetWatcherConfigSchema, OrchestratorConfigSchema, loadConfig } from '@mlpipe/config';
+import { request } from '@mlpipe/bus';
+import { eventually } from '@mlpipe/common';
+import { writeIncomingBatch, type IncomingBatch } from '@mlpipe/dataset';
+import { startWatcher, type RunningWatcher } from '../../dataset-watcher/src/service';
 import { startGateway, type RunningGateway } from '../../gateway/src/service';
 import { startOrchestrator, type RunningOrchestrator } from '../../orchestrator/src/service';
 import { buildUi, type UiDeps } from '../src/app';
@@ -69,6 +73,25 @@ export async function startUiStack(o: UiStackOptions = {}): Promise<UiStack> {
       await live.close();
     },
   };
+}
+
+/**
+ * A real dataset watcher over the stack's store, fed `batches` (batch id → incoming batch) under
+ * incoming/: it validates them and announces the dataset version, which the orchestrator learns
+ * as it would in production. Resolves with the watcher and the newest version with both splits.
+ */
+export async function startWatcherWithData(stack: UiStack, batches: Record<string, IncomingBatch>): Promise<{ watcher: RunningWatcher; datasetVersion: string }> {
+  const { bus, pool, store } = stack.live;
+  await store.ensureReady();
+  for (const [batchId, batch] of Object.entries(batches)) await writeIncomingBatch(store, `incoming/${batchId}/`, batch);
+  // No drift checks: nothing here serves predictions for the monitor to judge.
+  const config = loadConfig(DatasetWatcherConfigSchema, { DATA_POLL_MS: '200', DRIFT_ENABLED: 'false' });
+  const watcher = await startWatcher({ config, bus, pool, store, logger: createLogger('ui-test-watcher', 'silent'), metrics: createMetricsRegistry('w') });
+  const { versions } = await eventually(async () => {
+    const listed = await request(bus, 'watcher.datasets.list', {});
+    return listed.versions.some((v) => v.trainSamples && v.testSamples) ? listed : undefined;
+  }, 30_000, 'a dataset version with both splits');
+  return { watcher, datasetVersion: versions.find((v) => v.trainSamples && v.testSamples)!.id };
 }
 
 /** Debian's Chromium, headless, without anything that reaches the network on its own. Fails (never skips) when it is missing. */
