@@ -3,6 +3,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createModel, imagesToTensor, initBackend, labelsToOneHot, registerWasmGradientKernels } from '../src';
 import { conv2dFilterGradient, conv2dInputGradient } from '../src/kernels/conv2dGradients';
+import { leadingAxesSum } from '../src/kernels/leadingAxesSum';
 import type { WasmBackend } from '../src/kernels/wasmCalls';
 import { loadMnist } from './mnist';
 
@@ -157,6 +158,14 @@ describe('gradient kernels on WASM against the CPU backend', () => {
     expect(conv2dInputGradient(backend, rand([2, 4, 4, 16], 3), f, { ...attrs, strides: 2, inputShape: [2, 12, 12, 8] })).toBeUndefined();
     expect(conv2dFilterGradient(backend, x, dy, { ...attrs, dataFormat: 'NCHW', filterShape: [5, 5, 8, 16] })).toBeUndefined();
     tf.dispose([x, f, dy]);
+    // Bias gradients (sums over every axis but the channels') are the pooling path's; others are not.
+    const act = rand([64, 6, 6, 8], 4);
+    const bias = leadingAxesSum(backend, act, { axis: [0, 1, 2], keepDims: false });
+    expect(bias?.shape).toEqual([8]);
+    if (bias) backend.disposeData(bias.dataId);
+    expect(leadingAxesSum(backend, act, { axis: [1, 2], keepDims: false })).toBeUndefined();
+    expect(leadingAxesSum(backend, act, { axis: null, keepDims: false })).toBeUndefined();
+    act.dispose();
   });
 
   it.each(['cnn-small', 'cnn-deep'] as const)('gives the same weight gradients for a %s training step', async (arch) => {
