@@ -81,7 +81,7 @@ describe('gradient kernels on WASM against the CPU backend', () => {
   beforeAll(async () => {
     const choice = await initBackend('wasm');
     expect(choice.name).toBe('wasm');
-    expect(registerWasmGradientKernels()).toEqual(['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'MaxPoolGrad', 'Sum']);
+    expect(registerWasmGradientKernels()).toEqual(['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'MaxPoolGrad', 'Sum', 'BatchMatMul']);
   });
 
   it.each(CONV_CASES)('conv2d gradients match for x $x, filter $f, stride $stride, $pad padding', async (cfg) => {
@@ -133,6 +133,23 @@ describe('gradient kernels on WASM against the CPU backend', () => {
     // Float32 sums of up to 43k terms in a different order: equal to a few units in the last place of the total.
     expect(maxAbsDiff(cpu.values, wasm.values)).toBeLessThan(2e-3);
     expect(Math.max(...Array.from(cpu.values, Math.abs))).toBeGreaterThan(1);
+  });
+
+  it.each([
+    { a: [64, 64], b: [512, 64], transposeA: false, transposeB: true },
+    { a: [64, 512], b: [64, 64], transposeA: true, transposeB: false },
+    { a: [3, 7, 5], b: [3, 6, 7], transposeA: true, transposeB: true },
+    { a: [2, 4, 9], b: [2, 9, 3], transposeA: false, transposeB: false },
+  ])('matrix products of $a and $b (transposed $transposeA, $transposeB) match', async (cfg) => {
+    const product = () => tf.tidy(() => {
+      const p = tf.matMul(rand(cfg.a, 7), rand(cfg.b, 8), cfg.transposeA, cfg.transposeB);
+      return { shape: p.shape, values: p.dataSync() as Float32Array };
+    });
+    const cpu = await on('cpu', product);
+    const wasm = await on('wasm', product);
+    expect(wasm.shape).toEqual(cpu.shape);
+    expect(maxAbsDiff(cpu.values, wasm.values)).toBeLessThan(1e-4);
+    expect(Math.max(...Array.from(cpu.values, Math.abs))).toBeGreaterThan(0.5);
   });
 
   it('sums integers with the backend\'s kernel', async () => {
