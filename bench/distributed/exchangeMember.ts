@@ -7,15 +7,19 @@
  *
  * Rank 0 coordinates: it sends step s (with the mean of step s-1), waits for every other member's
  * gradient of step s, reduces, and goes on; after `steps` it prints one JSON line of timings.
- * Usage (by exchange.ts): exchangeMember.ts <natsUrl> <subjectPrefix> <rank> <members> <floats> <compression> <steps>
+ * With scheme `ring` there is no coordinator: every member runs the trainer's ring all-reduce
+ * (adapters/ringExchange.ts: reduce-scatter then all-gather to its right neighbour) step after step,
+ * and rank 0 times each all-reduce (float32 only; compression is not part of the ring).
+ * Usage (by exchange.ts): exchangeMember.ts <natsUrl> <subjectPrefix> <rank> <members> <floats> <compression> <steps> [coordinator|ring]
  */
 import { randomBytes } from 'node:crypto';
 import { connect } from '@nats-io/transport-node';
 import { decodeGradient, encodeDense, meanOfSums, TopKCompressor, type EncodedGradient, type Encoding } from '../../services/trainer/src/core/gradientCodec';
 import { encodeFrames, Reassembler } from '../../services/trainer/src/core/frames';
 import { seal, unseal } from '../../services/trainer/src/core/frameSeal';
+import { RingExchange } from '../../services/trainer/src/adapters/ringExchange';
 
-const [url, prefix, rankArg, membersArg, floatsArg, compression, stepsArg] = process.argv.slice(2) as [string, string, string, string, string, 'none' | 'fp16' | 'topk', string];
+const [url, prefix, rankArg, membersArg, floatsArg, compression, stepsArg, scheme = 'coordinator'] = process.argv.slice(2) as [string, string, string, string, string, 'none' | 'fp16' | 'topk', string, string?];
 const rank = Number(rankArg);
 const members = Number(membersArg);
 const floats = Number(floatsArg);
@@ -56,7 +60,27 @@ const ctl = `${prefix}.ctl`;
 const grad = `${prefix}.grad`;
 const ready = `${prefix}.ready`;
 
-if (rank === 0) {
+const median = (times: number[]) => [...times].slice(Math.min(3, times.length - 1)).sort((a, b) => a - b);
+
+if (scheme === 'ring') {
+  const names = Array.from({ length: members }, (_, k) => `m${k}`);
+  const ring = new RingExchange({ nc, base: `${prefix}.ring`, generation: 1, member: names[rank]!, key, maxPartBytes: maxPart, timeoutMs: 60_000 });
+  await ring.open();
+  await ring.handshake(names, 60_000);
+  const times: number[] = [];
+  for (let s = 0; s < steps; s++) {
+    const t0 = performance.now();
+    await ring.allReduce({ step: s, members: names, gradientSum: gradient, count: members });
+    times.push(performance.now() - t0);
+  }
+  if (rank === 0) {
+    const sorted = median(times);
+    console.log(JSON.stringify({ steps, medianStepMs: sorted[Math.floor(sorted.length / 2)], meanStepMs: sorted.reduce((a, b) => a + b, 0) / sorted.length, reduceMsPerStep: 0, bytesOutPerStep: ring.bytesSent / steps }));
+  }
+  // The last all-gather chunk of a neighbour may still be on its way: let it arrive before leaving.
+  await new Promise((r) => setTimeout(r, 500));
+  await nc.drain();
+} else if (rank === 0) {
   let waiting: ((g: Float32Array[]) => void) | undefined;
   // By rank, so a gradient sent again (after a step was announced again) counts once.
   let received = new Map<number, Float32Array>();
@@ -96,7 +120,7 @@ if (rank === 0) {
   }
   send(ctl, { step: -1 }, mean);
   await nc.flush();
-  const sorted = [...times].slice(Math.min(3, times.length - 1)).sort((a, b) => a - b);
+  const sorted = median(times);
   console.log(JSON.stringify({ steps, medianStepMs: sorted[Math.floor(sorted.length / 2)], meanStepMs: sorted.reduce((a, b) => a + b, 0) / sorted.length, reduceMsPerStep: reduceMs / steps, bytesOutPerStep: bytesOut / steps }));
   await nc.drain();
 } else {
