@@ -1,19 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { mulberry32 as random } from '@mlpipe/common';
 import { meanOfSums } from '../src/core/gradientCodec';
 import { ownedChunk, ringChunks, ringNeighbours, ringStepCount, ringSteps } from '../src/core/ringPlan';
 import { RingReduce } from '../src/core/ringReduce';
-
-/** Seeded, so a failure is the same on the next run (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Gradient sums with a spread of magnitudes, as real ones have (and some exact zeros). */
 function gradients(n: number, length: number, seed: number): Float32Array[] {
