@@ -53,8 +53,14 @@ function pool2x2Gradient(info: tf.backend_util.Conv2DInfo, x: Float32Array, g: F
           const k11 = k10 + C;
           let at = k00;
           let best = x[k00] as number;
-          if ((x[k01] as number) > best) (best = x[k01] as number), (at = k01);
-          if ((x[k10] as number) > best) (best = x[k10] as number), (at = k10);
+          if ((x[k01] as number) > best) {
+            best = x[k01] as number;
+            at = k01;
+          }
+          if ((x[k10] as number) > best) {
+            best = x[k10] as number;
+            at = k10;
+          }
           if ((x[k11] as number) > best) at = k11;
           out[at] = g[gi] as number;
         }
