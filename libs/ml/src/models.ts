@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs';
-import { FusedAdamOptimizer, FusedMomentumOptimizer, FusedSGDOptimizer } from './optimizers';
 
 export const MODEL_ARCHS = ['cnn-small', 'cnn-deep', 'cnn-wide'] as const;
 export type ModelArch = (typeof MODEL_ARCHS)[number];
@@ -60,20 +59,12 @@ export function createModel(arch: ModelArch, opts: ModelOptions = {}): tf.Layers
   return model;
 }
 
-/**
- * Compiles with the job's optimizer: Adam, or SGD with Nesterov momentum (plain SGD at momentum 0).
- * They are the fused versions of tf.train.adam / momentum / sgd (./optimizers): the same numbers
- * and checkpoints, one loop per variable instead of about ten engine ops.
- */
+/** Compiles with the job's optimizer: Adam, or SGD with Nesterov momentum (plain SGD at momentum 0). */
 export function compileModel(model: tf.LayersModel, opts: OptimizerOptions = {}): void {
-  model.compile({ optimizer: createOptimizer(opts), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
-}
-
-export function createOptimizer(opts: OptimizerOptions = {}): tf.Optimizer {
   const rate = opts.learningRate ?? 0.003;
   const momentum = opts.momentum ?? 0.9;
-  if (opts.optimizer !== 'sgd') return new FusedAdamOptimizer(rate);
-  return momentum > 0 ? new FusedMomentumOptimizer(rate, momentum, true) : new FusedSGDOptimizer(rate);
+  const optimizer = opts.optimizer === 'sgd' ? (momentum > 0 ? tf.train.momentum(rate, momentum, true) : tf.train.sgd(rate)) : tf.train.adam(rate);
+  model.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
 }
 
 /** Distinct, reproducible seeds for each layer. */
