@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from '@mlpipe/bus';
+import { eventually } from '@mlpipe/common';
 import { createPool, type Pool } from '@mlpipe/db';
 import { createTestBus, createTestDatabase, startS3Server } from '@mlpipe/testing';
 import { OrchestratorConfigSchema, DatasetWatcherConfigSchema, loadConfig } from '@mlpipe/config';
@@ -83,8 +84,12 @@ describe('end to end: bucket → watcher → orchestrator → trainer → regist
     expect(champion).toMatchObject({ version: 1 });
     expect(champion!.testAccuracy).toBeGreaterThan(0.9);
 
-    // The orchestrator followed the job to its model version.
-    const job = await request(bus, 'orchestrator.jobs.get', { jobId: champion!.runId });
+    // The orchestrator follows the job to its model version from the registry's event, which can
+    // reach it a moment after the registry already answers with the champion.
+    const job = await eventually(async () => {
+      const j = await request(bus, 'orchestrator.jobs.get', { jobId: champion!.runId });
+      return j.modelVersion ? j : undefined;
+    }, 30_000, 'the orchestrator to link the job to its model version');
     expect(job).toMatchObject({ status: 'succeeded', modelVersion: 1, trigger: { kind: 'initial' } });
     expect(job.lastProgress?.epoch).toBe(2);
 

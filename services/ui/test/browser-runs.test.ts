@@ -73,6 +73,9 @@ describe('the run, compare and registry pages in a real browser', () => {
     expect(await page.textContent('#gate-outcome')).toBe('champion');
     expect(await page.textContent('#gate-champion')).toBe('none: the first version');
     expect(await page.textContent('#code-version')).toBe('ui-test-0001');
+    // The lineage's batch table comes from a second request: wait for it, or for its error.
+    await page.waitForSelector('#batches tbody tr, #lineage p.muted');
+    expect(await page.textContent('#lineage')).not.toContain('not available');
     expect(await page.locator('#batches tbody tr').count()).toBe(2);
     expect(await page.textContent('#model-card')).toContain('# mnist — job run-a');
     // An artefact downloads through the UI's route with the viewer's session.
