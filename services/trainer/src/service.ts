@@ -10,7 +10,7 @@ import { ShutdownAbort, runJob, type RunOutcome } from './app/runJob';
 import { pruneEndedJobCheckpoints } from './app/pruneCheckpoints';
 import { WatchdogAbort } from './app/shutdownAbort';
 import type { DpSettings } from './adapters/distributed';
-import { LeaseLost } from './adapters/coordinatorLease';
+import { DEFAULT_LEASE_SETTINGS, LeaseLost, leaseInTheWay, trainedByAnother } from './adapters/coordinatorLease';
 import { OutageTooLong } from './adapters/coordinator';
 
 export interface TrainerDeps {
@@ -223,6 +223,17 @@ export async function startTrainer(deps: TrainerDeps): Promise<RunningTrainer> {
           logger.info({ jobId: job.jobId, rank: job.rank }, 'job ended before this replica started on it');
           return;
         }
+        // Handed out again while another attempt coordinates the job or finishes it trained (seen after a
+        // partition): that attempt settles the message. Checked before the attempt is announced.
+        const leaseSettings = { ttlMs: deps.dp?.leaseTtlMs ?? DEFAULT_LEASE_SETTINGS.ttlMs };
+        if (job.replicas > 1 && job.rank === 0) {
+          // As long as acquire() would wait: a holder that died frees the lease within a TTL.
+          const stillHere = setInterval(() => ctx.working(), 2000);
+          const inTheWay = await leaseInTheWay(bus, job.jobId, leaseSettings, ctx.deliveryCount, leaseSettings.ttlMs + 2000).finally(() => clearInterval(stillHere));
+          if (inTheWay) throw new SupersededDelivery(`attempt ${inTheWay.attempt} on ${inTheWay.holder} ${inTheWay.trained ? 'trained job ' + job.jobId + ' and is finishing it' : 'coordinates job ' + job.jobId}`);
+        }
+        const trainedBy = job.rank > 0 ? await trainedByAnother(bus, job.jobId, leaseSettings, ctx.deliveryCount) : undefined;
+        if (trainedBy) return void logger.info({ jobId: job.jobId, rank: job.rank }, 'job trained by its group already; no worker needed');
         try {
           // The delivery count names the attempt (unique per delivery: group ids, checkpoint folders, event ids).
           await runOne(job, ctx.deliveryCount, () => ctx.working());

@@ -10,7 +10,16 @@ import { z } from 'zod';
  * coordinator's lease frees itself. The revision at acquisition is the coordinator's generation:
  * it rises with every new holder, and members ignore frames from a lower one.
  */
-export const LeaseValueSchema = z.object({ holder: z.string(), attempt: z.number().int(), group: z.string(), generation: z.number().int().positive() }).strict();
+export const LeaseValueSchema = z
+  .object({
+    holder: z.string(),
+    attempt: z.number().int(),
+    group: z.string(),
+    generation: z.number().int().positive(),
+    /** Written once by a coordinator whose group trained every step, in place of deleting the key: see release(). */
+    trained: z.literal(true).optional(),
+  })
+  .strict();
 export type LeaseValue = z.infer<typeof LeaseValueSchema>;
 
 export interface LeaseSettings {
@@ -56,6 +65,35 @@ async function readLeaseEntry(bus: Bus, jobId: string, settings: LeaseSettings):
 }
 
 export class LeaseLost extends Error {}
+
+/**
+ * The lease as left by a coordinator of another attempt (`attempt`: this delivery's) that trained
+ * every step of the job and is finishing it (scoring, storing, announcing), or undefined. A job
+ * message handed out again meanwhile (after a partition, JetStream may redeliver a message whose
+ * holder kept confirming it) has nothing left to do: see release().
+ */
+export async function trainedByAnother(bus: Bus, jobId: string, settings: LeaseSettings, attempt: number): Promise<LeaseValue | undefined> {
+  const lease = await readLease(bus, jobId, settings).catch(() => undefined);
+  return lease?.trained && lease.attempt !== attempt ? lease : undefined;
+}
+
+/**
+ * Waits up to `waitMs` for the job's lease to be free for `attempt`, before a coordinator prepares
+ * (and announces) an attempt. Returns the lease that stands in its way, or undefined once it is free
+ * (or cannot be read: acquire() decides then). A lease marked trained is returned at once; one
+ * held by a live coordinator of another attempt is waited out, as its holder may have died (it then
+ * expires within a TTL). A job message handed out again while its holder lives (after a partition)
+ * would otherwise announce an attempt that never trains, and the job would count two attempts.
+ */
+export async function leaseInTheWay(bus: Bus, jobId: string, settings: LeaseSettings, attempt: number, waitMs: number): Promise<LeaseValue | undefined> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const lease = await readLease(bus, jobId, settings).catch(() => undefined);
+    if (!lease || lease.attempt === attempt) return undefined;
+    if (lease.trained || Date.now() >= deadline) return lease;
+    await new Promise((r) => setTimeout(r, Math.min(1000, settings.ttlMs / 4)));
+  }
+}
 
 /**
  * One coordinator's hold on a job's lease. `valid()` is true only while the lease cannot have
@@ -108,6 +146,7 @@ export class CoordinatorLease {
         return revision;
       } catch (err) {
         const current = await readLease(this.bus, this.jobId, this.settings).catch(() => undefined);
+        if (current?.trained && current.attempt !== attempt) throw new LeaseLost(`job ${this.jobId} was trained by ${current.holder} (attempt ${current.attempt}), which is finishing it`);
         if (Date.now() >= deadline) {
           throw new LeaseLost(current ? `job ${this.jobId} is coordinated by ${current.holder} (attempt ${current.attempt}, generation ${current.generation})` : `could not take the lease of job ${this.jobId}: ${describeError(err)}`);
         }
@@ -171,12 +210,19 @@ export class CoordinatorLease {
     }
   }
 
-  /** Gives the lease up (deleting the key) so a successor need not wait for the TTL. */
-  async release(): Promise<void> {
+  /**
+   * Gives the lease up. By default the key is deleted, so a successor need not wait for the TTL.
+   * `trained`: the group trained every step, and the job is being finished outside the lease; the
+   * key is marked so (one last write) and left to expire, so that for a TTL a redelivery of the job
+   * message (seen after a partition: the consumer's new leader hands out a message its holder kept
+   * confirming) is recognised and does not start a second attempt from the last checkpoint.
+   */
+  async release(opts: { trained?: boolean } = {}): Promise<void> {
     clearInterval(this.renewTimer);
     if (this.lost || !this.value) return;
     const kv = await leaseBucket(this.bus, this.settings.ttlMs).catch(() => undefined);
-    await kv?.delete(leaseKey(this.jobId), { previousSeq: this.revision }).catch(() => undefined);
+    if (opts.trained) await kv?.update(leaseKey(this.jobId), JSON.stringify({ ...this.value, trained: true } satisfies LeaseValue), this.revision).catch(() => undefined);
+    else await kv?.delete(leaseKey(this.jobId), { previousSeq: this.revision }).catch(() => undefined);
     this.revision = 0;
   }
 

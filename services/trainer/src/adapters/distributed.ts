@@ -200,6 +200,7 @@ export async function trainAsCoordinator(a: CoordinateArgs): Promise<GroupResult
       a.onStep?.(t);
     },
   });
+  let trained = false;
   try {
     const coordinated = coordinator.run().then(
       () => undefined,
@@ -215,12 +216,13 @@ export async function trainAsCoordinator(a: CoordinateArgs): Promise<GroupResult
     });
     const [worked] = await Promise.all([membered, coordinated]);
     if (worked.outcome !== 'done') throw new Error(`the coordinating replica left its group: ${worked.outcome} ${worked.reason ?? ''}`.trim());
+    trained = true;
     return { finalMembers: coordinator.members(), membershipChanges: coordinator.membershipChanges, exchange };
   } finally {
     a.signal.removeEventListener('abort', onJobAbort);
     coordinator.close();
     clock.close();
-    await lease.release();
+    await lease.release({ trained });
   }
 }
 

@@ -217,6 +217,7 @@ export class DpWorker {
         return true;
       } catch (err) {
         if (clock.now() >= deadline) return { outcome: 'lost', reason: `no coordinator answered within ${this.opts.joinTimeoutMs} ms (${describeError(err)})` };
+        this.opts.logger.debug({ err: describeError(err), connected: clock.connected(), server: this.opts.bus.nc.getServer() }, 'join not answered yet; asking again');
         await new Promise((r) => setTimeout(r, 500));
       }
     }
@@ -274,11 +275,15 @@ export class DpWorker {
       if (this.role === 'member') return this.rejoin(`dropped from the group at step ${ctl.step}`);
       return;
     }
+    const admitted = this.role !== 'member';
     this.role = 'member';
     if (!this.model || this.appliedThrough !== ctl.step - 1) {
       if (!ctl.transfer?.to.includes(this.opts.member)) return this.rejoin(`not synchronised for step ${ctl.step}`);
       await this.receiveState(ctl.step - 1);
     }
+    // Said once per admission: a re-admitted replica may have caught up by applying every step the
+    // link held back (TCP delivers them late, in order) instead of by the weights sent to it.
+    if (admitted) this.opts.logger.info({ step: ctl.step, appliedThrough: this.appliedThrough, members: ctl.members.length }, 'admitted to the group at a step boundary');
     this.sendGradient(ctl.step, ctl.round, rank, ctl.members.length, applyMs);
   }
 
