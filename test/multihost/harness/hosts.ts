@@ -102,6 +102,9 @@ export function removeLeftovers(keep: ReadonlySet<string> = new Set()): string[]
   return removed;
 }
 
+/** Six hex digits: the part of every namespace and link name that tells one run from another. */
+export const newRunId = (): string => randomBytes(3).toString('hex');
+
 const live = new Set<Hosts>();
 let guarded = false;
 
@@ -114,9 +117,9 @@ function guardExit(): void {
   });
 }
 
-export function createHosts(count = 3): Hosts {
+/** `runId`: chosen by the caller when it must claim the run (see world.ts) before its namespaces exist. */
+export function createHosts(count = 3, runId = newRunId()): Hosts {
   guardExit();
-  const runId = randomBytes(3).toString('hex');
   // 10.<128..250>.<0..255>.0/24: a private range, unlikely to meet a real network of the machine.
   const subnet = `10.${randomInt(128, 251)}.${randomInt(0, 256)}`;
   const bridge = `${PREFIX}${runId}b`;

@@ -9,7 +9,7 @@ import { EventLog } from '../../chaos/harness/events';
 import { ROOT, type ServiceProcess } from '../../chaos/harness/services';
 import { StepTap } from '../../chaos/harness/stepTap';
 import { defineHostService } from './hostServices';
-import { createHosts, removeLeftovers, type Host, type Hosts } from './hosts';
+import { createHosts, newRunId, removeLeftovers, type Host, type Hosts } from './hosts';
 import { startNatsCluster, type NatsCluster } from './natsCluster';
 
 export interface WorldOptions {
@@ -79,8 +79,11 @@ export async function startWorld(opts: WorldOptions): Promise<World> {
   rmSync(dir, { recursive: true, force: true });
   const logDir = join(dir, 'logs');
   mkdirSync(logDir, { recursive: true });
-  const hosts = createHosts(3);
-  writeFileSync(join(RUNS_DIR, hosts.runId), String(process.pid));
+  // Claimed before its namespaces exist: a parallel file clearing leftovers meanwhile would
+  // otherwise take them for a dead run's and delete them (seen: "Cannot open network namespace").
+  const runId = newRunId();
+  writeFileSync(join(RUNS_DIR, runId), String(process.pid));
+  const hosts = createHosts(3, runId);
   const namespace = `mh-${randomBytes(4).toString('hex')}`;
   const nats = startNatsCluster(hosts, join(dir, 'nats'));
   const cleanups: (() => Promise<void>)[] = [
