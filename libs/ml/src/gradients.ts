@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { labelsToOneHot, type LabelledImages } from './preprocess';
 import { trainingBatch, type BatchAugment } from './recipe';
+import { isFusedOptimizer } from './optimizers';
 
 /** What one replica computed on its shard of a global batch. */
 export interface ShardGradients {
@@ -63,12 +64,22 @@ export function computeShardGradients(
   }
 }
 
-/** Applies one flattened (already averaged) gradient with the model's own optimizer. */
+/**
+ * Applies one flattened (already averaged) gradient with the model's own optimizer. A fused
+ * optimizer reads the slices directly; any other gets one tensor per variable.
+ */
 export function applyFlatGradients(model: tf.LayersModel, flat: Float32Array): void {
   const optimizer = model.optimizer;
   if (!optimizer) throw new Error('the model has no optimizer; compile it first');
   const expected = gradientLength(model);
   if (flat.length !== expected) throw new Error(`gradient has ${flat.length} values, the model ${expected}`);
+  if (isFusedOptimizer(optimizer)) {
+    let at = 0;
+    optimizer.applyVariableGradients(
+      trainableVariables(model).map((variable) => ({ variable, gradient: flat.subarray(at, (at += variable.size)) })),
+    );
+    return;
+  }
   const named: tf.NamedTensorMap = {};
   let offset = 0;
   for (const v of trainableVariables(model)) {

@@ -1,6 +1,7 @@
 export * from './backend';
 export * from './kernels/registerWasmGradients';
 export * from './models';
+export * from './optimizers';
 export * from './preprocess';
 export * from './digitImage';
 export * from './saliency';

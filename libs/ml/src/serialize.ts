@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ARTEFACTS, storeKeys } from '@mlpipe/contracts';
 import type { ObjectStore } from '@mlpipe/storage';
 import { compileModel, type OptimizerOptions } from './models';
+import { fuseOptimizer } from './optimizers';
 
 /** The standard TensorFlow.js pair: model.json (topology + weights manifest) and weights.bin. */
 export interface ModelArtifacts {
@@ -73,7 +74,10 @@ export async function saveModelToBytes(model: tf.LayersModel): Promise<ModelArti
   return saved;
 }
 
-/** Loads the pair back; a model saved without optimizer state is compiled afresh with `learningRate`. */
+/**
+ * Loads the pair back with the fused form of its saved optimizer (checkpoints of tf.train.adam and
+ * friends load too); a model saved without optimizer state is compiled afresh with `opts`.
+ */
 export async function loadModelFromBytes(a: ModelArtifacts, opts: OptimizerOptions = {}): Promise<tf.LayersModel> {
   const json = JSON.parse(new TextDecoder().decode(a.modelJson)) as {
     modelTopology: object;
@@ -86,5 +90,7 @@ export async function loadModelFromBytes(a: ModelArtifacts, opts: OptimizerOptio
     tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs, weightData, ...(json.trainingConfig ? { trainingConfig: json.trainingConfig } : {}) }),
   );
   if (!model.optimizer) compileModel(model, opts);
+  // tfjs rebuilt its own optimizer class from the saved className: swap in the fused one, state and all.
+  else model.optimizer = await fuseOptimizer(model.optimizer);
   return model;
 }
