@@ -220,6 +220,8 @@ export const GatewayConfigSchema = serviceSchema(8080, {
   GATEWAY_MAX_DECODE_MB: z.coerce.number().int().min(1).max(2048).default(128),
   /** Dynamic batching in a model replica: requests for the same version share one model call; `off` runs each alone (for comparison). */
   GATEWAY_BATCHING: z.enum(['on', 'off']).default('on'),
+  /** What runs predictions in a model replica: `auto` onnxruntime-node when it loads, else tfjs; `onnx` requires it; `tfjs`. A version without a verified ONNX export is served by tfjs either way (docs/serving.md#runtimes). */
+  GATEWAY_RUNTIME: z.enum(['auto', 'onnx', 'tfjs']).default('auto'),
   /** Images per model call at most; a single larger request (OIP allows 256) runs alone. */
   GATEWAY_BATCH_MAX_SIZE: z.coerce.number().int().min(1).max(256).default(32),
   /** How long the first request of a batch waits for others, in ms (fractions allowed; 0: only requests that arrived together). */

@@ -7,7 +7,7 @@ import { createPool, type Pool } from '@mlpipe/db';
 import { eventually, type Logger } from '@mlpipe/common';
 import { createLogger, createMetricsRegistry } from '@mlpipe/runtime';
 import type { Registry } from 'prom-client';
-import { HyperparamsSchema, NUM_CLASSES, storeKeys } from '@mlpipe/contracts';
+import { HyperparamsSchema, NUM_CLASSES, storeKeys, type OnnxExport } from '@mlpipe/contracts';
 import { createObjectStore, type ObjectStore } from '@mlpipe/storage';
 import { saveModel, type Evaluation } from '@mlpipe/ml';
 import { createTestBus, type TestBus } from './bus';
@@ -36,8 +36,8 @@ export interface LiveRegistry<R extends StartedRegistry = StartedRegistry> {
   store: ObjectStore;
   registry: R;
   url: string;
-  /** Stores a model's artefacts and announces it as a completed job, as a trainer would. */
-  publishModel(jobId: string, model: tf.LayersModel, evaluation: Pick<Evaluation, 'accuracy'> & Partial<Evaluation>): Promise<void>;
+  /** Stores a model's artefacts and announces it as a completed job, as a trainer would; with `onnx`, its model.onnx and the caller's verdict on it too. */
+  publishModel(jobId: string, model: tf.LayersModel, evaluation: Pick<Evaluation, 'accuracy'> & Partial<Evaluation>, onnx?: { bytes: Uint8Array; verdict: OnnxExport }): Promise<void>;
   waitForChampion(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
@@ -66,9 +66,11 @@ export async function startLiveRegistry<R extends StartedRegistry>(
     store,
     registry,
     url,
-    publishModel: async (jobId, model, ev) => {
+    publishModel: async (jobId, model, ev, onnx) => {
       const prefix = storeKeys.modelArtefacts('mnist', jobId);
       const files = await saveModel(store, prefix, model);
+      const onnxKey = onnx ? storeKeys.artefact(prefix, 'onnx') : undefined;
+      if (onnx && onnxKey) await store.put(onnxKey, onnx.bytes);
       await publishEvent(bus, 'train.job.completed', {
         jobId, modelName: 'mnist', replicaId: 'test', dataset: 'mnist', datasetVersion: 'f'.repeat(64), trainSamples: 1,
         hyperparams: HyperparamsSchema.parse({}), backend: 'wasm', codeVersion: 'test',
@@ -78,7 +80,7 @@ export async function startLiveRegistry<R extends StartedRegistry>(
           perClassAccuracy: ev.perClassAccuracy ?? Array(NUM_CLASSES).fill(ev.accuracy),
           confusionMatrix: ev.confusionMatrix ?? Array.from({ length: NUM_CLASSES }, () => Array(NUM_CLASSES).fill(0)),
         },
-        history: [], artefacts: { prefix, ...files }, durationSec: 1,
+        history: [], artefacts: { prefix, ...files, ...(onnxKey ? { onnxKey } : {}) }, durationSec: 1, ...(onnx ? { onnx: onnx.verdict } : {}),
       }, { source: 'test' });
     },
     waitForChampion: async (timeoutMs = 20_000) => {

@@ -2,16 +2,19 @@ import type { FastifyInstance } from 'fastify';
 import { subscribeEvents, type Bus } from '@mlpipe/bus';
 import { ConfigError, type Logger } from '@mlpipe/common';
 import type { GatewayConfig } from '@mlpipe/config';
-import { initBackend } from '@mlpipe/ml';
+import { initBackend, loadOnnxRuntime } from '@mlpipe/ml';
 import { artefactPrefixProblem, type ModelVersionRegistered } from '@mlpipe/contracts';
 import type { RunningService, ServiceContext } from '@mlpipe/runtime';
 import type { ObjectStore } from '@mlpipe/storage';
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, type Registry } from 'prom-client';
 import { createAuthGuard, remoteResolver, type AuthGuard } from '@mlpipe/auth';
 import { buildGateway, type GatewayHttpDeps } from './http';
 import { Routing } from './core/routing';
 import type { TrafficPolicy } from './core/traffic';
 import { ModelCache } from './adapters/modelCache';
+import type { ReplicaRuntime } from './adapters/servedModel';
+import { runtimeReporting } from './adapters/runtimeMetrics';
+import { chooseRuntime, type RuntimeSetting } from './core/runtime';
 import { PredictionLog } from './adapters/predictionLog';
 import { PredictionRetention } from './adapters/predictionRetention';
 import { InferenceMetrics } from './adapters/inferenceMetrics';
@@ -64,9 +67,11 @@ export function startGateway(deps: {
   imageLimits?: GatewayHttpDeps['imageLimits'];
   /** Dynamic batching (GATEWAY_BATCHING and GATEWAY_BATCH_*); on with the schema's defaults without it. */
   batching?: BatchPolicy & { enabled: boolean };
+  /** GATEWAY_RUNTIME as resolved by replicaRuntime (onnx: versions with a verified ONNX export are served by onnxruntime-node); tfjs without it. */
+  runtime?: ReplicaRuntime;
 }): RunningGateway {
-  const loadTime = new Histogram({ name: 'mlpipe_model_load_seconds', help: 'Time to load a model version', labelNames: ['model'], registers: [deps.metrics] });
-  const models = new ModelCache({ registryUrl: deps.registryUrl, registryToken: deps.registryToken, capacity: deps.cacheSize ?? 4, store: deps.store, onLoad: (name, _v, s) => loadTime.observe({ model: name }, s) });
+  const reporting = runtimeReporting(deps.metrics, deps.logger);
+  const models = new ModelCache({ registryUrl: deps.registryUrl, registryToken: deps.registryToken, capacity: deps.cacheSize ?? 4, store: deps.store, runtime: deps.runtime, ...reporting });
   // What the alias subscription missed (an outage, a lost message) is healed by reading the aliases again.
   const refreshed = new Counter({ name: 'mlpipe_alias_refresh_total', help: 'Held aliases brought in line with the registry, by trigger (event, reconnect, ttl) and outcome (moved; failed: the read or the load failed, the version in hand kept)', labelNames: ['trigger', 'outcome'], registers: [deps.metrics] });
   const aliasRefresh = new AliasRefresh({ models, logger: deps.logger, ttlMs: deps.aliasTtlMs ?? 30_000, onOutcome: (trigger, outcome) => refreshed.inc({ trigger, outcome }) });
@@ -137,7 +142,7 @@ export function startGateway(deps: {
     stop: async () => {
       // gRPC calls in flight finish first (as the runtime closes the HTTP app before stop), then the batcher runs what is queued.
       await Promise.all(grpcServers.map((g) => g.close()));
-      batcher.flush();
+      await batcher.flush();
       unwatch();
       aliasRefresh.stop();
       aliasSub.unsubscribe();
@@ -179,6 +184,8 @@ export async function serveGateway(ctx: ServiceContext<GatewayConfig, 'bus' | 's
   }
   const backend = await initBackend('auto');
   logger.info(backend, `tensorflow.js backend: ${backend.name}`);
+  const runtime = await replicaRuntime(config.GATEWAY_RUNTIME);
+  logger.info({ runtime: runtime.runtime, reason: runtime.reason }, `model replica serves with ${runtime.runtime}`);
   const gateway = startGateway({
     registryUrl: config.REGISTRY_URL,
     bus: ctx.bus,
@@ -203,12 +210,20 @@ export async function serveGateway(ctx: ServiceContext<GatewayConfig, 'bus' | 's
     store: ctx.store,
     imageLimits: { maxBytes: config.GATEWAY_MAX_IMAGE_BYTES, maxPixels: config.GATEWAY_MAX_IMAGE_PIXELS, maxDecodeMB: config.GATEWAY_MAX_DECODE_MB },
     batching: { enabled: config.GATEWAY_BATCHING === 'on', maxBatchSize: config.GATEWAY_BATCH_MAX_SIZE, maxDelayMs: config.GATEWAY_BATCH_MAX_DELAY_MS, maxQueue: config.GATEWAY_BATCH_MAX_QUEUE },
+    runtime,
   });
   if (config.GATEWAY_GRPC_PORT) {
     const grpc = await unlessPortTaken(logger, config.GATEWAY_GRPC_PORT, () => gateway.listenGrpc({ port: config.GATEWAY_GRPC_PORT }));
     if (grpc) logger.info({ port: grpc.port }, 'Open Inference Protocol gRPC listening');
   }
   return { app: gateway.app, stop: () => gateway.stop() };
+}
+
+/** GATEWAY_RUNTIME resolved on this machine: onnxruntime-node is loaded only when the setting may use it (core/runtime decides). */
+export async function replicaRuntime(setting: RuntimeSetting): Promise<ReplicaRuntime & { reason: string }> {
+  const ort = setting === 'tfjs' ? undefined : await loadOnnxRuntime();
+  const choice = chooseRuntime(setting, ort !== undefined);
+  return choice.runtime === 'onnx' && ort ? { runtime: 'onnx', ort, reason: choice.reason } : { runtime: 'tfjs', reason: choice.reason };
 }
 
 /**

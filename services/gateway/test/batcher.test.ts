@@ -6,6 +6,7 @@ import { createModel, initBackend, PIXELS } from '@mlpipe/ml';
 import { Batcher } from '../src/app/batcher';
 import { InferenceMetrics } from '../src/adapters/inferenceMetrics';
 import type { LoadedModel } from '../src/adapters/modelCache';
+import { tfjsServing } from '../src/adapters/servedModel';
 
 const image = (seed: number) => Uint8Array.from({ length: PIXELS }, (_, p) => (p * 31 + seed * 97) % 256);
 
@@ -15,7 +16,7 @@ describe('the batcher, with a real tfjs model', () => {
   beforeAll(async () => {
     await initBackend('wasm');
     model = createModel('cnn-small', { seed: 5 });
-    loaded = { name: 'mnist', version: 1, testAccuracy: 0.9, model };
+    loaded = { name: 'mnist', version: 1, testAccuracy: 0.9, ...tfjsServing(model) };
   });
   afterAll(() => model.dispose());
 
@@ -65,7 +66,7 @@ describe('the batcher, with a real tfjs model', () => {
   });
 
   it('rejects every request of a batch whose model call fails, and answers what waits when flushed', async () => {
-    const broken: LoadedModel = { ...loaded, model: { predict: () => { throw new Error('model disposed'); } } as unknown as tf.LayersModel };
+    const broken: LoadedModel = { ...loaded, predict: () => { throw new Error('model disposed'); } };
     const { batcher } = batcherWith({ enabled: true, maxDelayMs: 10_000 });
     const waiting = [batcher.predict(broken, [image(1)]), batcher.predict(broken, [image(2)])].map((p) => p.then(() => 'answered', (e: Error) => e.message));
     const kept = batcher.predict(loaded, [image(3)]);

@@ -1,10 +1,10 @@
-import type * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { describeError, MlpipeError, NotFoundError, TransientError } from '@mlpipe/common';
-import { ARTEFACTS, artefactPrefixProblem } from '@mlpipe/contracts';
-import { getModelFiles, loadModelFromBytes, type ModelArtifacts } from '@mlpipe/ml';
+import { ARTEFACTS, artefactPrefixProblem, storeKeys } from '@mlpipe/contracts';
+import { getModelFiles, type ModelArtifacts } from '@mlpipe/ml';
 import type { ObjectStore } from '@mlpipe/storage';
 import type { ModelSelector } from '../core/modelSelector';
+import { loadServedVersion, type ReplicaRuntime, type ServedVersion } from './servedModel';
 
 /** An alias resolution the cache holds, with the model's epoch when it was read (see `moveAlias`). */
 export interface HeldAlias {
@@ -36,7 +36,12 @@ export interface ModelCacheOptions {
   registryToken?: string | undefined;
   /** Versions kept loaded (least recently used goes first; a version an alias serves never does). */
   capacity?: number;
-  onLoad?: (name: string, version: number, seconds: number) => void;
+  /** A version is loaded and serving (its runtime, and why tfjs if it fell back), after `seconds`. */
+  onLoad?: (loaded: LoadedModel, seconds: number) => void;
+  /** A loaded version was dropped from the cache. */
+  onUnload?: (loaded: LoadedModel) => void;
+  /** GATEWAY_RUNTIME as the replica resolved it (core/runtime); tfjs without it. */
+  runtime?: ReplicaRuntime | undefined;
   /** The store the registry keeps artefacts in: read directly when the registry cannot be reached. */
   store?: ObjectStore | undefined;
 }
@@ -44,11 +49,11 @@ export interface ModelCacheOptions {
 /** Versions whose place is remembered (a few bytes each); the oldest are forgotten first. */
 const MAX_PLACES = 1000;
 
-export interface LoadedModel {
+/** A registered version in memory: who it is, and how it answers (tfjs or onnxruntime-node, see ServedVersion). */
+export interface LoadedModel extends ServedVersion {
   name: string;
   version: number;
   testAccuracy: number;
-  model: tf.LayersModel;
 }
 
 /**
@@ -104,7 +109,13 @@ export class ModelCache {
       if (this.loaded.size <= this.capacity) return;
       if (serving.has(key) || key === asked) continue;
       this.loaded.delete(key);
-      void entry.then((m) => m.model.dispose(), () => undefined);
+      void entry.then(
+        (m) => {
+          m.dispose();
+          this.o.onUnload?.(m);
+        },
+        () => undefined,
+      );
     }
   }
 
@@ -235,9 +246,24 @@ export class ModelCache {
   private async load(name: string, version: number): Promise<LoadedModel> {
     const started = performance.now();
     const place = await this.placeOf(name, version);
-    const model = await loadModelFromBytes(await this.files(name, version, place));
-    this.o.onLoad?.(name, version, (performance.now() - started) / 1000);
-    return { name, version, testAccuracy: place.testAccuracy, model };
+    const files = { tfjs: () => this.files(name, version, place), onnx: () => this.onnxFile(name, version, place) };
+    const served = await loadServedVersion(files, this.o.runtime ?? { runtime: 'tfjs' });
+    const loaded: LoadedModel = { ...served, name, version, testAccuracy: place.testAccuracy };
+    this.o.onLoad?.(loaded, (performance.now() - started) / 1000);
+    return loaded;
+  }
+
+  /**
+   * model.onnx as the tfjs files are read: through the registry (whose 404 says why a version has
+   * none), else from the store, where a missing file is as final (NotFoundError) as the registry's word.
+   */
+  private async onnxFile(name: string, version: number, place: VersionPlace): Promise<Uint8Array> {
+    try {
+      return await this.fetchBytes(`/models/${name}/versions/${version}/artefacts/${ARTEFACTS.onnx.file}`);
+    } catch (err) {
+      if (!(err instanceof TransientError) || !this.o.store) throw err;
+      return this.o.store.get(storeKeys.artefact(place.artefactPrefix, 'onnx'));
+    }
   }
 
   /** A version's place: known from its registration event or an earlier load, else its record in the registry. */

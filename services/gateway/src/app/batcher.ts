@@ -1,6 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
 import { TransientError } from '@mlpipe/common';
-import { imagesToTensor, PIXELS } from '@mlpipe/ml';
 import { BatchQueue, type Batch, type BatchPolicy } from '../core/batchQueue';
 import type { LoadedModel } from '../adapters/modelCache';
 import type { InferenceMetrics } from '../adapters/inferenceMetrics';
@@ -26,11 +24,9 @@ interface Pending {
   reject: (err: unknown) => void;
 }
 
-/** The model call: the images stacked into one tensor, one predict, one row of probabilities per image. */
-function predictRows(model: tf.LayersModel, images: Uint8Array[]): number[][] {
-  const bytes = new Uint8Array(images.length * PIXELS);
-  images.forEach((img, i) => bytes.set(img, i * PIXELS));
-  return tf.tidy(() => (model.predict(imagesToTensor(bytes, images.length)) as tf.Tensor2D).arraySync());
+/** The model call, whichever runtime serves the version; a synchronous throw becomes a rejection. */
+async function predictRows(loaded: LoadedModel, images: Uint8Array[]): Promise<number[][]> {
+  return loaded.predict(images);
 }
 
 /**
@@ -38,7 +34,8 @@ function predictRows(model: tf.LayersModel, images: Uint8Array[]): number[][] {
  * policy (core/batchQueue) and run as one model call, whose rows go back to each request in order.
  * A full queue refuses at once with a 503 and Retry-After (TransientError `overloaded`), so a burst
  * past what the replica can hold is told to come back rather than left to wait without bound.
- * The model call is synchronous (tfjs WASM/CPU), so requests that arrive while one runs are read
+ * One model call runs at a time (tfjs WASM/CPU calls block the thread; onnxruntime-node's run
+ * too, one turn later, on one intra-op thread), so requests that arrive while one runs are read
  * when it returns and join the next batch: under load, batches form without waiting the delay. A
  * batch that is ready (full, or as many requests as the version's last batch: core/batchQueue) runs
  * at the end of the event-loop turn it became ready in, so a lone request at concurrency 1 costs a
@@ -50,6 +47,8 @@ export class Batcher {
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Number.POSITIVE_INFINITY;
   private immediate: NodeJS.Immediate | undefined;
+  /** A model call is running: what becomes due meanwhile waits for it, and joins whatever arrives with it. */
+  private running = false;
 
   constructor(private readonly o: BatcherOptions) {
     this.queue = new BatchQueue(o);
@@ -58,13 +57,7 @@ export class Batcher {
 
   /** The request's rows of the model call it ends up in; rejects with `overloaded` when the queue is full. */
   predict(loaded: LoadedModel, images: Uint8Array[]): Promise<BatchedResult> {
-    if (!this.o.enabled) {
-      try {
-        return Promise.resolve(this.runAlone(loaded, images));
-      } catch (err) {
-        return Promise.reject(err as Error);
-      }
-    }
+    if (!this.o.enabled) return this.runAlone(loaded, images);
     return new Promise<BatchedResult>((resolve, reject) => {
       const offer = this.queue.offer(loaded, { images, resolve, reject }, images.length, this.now());
       if (!offer.accepted) {
@@ -76,15 +69,15 @@ export class Batcher {
     });
   }
 
-  /** Runs everything still waiting (shutdown: nothing accepted is left unanswered). */
-  flush(): void {
+  /** Runs everything still waiting (shutdown: nothing accepted is left unanswered); resolves once all is answered. */
+  async flush(): Promise<void> {
     this.cancelTimers();
-    for (const batch of this.queue.takeAll()) this.run(batch);
+    await Promise.all(this.queue.takeAll().map((batch) => this.run(batch)));
   }
 
-  private runAlone(loaded: LoadedModel, images: Uint8Array[]): BatchedResult {
+  private async runAlone(loaded: LoadedModel, images: Uint8Array[]): Promise<BatchedResult> {
     const started = this.now();
-    const probabilities = predictRows(loaded.model, images);
+    const probabilities = await predictRows(loaded, images);
     const seconds = (this.now() - started) / 1000;
     this.o.metrics.observe(loaded, probabilities, seconds);
     this.o.metrics.batch(loaded, images.length, [0]);
@@ -96,6 +89,7 @@ export class Batcher {
    * request read in this turn can join it), else when the oldest request's delay is up.
    */
   private schedule(): void {
+    if (this.running) return; // the call in flight schedules again when it returns
     const due = this.queue.nextDeadline();
     if (due === undefined) return;
     const now = this.now();
@@ -112,8 +106,14 @@ export class Batcher {
   /** `dueAt`: the deadline a timer was set for (timers may fire a fraction of a millisecond before it by this clock). */
   private pump(dueAt = Number.NEGATIVE_INFINITY): void {
     this.cancelTimers();
-    for (const batch of this.queue.take(Math.max(this.now(), dueAt))) this.run(batch);
-    this.schedule();
+    const batches = this.queue.take(Math.max(this.now(), dueAt));
+    if (!batches.length) return this.schedule();
+    this.running = true;
+    void (async () => {
+      for (const batch of batches) await this.run(batch);
+      this.running = false;
+      this.schedule();
+    })();
   }
 
   private cancelTimers(): void {
@@ -124,12 +124,13 @@ export class Batcher {
     this.timerAt = Number.POSITIVE_INFINITY;
   }
 
-  private run(batch: Batch<LoadedModel, Pending>): void {
+  /** One model call for the batch, its rows handed back; never rejects (a failed call rejects its requests). */
+  private async run(batch: Batch<LoadedModel, Pending>): Promise<void> {
     const loaded = batch.key;
     const started = this.now();
     let rows: number[][];
     try {
-      rows = predictRows(loaded.model, batch.requests.flatMap((r) => r.item.images));
+      rows = await predictRows(loaded, batch.requests.flatMap((r) => r.item.images));
     } catch (err) {
       for (const r of batch.requests) r.item.reject(err);
       return;

@@ -43,7 +43,8 @@ export const digitRoutes: FastifyPluginAsync<DigitRoutesOptions> = async (app, o
     const seen = digitToBytes(input, o.imageLimits);
     const { loaded, probabilities } = await o.predictor.predict(o.routing.forSelector(selector), [seen]);
     const cls = argmax(probabilities[0] as number[]);
-    const map = saliencyMap(loaded.model, seen, cls);
+    // Gradients need the tfjs model, whichever runtime answered the prediction (loaded on first use under onnx).
+    const map = saliencyMap(await loaded.layers(), seen, cls);
     return { model: loaded.name, version: loaded.version, class: cls, saliency: rows(map), png: saliencyPng(map).toString('base64') };
   });
 };
