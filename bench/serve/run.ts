@@ -1,6 +1,7 @@
 /**
  * Serving benchmark, in ONE run: mlpipe REST and gRPC, dynamic batching on and off, straight to a
- * model replica and through the gateway edge to 1 and 2 replicas, and the same net in
+ * model replica and through the gateway edge to 1 and 2 replicas, each replica runtime
+ * (GATEWAY_RUNTIME=tfjs: tfjs WASM; onnx: onnxruntime-node, one thread), and the same net in
  * Flask+PyTorch under gunicorn (the anchor), each at concurrency 1, 8 and 32: requests/s, p50, p99,
  * the gateway hop, and the issue's goals judged. Everything runs on this machine: the registry in
  * this process; replicas, edges and gunicorn as separate processes; wrk (REST) and grpcLoad (gRPC)
@@ -14,7 +15,7 @@ import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createModel, initBackend, PIXELS } from '@mlpipe/ml';
+import { createModel, exportOnnx, imagesToTensor, initBackend, ONNX_OPSET, ONNX_TOLERANCE, PIXELS, verifyOnnx } from '@mlpipe/ml';
 import { parseIdx, readSeedFile } from '@mlpipe/dataset';
 import { startLiveRegistry } from '@mlpipe/testing';
 import { startRegistry } from '@mlpipe/registry/service';
@@ -30,7 +31,8 @@ const CONCURRENCY = [1, 8, 32] as const;
 /** What startLiveRegistry's publishModel registers (the gateway's default model, which REST /predict gets without naming one). */
 const MODEL = 'mnist';
 const root = resolve(import.meta.dirname, '../..');
-const pixels = Array.from(parseIdx(readSeedFile('mnist', 't10k-images-idx3-ubyte')).data.subarray(0, PIXELS));
+const testImages = parseIdx(readSeedFile('mnist', 't10k-images-idx3-ubyte')).data;
+const pixels = Array.from(testImages.subarray(0, PIXELS));
 const body = JSON.stringify({ pixels, range: 'byte' });
 
 /** bench/serve/grpcLoad.ts's contract (another engineer's file, loaded only when it is in the tree). */
@@ -68,6 +70,24 @@ async function fetchLoad(url: string, concurrency: number, seconds: number): Pro
   return { requestsPerSec: latencies.length / seconds, p50Ms: percentile(latencies, 0.5), p99Ms: percentile(latencies, 0.99), errors, requests: latencies.length };
 }
 
+/** Registers the benchmark's model with its verified model.onnx, as a trainer does (so an onnx replica serves it with onnxruntime-node). */
+async function publishWithOnnx(live: Awaited<ReturnType<typeof startLiveRegistry>>): Promise<void> {
+  const model = createModel('cnn-small', { seed: 1 }); // weights do not change the cost
+  const bytes = exportOnnx(model);
+  const sample = imagesToTensor(testImages, 32);
+  const verdict = await verifyOnnx(bytes, model, sample);
+  sample.dispose();
+  if (!verdict.verified) throw new Error(`the bench model's ONNX export did not verify: ${verdict.reason}`);
+  await live.publishModel('job-bench', model, { accuracy: 0.1 }, { bytes, verdict: { status: 'verified', maxAbsDiff: verdict.maxAbsDiff, tolerance: ONNX_TOLERANCE, samples: verdict.samples, opset: ONNX_OPSET } });
+  model.dispose();
+}
+
+/** Which runtimes the replicas report serving the model with (mlpipe_model_runtime), to check a row measured what it says. */
+async function servedRuntimes(replicaUrls: string[]): Promise<string[]> {
+  const texts = await Promise.all(replicaUrls.map((u) => fetch(`${u}/metrics`).then((r) => r.text(), () => '')));
+  return [...new Set(texts.flatMap((t) => [...t.matchAll(/^mlpipe_model_runtime\{[^}]*runtime="(\w+)"[^}]*\} 1$/gm)].map((m) => m[1]!)))];
+}
+
 interface Setup extends Omit<Row, keyof LoadResult | 'concurrency' | 'meanQueueMs' | 'meanBatchImages'> {
   measure: (concurrency: number, seconds: number) => Promise<LoadResult>;
   /** The model replicas that answer it, whose batchers' metrics are read around each row. */
@@ -88,7 +108,7 @@ async function main(): Promise<void> {
 
   await initBackend('wasm');
   const live = await startLiveRegistry(startRegistry);
-  await live.publishModel('job-bench', createModel('cnn-small', { seed: 1 }), { accuracy: 0.1 }); // weights do not change the cost
+  await publishWithOnnx(live);
   await live.waitForChampion();
   const env = { BUS_NAMESPACE: live.bus.namespace, REGISTRY_URL: live.url };
   const processes: Served[] = [];
@@ -100,10 +120,11 @@ async function main(): Promise<void> {
   if (hasFlask) {
     const flask = await startFlask(root);
     processes.push(flask);
-    setups.push({ setup: 'Flask+PyTorch, gunicorn 1 worker (anchor)', system: 'flask', transport: 'REST', path: 'direct', replicas: 1, batching: 'n/a', loadGenerator, measure: rest(flask.url), replicaUrls: [] });
+    setups.push({ setup: 'Flask+PyTorch, gunicorn 1 worker (anchor)', system: 'flask', transport: 'REST', path: 'direct', replicas: 1, batching: 'n/a', runtime: 'n/a', loadGenerator, measure: rest(flask.url), replicaUrls: [] });
   }
-  for (const batching of ['on', 'off'] as const) {
-    const replicaEnv = { ...env, GATEWAY_BATCHING: batching };
+  // tfjs with batching on and off (the earlier runs' rows), and onnx with batching on (its default).
+  for (const [runtime, batching] of [['tfjs', 'on'], ['tfjs', 'off'], ['onnx', 'on']] as const) {
+    const replicaEnv = { ...env, GATEWAY_BATCHING: batching, GATEWAY_RUNTIME: runtime };
     const r1 = await startGateway(root, replicaEnv, !!grpcLoad);
     const r2 = await startGateway(root, replicaEnv, !!grpcLoad);
     // The edge's gRPC forwards to each replica's own gRPC port (MODEL_REPLICAS_GRPC, in MODEL_REPLICAS order).
@@ -111,22 +132,23 @@ async function main(): Promise<void> {
     const edge1 = await startGateway(root, { ...env, MODEL_REPLICAS: r1.url, ...grpcOf(r1) }, !!grpcLoad);
     const edge2 = await startGateway(root, { ...env, MODEL_REPLICAS: `${r1.url},${r2.url}`, ...grpcOf(r1, r2) }, !!grpcLoad);
     processes.push(r1, r2, edge1, edge2);
-    const base = { system: 'mlpipe', batching, loadGenerator } as const;
+    const base = { system: 'mlpipe', batching, runtime, loadGenerator } as const;
+    const named = (what: string) => `${what}, ${runtime}, batching ${batching}`;
     setups.push(
-      { ...base, setup: `REST, replica directly, batching ${batching}`, transport: 'REST', path: 'direct', replicas: 1, measure: rest(r1.url), replicaUrls: [r1.url] },
-      { ...base, setup: `REST, edge → 1 replica, batching ${batching}`, transport: 'REST', path: 'edge', replicas: 1, measure: rest(edge1.url), replicaUrls: [r1.url] },
-      { ...base, setup: `REST, edge → 2 replicas, batching ${batching}`, transport: 'REST', path: 'edge', replicas: 2, measure: rest(edge2.url), replicaUrls: [r1.url, r2.url] },
+      { ...base, setup: named('REST, replica directly'), transport: 'REST', path: 'direct', replicas: 1, measure: rest(r1.url), replicaUrls: [r1.url] },
+      { ...base, setup: named('REST, edge → 1 replica'), transport: 'REST', path: 'edge', replicas: 1, measure: rest(edge1.url), replicaUrls: [r1.url] },
+      { ...base, setup: named('REST, edge → 2 replicas'), transport: 'REST', path: 'edge', replicas: 2, measure: rest(edge2.url), replicaUrls: [r1.url, r2.url] },
     );
     if (grpcLoad) {
       const g = (address: string) => (c: number, s: number) => grpcRow(grpcLoad, address, c, s);
       const grpcBase = { ...base, transport: 'gRPC', loadGenerator: 'grpcLoad' } as const;
-      setups.push({ ...grpcBase, setup: `gRPC, replica directly, batching ${batching}`, path: 'direct', replicas: 1, measure: g(r1.grpc!), replicaUrls: [r1.url] });
+      setups.push({ ...grpcBase, setup: named('gRPC, replica directly'), path: 'direct', replicas: 1, measure: g(r1.grpc!), replicaUrls: [r1.url] });
       // The edge's gRPC, where it serves one: probed first, skipped (and said) when it answers nothing.
       for (const [edge, replicas] of [[edge1, 1], [edge2, 2]] as const) {
         const probe = await grpcRow(grpcLoad, edge.grpc!, 1, 0.5).catch(() => undefined);
         const replicaUrls = replicas === 1 ? [r1.url] : [r1.url, r2.url];
-        if (probe && probe.requests > 0) setups.push({ ...grpcBase, setup: `gRPC, edge → ${replicas} replica${replicas > 1 ? 's' : ''}, batching ${batching}`, path: 'edge', replicas, measure: g(edge.grpc!), replicaUrls });
-        else if (batching === 'on' && replicas === 1) notes.push('gRPC through the edge skipped: the edge answered no gRPC request on GATEWAY_GRPC_PORT (gRPC rows are replica-direct only).');
+        if (probe && probe.requests > 0) setups.push({ ...grpcBase, setup: named(`gRPC, edge → ${replicas} replica${replicas > 1 ? 's' : ''}`), path: 'edge', replicas, measure: g(edge.grpc!), replicaUrls });
+        else if (batching === 'on' && runtime === 'tfjs' && replicas === 1) notes.push('gRPC through the edge skipped: the edge answered no gRPC request on GATEWAY_GRPC_PORT (gRPC rows are replica-direct only).');
       }
     }
   }
@@ -135,6 +157,10 @@ async function main(): Promise<void> {
   try {
     for (const { measure, replicaUrls, ...s } of setups) {
       await measure(4, 1); // warm-up: models loaded, connections open, code paths compiled
+      if (s.runtime !== 'n/a') {
+        const served = await servedRuntimes(replicaUrls);
+        if (served.join() !== s.runtime) throw new Error(`${s.setup}: the replicas serve the model with [${served.join(', ')}], not ${s.runtime}`);
+      }
       for (const concurrency of CONCURRENCY) {
         const before = await batchTotals(replicaUrls);
         const r = await measure(concurrency, SECONDS);
@@ -149,7 +175,9 @@ async function main(): Promise<void> {
   }
 
   const date = new Date().toISOString();
-  const file = `serve-${date.slice(0, 10)}.json`;
+  // A second run on the same day gets the time too: an earlier day's file the docs cite is not overwritten.
+  const daily = `serve-${date.slice(0, 10)}.json`;
+  const file = existsSync(join(root, 'bench/results', daily)) ? `serve-${date.slice(0, 10)}-${date.slice(11, 16).replace(':', '')}.json` : daily;
   const machine: Machine = {
     cpus: cpus().length,
     cpuModel: cpus()[0]?.model,
