@@ -70,7 +70,7 @@ describe('the batcher, with a real tfjs model', () => {
     const { batcher } = batcherWith({ enabled: true, maxDelayMs: 10_000 });
     const waiting = [batcher.predict(broken, [image(1)]), batcher.predict(broken, [image(2)])].map((p) => p.then(() => 'answered', (e: Error) => e.message));
     const kept = batcher.predict(loaded, [image(3)]);
-    batcher.flush();
+    await batcher.flush();
     expect(await Promise.all(waiting)).toEqual(['model disposed', 'model disposed']);
     expect((await kept).probabilities).toHaveLength(1);
   });
@@ -79,7 +79,7 @@ describe('the batcher, with a real tfjs model', () => {
     const { batcher, histogram } = batcherWith({ enabled: true, maxDelayMs: 60_000 });
     // Given a first request, which (nothing known yet) would wait the minute: flushed, a batch of one
     const first = batcher.predict(loaded, [image(1)]);
-    batcher.flush();
+    await batcher.flush();
     await first;
     // When the next request comes alone, it is answered without waiting for company
     const lone = batcher.predict(loaded, [image(2)]);

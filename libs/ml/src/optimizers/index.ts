@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { FusedAdamOptimizer } from './adam';
 import { FusedMomentumOptimizer, FusedSGDOptimizer } from './momentum';
 import type { VariableGradient } from './variableUpdate';
