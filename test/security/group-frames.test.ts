@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type * as tf from '@tensorflow/tfjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectBus, type Bus } from '@mlpipe/bus';
+import { describe, expect, it } from 'vitest';
 import { createLogger } from '@mlpipe/runtime';
-import { createTestBus, mnistSamples, type TestBus } from '@mlpipe/testing';
+import { mnistSamples } from '@mlpipe/testing';
 import { DP_PROTOCOL_VERSION, HyperparamsSchema, type TrainJobRequested } from '@mlpipe/contracts';
-import { createModel, gradientLength, initBackend, recipeFrom } from '@mlpipe/ml';
+import { createModel, gradientLength, recipeFrom } from '@mlpipe/ml';
 import { decodeFrame, encodeFrames } from '../../services/trainer/src/core/frames';
 import { decodeGroupKey, seal, SEAL_BYTES } from '../../services/trainer/src/core/frameSeal';
 import { batchRange, shardRange, stepPosition, stepsPerEpoch } from '../../services/trainer/src/core/sharding';
@@ -14,6 +13,7 @@ import { dpSubjects } from '../../services/trainer/src/adapters/dpChannel';
 import { DpWorker } from '../../services/trainer/src/adapters/dpWorker';
 import { trainAsCoordinator, type DpSettings, type DroppedFrame } from '../../services/trainer/src/adapters/distributed';
 import { LinkClock } from '../../services/trainer/src/adapters/linkClock';
+import { useGroupBuses } from '../../services/trainer/test/hostAndWorker';
 
 /**
  * Issue 13, group frames: a client that can publish on a job's group subjects but does not hold
@@ -37,21 +37,8 @@ function sealedHeader(data: Uint8Array): Record<string, unknown> | undefined {
 const flat = (m: tf.LayersModel) => Float32Array.from(m.getWeights().flatMap((w) => Array.from(w.dataSync())));
 
 describe('attacks on a training group (real NATS, replicas each on their own connection)', () => {
-  let bus: TestBus;
-  const buses: Bus[] = [];
-  const connect = async (name: string) => {
-    const b = await connectBus({ url: process.env.NATS_URL ?? 'nats://127.0.0.1:4222', name, namespace: bus.namespace });
-    buses.push(b);
-    return b;
-  };
-  beforeAll(async () => {
-    await initBackend('wasm');
-    bus = await createTestBus();
-  });
-  afterAll(async () => {
-    for (const b of buses) await b.close().catch(() => undefined);
-    await bus.dispose();
-  });
+  const buses = useGroupBuses();
+  const { connect } = buses;
 
   let jobs = 0;
   /** A two-replica job; `attack` starts once the group has announced its first step. */
@@ -98,7 +85,7 @@ describe('attacks on a training group (real NATS, replicas each on their own con
   it('drops forged frames from a client without the job key: no abort, no steered step, no intruder', async () => {
     let forged = 0;
     const run = await runPair(async (jobId) => {
-      const s = dpSubjects(bus.namespace, jobId);
+      const s = dpSubjects(buses.bus().namespace, jobId);
       const outsider = await connect(`outsider-${jobId}`);
       // It can read the frames' headers (they are not secret) and answers each step with a forged
       // abort and a step whose "mean gradient" is garbage, at the right group and generation.
@@ -131,7 +118,7 @@ describe('attacks on a training group (real NATS, replicas each on their own con
   it('drops a NaN gradient and one claiming more samples than its shard, even when sealed with the key', async () => {
     let sent = 0;
     const run = await runPair(async (jobId, key, length) => {
-      const s = dpSubjects(bus.namespace, jobId);
+      const s = dpSubjects(buses.bus().namespace, jobId);
       const faulty = await connect(`faulty-${jobId}`);
       const nan = new Uint8Array(new Float32Array(length).fill(Number.NaN).buffer);
       const sealed = (subject: string, id: string, meta: object, payload: Uint8Array) => encodeFrames(id, meta, payload, 1 << 20).map((f) => seal(key, subject, f));

@@ -1,19 +1,14 @@
-import { randomBytes } from 'node:crypto';
-import type * as tf from '@tensorflow/tfjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectBus, type Bus } from '@mlpipe/bus';
+import { describe, expect, it } from 'vitest';
+import type { Bus } from '@mlpipe/bus';
 import { eventually } from '@mlpipe/common';
-import { createTestBus, mnistSamples, type TestBus } from '@mlpipe/testing';
+import { mnistSamples } from '@mlpipe/testing';
 import { createLogger } from '@mlpipe/runtime';
-import { HyperparamsSchema, type TrainJobRequested } from '@mlpipe/contracts';
-import { createModel, initBackend, recipeFrom } from '@mlpipe/ml';
-import { decodeGroupKey } from '../src/core/frameSeal';
+import { HyperparamsSchema } from '@mlpipe/contracts';
 import { stepsPerEpoch } from '../src/core/sharding';
 import type { GroupChange } from '../src/adapters/coordinator';
 import { dpSubjects } from '../src/adapters/dpChannel';
-import { DpWorker } from '../src/adapters/dpWorker';
-import { trainAsCoordinator, type DpSettings } from '../src/adapters/distributed';
-import { LinkClock } from '../src/adapters/linkClock';
+import type { DpSettings } from '../src/adapters/distributed';
+import { trainHostAndWorker, twoReplicaJob, useGroupBuses, weightGap } from './hostAndWorker';
 
 /**
  * A worker's host cut off for seconds, as the multi-host partition scenario does it (its link down,
@@ -33,7 +28,6 @@ const train = mnistSamples('train', 1024);
 const settings: DpSettings = { heartbeatMs: 200, heartbeatTimeoutMs: 1500, stepTimeoutMs: 3000, joinWindowMs: 15_000, joinTimeoutMs: 8000, outageToleranceMs: 10_000, retransmitMs: 500, leaseTtlMs: 3000 };
 const hp = HyperparamsSchema.parse({ arch: 'cnn-small', epochs: 2, batchSize: 64, seed: 11, validationShare: 0 });
 const perEpoch = stepsPerEpoch(train.count, hp.batchSize);
-const flat = (m: tf.LayersModel) => Float32Array.from(m.getWeights().flatMap((w) => Array.from(w.dataSync())));
 
 /** Holds back a connection's traffic on some subjects, both ways, until released; then delivers it in order. */
 function holdBack(b: Bus, inbound: string, outbound: string[]) {
@@ -59,31 +53,19 @@ function holdBack(b: Bus, inbound: string, outbound: string[]) {
 }
 
 describe('a worker whose frames were held back by a cut link (real NATS)', () => {
-  let bus: TestBus;
-  const buses: Bus[] = [];
-  beforeAll(async () => {
-    await initBackend('wasm');
-    bus = await createTestBus();
-  });
-  afterAll(async () => {
-    for (const b of buses) await b.close().catch(() => undefined);
-    await bus.dispose();
-  });
+  const buses = useGroupBuses();
 
   it('catches up on the held-back steps, re-joins once at a step boundary without a state transfer, and trains to the end', async () => {
-    const jobId = `held-back-${Date.now()}`;
-    const groupKey = randomBytes(32).toString('base64url');
-    const job: TrainJobRequested = { jobId, modelName: 'mnist', dataset: 'mnist', datasetVersion: 'a'.repeat(64), hyperparams: hp, replicas: 2, rank: 0, trigger: { kind: 'manual', reason: 'test' }, groupKey };
-    const s = dpSubjects(bus.namespace, jobId);
-    const wb = await connectBus({ url: process.env.NATS_URL ?? 'nats://127.0.0.1:4222', name: 'held-back-worker', namespace: bus.namespace });
-    buses.push(wb);
+    const job = twoReplicaJob('held-back', hp);
+    const bus = buses.bus();
+    const s = dpSubjects(bus.namespace, job.jobId);
+    const wb = await buses.connect('held-back-worker');
     const link = holdBack(wb, s.ctl, [s.heartbeat, s.grad]);
     let cutAt: number | undefined;
     let joinRequests = 0;
     bus.nc.subscribe(s.join, { callback: () => void (cutAt !== undefined ? joinRequests++ : undefined) });
     await bus.nc.flush();
 
-    const clock = new LinkClock(wb.connection);
     const applied: number[] = [];
     const changes: GroupChange[] = [];
     let restored: Promise<number> | undefined;
@@ -95,27 +77,16 @@ describe('a worker whose frames were held back by a cut link (real NATS)', () =>
         .then(() => new Promise<void>((r) => setTimeout(r, 800)))
         .then(() => link.release());
     };
-    const worker = new DpWorker({
-      bus: wb, jobId, member: 'worker', logger, train, hyperparams: hp, perEpoch, joinTimeoutMs: settings.joinTimeoutMs, coordinatorTimeoutMs: 15_000, clock,
-      outageToleranceMs: settings.outageToleranceMs, lease: { ttlMs: settings.leaseTtlMs }, groupKey: decodeGroupKey(groupKey),
+    const { result, worked, worker, model } = await trainHostAndWorker({
+      bus, workerBus: wb, job, logger, train, perEpoch, settings, coordinatorTimeoutMs: 15_000, changes,
       onApplied: (a) => {
         applied.push(a.step);
         if (applied.length === 3) cut();
       },
+      // Slowed, so the job is not over before the held-back frames flow again.
+      hostStepDelayMs: 100,
     });
-    const model = createModel(hp.arch, { seed: hp.seed, ...recipeFrom(hp, perEpoch).optimizer });
-    const [result, worked] = await Promise.all([
-      trainAsCoordinator({
-        bus, job, attempt: 1, replicaId: 'host', logger, model, plan: { train, validation: undefined, test: train }, startStep: 0, settings, signal: new AbortController().signal,
-        onEpoch: async () => undefined,
-        onChange: (c) => void changes.push(c),
-        // Slowed, so the job is not over before the held-back frames flow again.
-        onStepApplied: () => new Promise<void>((r) => setTimeout(r, 100)),
-      }),
-      worker.run(),
-    ]);
     const released = await restored;
-    clock.close();
 
     expect(released, 'frames held back by the cut').toBeGreaterThan(0);
     expect(worked.outcome).toBe('done');
@@ -130,8 +101,7 @@ describe('a worker whose frames were held back by a cut link (real NATS)', () =>
     expect(applied).toEqual(Array.from({ length: 2 * perEpoch }, (_, i) => i));
     const trained = worker.currentModel();
     expect(trained).toBeDefined();
-    const h = flat(model);
-    expect(flat(trained!).reduce((d, v, i) => Math.max(d, Math.abs(v - h[i]!)), 0)).toBeLessThan(1e-6);
+    expect(weightGap(trained!, model)).toBeLessThan(1e-6);
     model.dispose();
     trained!.dispose();
   }, 90_000);

@@ -1,19 +1,13 @@
-import { randomBytes } from 'node:crypto';
-import type * as tf from '@tensorflow/tfjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectBus, type Bus } from '@mlpipe/bus';
+import { describe, expect, it } from 'vitest';
 import { eventually } from '@mlpipe/common';
-import { createTestBus, mnistSamples, type TestBus } from '@mlpipe/testing';
+import { mnistSamples } from '@mlpipe/testing';
 import { createLogger } from '@mlpipe/runtime';
-import { HyperparamsSchema, type TrainJobRequested } from '@mlpipe/contracts';
-import { createModel, initBackend, recipeFrom } from '@mlpipe/ml';
-import { decodeGroupKey } from '../src/core/frameSeal';
+import { HyperparamsSchema } from '@mlpipe/contracts';
 import { stepsPerEpoch } from '../src/core/sharding';
 import type { GroupChange } from '../src/adapters/coordinator';
 import { dpSubjects } from '../src/adapters/dpChannel';
-import { DpWorker } from '../src/adapters/dpWorker';
-import { trainAsCoordinator, type DpSettings } from '../src/adapters/distributed';
-import { LinkClock } from '../src/adapters/linkClock';
+import type { DpSettings } from '../src/adapters/distributed';
+import { trainHostAndWorker, twoReplicaJob, useGroupBuses, weightGap } from './hostAndWorker';
 
 /**
  * A worker that misses steps (its control frames cut off, as when its host is partitioned) is
@@ -26,27 +20,15 @@ const train = mnistSamples('train', 1024);
 const settings: DpSettings = { heartbeatMs: 200, heartbeatTimeoutMs: 2000, stepTimeoutMs: 1500, joinWindowMs: 2000, joinTimeoutMs: 4000, outageToleranceMs: 10_000, retransmitMs: 500, leaseTtlMs: 3000 };
 const hp = HyperparamsSchema.parse({ arch: 'cnn-small', epochs: 2, batchSize: 64, seed: 5, validationShare: 0 });
 const perEpoch = stepsPerEpoch(train.count, hp.batchSize);
-const flat = (m: tf.LayersModel) => Float32Array.from(m.getWeights().flatMap((w) => Array.from(w.dataSync())));
 
 describe('a worker re-admitted after missing steps (real NATS)', () => {
-  let bus: TestBus;
-  const buses: Bus[] = [];
-  beforeAll(async () => {
-    await initBackend('wasm');
-    bus = await createTestBus();
-  });
-  afterAll(async () => {
-    for (const b of buses) await b.close().catch(() => undefined);
-    await bus.dispose();
-  });
+  const buses = useGroupBuses();
 
   it('asks to re-join once, is re-admitted once, and applies every later step as a member', async () => {
-    const jobId = `readmit-${Date.now()}`;
-    const groupKey = randomBytes(32).toString('base64url');
-    const job: TrainJobRequested = { jobId, modelName: 'mnist', dataset: 'mnist', datasetVersion: 'a'.repeat(64), hyperparams: hp, replicas: 2, rank: 0, trigger: { kind: 'manual', reason: 'test' }, groupKey };
-    const s = dpSubjects(bus.namespace, jobId);
-    const wb = await connectBus({ url: process.env.NATS_URL ?? 'nats://127.0.0.1:4222', name: 'readmit-worker', namespace: bus.namespace });
-    buses.push(wb);
+    const job = twoReplicaJob('readmit', hp);
+    const bus = buses.bus();
+    const s = dpSubjects(bus.namespace, job.jobId);
+    const wb = await buses.connect('readmit-worker');
 
     // The cut: the worker's connection stays up (its heartbeats go out), its control frames are lost.
     let cut = false;
@@ -61,17 +43,7 @@ describe('a worker re-admitted after missing steps (real NATS)', () => {
     bus.nc.subscribe(s.join, { callback: () => void (cut || dropped ? joinRequests++ : undefined) });
     await bus.nc.flush();
 
-    const clock = new LinkClock(wb.connection);
     const applied: number[] = [];
-    const worker = new DpWorker({
-      bus: wb, jobId, member: 'worker', logger, train, hyperparams: hp, perEpoch, joinTimeoutMs: settings.joinTimeoutMs, coordinatorTimeoutMs: 8000, clock,
-      outageToleranceMs: settings.outageToleranceMs, lease: { ttlMs: settings.leaseTtlMs }, groupKey: decodeGroupKey(groupKey),
-      onApplied: (a) => {
-        applied.push(a.step);
-        if (applied.length === 3) cutOff();
-      },
-    });
-    const model = createModel(hp.arch, { seed: hp.seed, ...recipeFrom(hp, perEpoch).optimizer });
     const changes: GroupChange[] = [];
     let restore: Promise<void> | undefined;
     let dropped = false;
@@ -84,18 +56,16 @@ describe('a worker re-admitted after missing steps (real NATS)', () => {
         .then(() => new Promise<void>((r) => setTimeout(r, 600)))
         .then(() => void (cut = false));
     };
-    const [result, worked] = await Promise.all([
-      trainAsCoordinator({
-        bus, job, attempt: 1, replicaId: 'host', logger, model, plan: { train, validation: undefined, test: train }, startStep: 0, settings, signal: new AbortController().signal,
-        onEpoch: async () => undefined,
-        onChange: (c) => void changes.push(c),
-        // Alone after the drop, the host would be through the job before the worker is back.
-        onStepApplied: () => new Promise<void>((r) => setTimeout(r, 100)),
-      }),
-      worker.run(),
-    ]);
+    const { result, worked, worker, model } = await trainHostAndWorker({
+      bus, workerBus: wb, job, logger, train, perEpoch, settings, coordinatorTimeoutMs: 8000, changes,
+      onApplied: (a) => {
+        applied.push(a.step);
+        if (applied.length === 3) cutOff();
+      },
+      // Alone after the drop, the host would be through the job before the worker is back.
+      hostStepDelayMs: 100,
+    });
     await restore;
-    clock.close();
 
     // One join after the cut: no flapping.
     expect(joinRequests).toBe(1);
@@ -113,8 +83,7 @@ describe('a worker re-admitted after missing steps (real NATS)', () => {
     expect(after).toEqual(Array.from({ length: after.length }, (_, i) => after[0]! + i));
     const trained = worker.currentModel();
     expect(trained).toBeDefined();
-    const h = flat(model);
-    expect(flat(trained!).reduce((d, v, i) => Math.max(d, Math.abs(v - h[i]!)), 0)).toBeLessThan(1e-6);
+    expect(weightGap(trained!, model)).toBeLessThan(1e-6);
     model.dispose();
     trained!.dispose();
   }, 60_000);

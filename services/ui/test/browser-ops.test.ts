@@ -3,13 +3,12 @@ import type { Browser, BrowserContext } from 'playwright-core';
 import { publishEvent, request, subscribeEvents } from '@mlpipe/bus';
 import { eventually } from '@mlpipe/common';
 import { storeKeys, type Envelope, type PredictionRecord } from '@mlpipe/contracts';
-import { DatasetWatcherConfigSchema, loadConfig } from '@mlpipe/config';
-import { dilate, writeIncomingBatch, PIXELS } from '@mlpipe/dataset';
+import { dilate, PIXELS } from '@mlpipe/dataset';
 import { createModel, initBackend } from '@mlpipe/ml';
 import { createLogger, createMetricsRegistry } from '@mlpipe/runtime';
-import { startWatcher, type RunningWatcher } from '../../dataset-watcher/src/service';
+import type { RunningWatcher } from '../../dataset-watcher/src/service';
 import { startTrainer, type RunningTrainer } from '../../trainer/src/service';
-import { launchBrowser, openPage, screenshot, signedInContext, startUiStack, type UiStack } from './browserHarness';
+import { launchBrowser, openPage, screenshot, signedInContext, startUiStack, startWatcherWithData, type UiStack } from './browserHarness';
 import { mnistIncomingBatch } from '@mlpipe/testing';
 
 const logger = createLogger('ui-ops-test', 'silent');
@@ -25,28 +24,19 @@ describe('the jobs, data and draw pages in a real browser', () => {
   let trainer: RunningTrainer | undefined;
   let browser: Browser;
   let context: BrowserContext;
-  let datasetVersion = '';
+  let datasetVersion: string;
 
   beforeAll(async () => {
     await initBackend('wasm');
     stack = await startUiStack({ orchestrator: true });
     bus = stack.live.bus;
-    const { store, pool } = stack.live;
-    await store.ensureReady();
+    const { store } = stack.live;
     // Real data through the real watcher: two good batches and one it must reject for its labels.
-    await writeIncomingBatch(store, 'incoming/a-train/', mnistIncomingBatch('train', 0, 1500));
-    await writeIncomingBatch(store, 'incoming/b-test/', mnistIncomingBatch('test', 1500, 300));
     const bad = mnistIncomingBatch('train', 2000, 300);
     bad.set.labels[3] = 12;
     bad.set.labels[7] = 11;
-    await writeIncomingBatch(store, 'incoming/c-bad/', bad);
-    const config = loadConfig(DatasetWatcherConfigSchema, { DATA_POLL_MS: '200', DRIFT_WINDOW: '200', DRIFT_POLL_MS: '600000' });
-    watcher = await startWatcher({ config, bus, pool, store, logger, metrics: createMetricsRegistry('w') });
-    const { versions } = await eventually(async () => {
-      const listed = await request(bus, 'watcher.datasets.list', {});
-      return listed.versions.some((v) => v.trainSamples && v.testSamples) ? listed : undefined;
-    }, 30_000, 'a dataset version with both splits');
-    datasetVersion = versions[0]!.id;
+    const batches = { 'a-train': mnistIncomingBatch('train', 0, 1500), 'b-test': mnistIncomingBatch('test', 1500, 300), 'c-bad': bad };
+    ({ watcher, datasetVersion } = await startWatcherWithData(stack, batches, { DRIFT_WINDOW: '200', DRIFT_POLL_MS: '600000' }));
     // Side by side, to keep the set-up short: the trainer, the draw page's model and the browser.
     [trainer, browser] = await Promise.all([
       startTrainer({ bus, store, logger, metrics: createMetricsRegistry('t'), replicaId: 'trainer-ui', backend: 'wasm', codeVersion: 'test' }),

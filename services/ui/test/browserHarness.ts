@@ -80,12 +80,16 @@ export async function startUiStack(o: UiStackOptions = {}): Promise<UiStack> {
  * incoming/: it validates them and announces the dataset version, which the orchestrator learns
  * as it would in production. Resolves with the watcher and the newest version with both splits.
  */
-export async function startWatcherWithData(stack: UiStack, batches: Record<string, IncomingBatch>): Promise<{ watcher: RunningWatcher; datasetVersion: string }> {
+export async function startWatcherWithData(
+  stack: UiStack,
+  batches: Record<string, IncomingBatch>,
+  // By default no drift checks: nothing serves predictions for the monitor to judge.
+  env: Record<string, string> = { DRIFT_ENABLED: 'false' },
+): Promise<{ watcher: RunningWatcher; datasetVersion: string }> {
   const { bus, pool, store } = stack.live;
   await store.ensureReady();
   for (const [batchId, batch] of Object.entries(batches)) await writeIncomingBatch(store, `incoming/${batchId}/`, batch);
-  // No drift checks: nothing here serves predictions for the monitor to judge.
-  const config = loadConfig(DatasetWatcherConfigSchema, { DATA_POLL_MS: '200', DRIFT_ENABLED: 'false' });
+  const config = loadConfig(DatasetWatcherConfigSchema, { DATA_POLL_MS: '200', ...env });
   const watcher = await startWatcher({ config, bus, pool, store, logger: createLogger('ui-test-watcher', 'silent'), metrics: createMetricsRegistry('w') });
   const { versions } = await eventually(async () => {
     const listed = await request(bus, 'watcher.datasets.list', {});
