@@ -1,8 +1,8 @@
 /**
  * Distributed training benchmark: real trainer processes (the service's own entry point) on one
- * machine, a job of 1 or 2 data-parallel replicas, with and without gradient compression.
- * Measures samples/s, the share of step time spent in the gradient exchange, bytes sent per step,
- * and wall time until validation accuracy first reaches 99.0%, on cnn-wide (the fast recipe's net).
+ * machine, a job of 1 or 2 data-parallel replicas, with and without gradient compression, and with
+ * the ring all-reduce (`exchange: ring`). Measures samples/s, the share of step time spent in the
+ * gradient exchange, bytes sent per step, and wall time until validation accuracy first reaches 99.0%, on cnn-wide (the fast recipe's net).
  * Usage: npx tsx bench/distributed/run.ts [--quick] [--batch 64]
  * (writes bench/results/distributed-<date>.json and docs/benchmarks-distributed.md)
  */
@@ -32,12 +32,14 @@ interface Config {
   name: string;
   replicas: number;
   compression: 'none' | 'fp16' | 'topk';
+  exchange?: 'coordinator' | 'ring';
   epochs: number;
 }
 
 const CONFIGS: Config[] = [
   { name: '1 replica', replicas: 1, compression: 'none', epochs: quick ? 2 : 4 },
   { name: '2 replicas, float32', replicas: 2, compression: 'none', epochs: quick ? 2 : 4 },
+  { name: '2 replicas, ring all-reduce', replicas: 2, compression: 'none', exchange: 'ring', epochs: quick ? 2 : 4 },
   { name: '2 replicas, fp16', replicas: 2, compression: 'fp16', epochs: 2 },
   { name: '2 replicas, top-k 1% + error feedback', replicas: 2, compression: 'topk', epochs: 2 },
 ];
@@ -76,9 +78,9 @@ async function run(config: Config): Promise<Result> {
   });
   const replicas = Array.from({ length: config.replicas }, (_, i) => startReplica(bus, dir, `bench-${i}`));
   try {
-    const hyperparams = HyperparamsSchema.parse({ arch: ARCH, epochs: config.epochs, batchSize, seed: 1, validationShare: 5000 / TRAIN, compression: config.compression });
+    const hyperparams = HyperparamsSchema.parse({ arch: ARCH, epochs: config.epochs, batchSize, seed: 1, validationShare: 5000 / TRAIN, compression: config.compression, exchange: config.exchange ?? 'coordinator' });
     for (let rank = 0; rank < config.replicas; rank++) {
-      const job = { jobId: `bench-${config.replicas}-${config.compression}`, modelName: 'mnist', dataset: 'mnist' as const, datasetVersion: version.id, hyperparams, replicas: config.replicas, rank, trigger: { kind: 'manual' as const, reason: 'benchmark' } };
+      const job = { jobId: `bench-${config.replicas}-${config.compression}-${config.exchange ?? 'coordinator'}`, modelName: 'mnist', dataset: 'mnist' as const, datasetVersion: version.id, hyperparams, replicas: config.replicas, rank, trigger: { kind: 'manual' as const, reason: 'benchmark' } };
       await publishEvent(bus, 'train.job.requested', job, { source: 'bench', eventId: `bench:${rank}` });
     }
     const of = <T extends EventType>(type: T) => events.filter((e) => e.type === type) as Envelope<T>[];
@@ -151,7 +153,8 @@ ${rows.join('\n')}
 - **exchange share**: on the coordinating replica, time from sending its gradient to receiving the mean
   (network, the coordinator's reduction, and waiting for the slower replica) over that plus compute.
 - **bytes per step**: what the coordinating replica put on the wire per step (its gradient; the
-  coordinator's broadcast of the mean is counted separately, it is the same size uncompressed, half with fp16).
+  coordinator's broadcast of the mean is counted separately, it is the same size uncompressed, half with fp16;
+  with the ring: its chunks, half a gradient in each of the two phases for two replicas, and no broadcast).
 - **to ${TARGET * 100}%**: wall time from the job's start until the first epoch whose validation accuracy reached ${TARGET * 100}%.
 
 Across hosts (three network namespaces, a three-server NATS cluster, links shaped with tbf; gradients

@@ -159,6 +159,8 @@ export const TrainerConfigSchema = serviceSchema(8085, {
   TRAINER_RETRANSMIT_MS: z.coerce.number().int().min(100).default(5000),
   /** Time to live of the coordinator's lease in JetStream KV: a dead coordinator's job is free after it. */
   TRAINER_LEASE_TTL_MS: z.coerce.number().int().min(1000).default(10_000),
+  /** Jobs with `exchange: ring`: a member that hears nothing from its ring neighbour this long sends its gradient to the coordinator instead. */
+  TRAINER_RING_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
   /** Largest NATS message of the gradient exchange (bigger payloads are split); capped by the server's max_payload. */
   TRAINER_MAX_PART_BYTES: z.coerce.number().int().min(1024).optional(),
   CODE_VERSION: z.string().default('dev'),

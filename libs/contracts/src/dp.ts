@@ -5,9 +5,13 @@ import { z } from 'zod';
  * headers are these schemas; gradients and weights travel as the frames' payload).
  * Bump the version on any incompatible change: members refuse a group speaking another.
  */
-export const DP_PROTOCOL_VERSION = 3;
+export const DP_PROTOCOL_VERSION = 4;
 
 const MemberSchema = z.string().min(1).max(128);
+
+/** coordinator-reduce (every gradient to the coordinator and one mean back) or a ring all-reduce among the members. */
+export const ExchangeSchemeSchema = z.enum(['coordinator', 'ring']);
+export type ExchangeScheme = z.infer<typeof ExchangeSchemeSchema>;
 
 /**
  * The fence every frame carries: the job attempt, and the coordinator's generation (the revision
@@ -45,7 +49,10 @@ export type EpochSummary = z.infer<typeof EpochSummarySchema>;
 export const AppliedStepSchema = z
   .object({
     step: z.number().int().nonnegative(),
-    encoding: z.enum(['f32', 'f16']),
+    /** `ring`: no payload; every member applies the mean its ring all-reduce of this step and round computed. */
+    encoding: z.enum(['f32', 'f16', 'ring']),
+    /** The round whose ring result is applied (with `encoding: ring`). */
+    round: z.number().int().nonnegative().optional(),
     count: z.number().int().nonnegative(),
     epochEnd: EpochSummarySchema.optional(),
   })
@@ -61,6 +68,12 @@ export const DpControlSchema = z.discriminatedUnion('kind', [
       step: z.number().int().nonnegative(),
       round: z.number().int().nonnegative(),
       members: z.array(MemberSchema).min(1),
+      /**
+       * How this round's gradients are combined: `ring` (the members all-reduce among themselves and
+       * report only counts), or `coordinator` (each member sends its gradient sum here). Absent means
+       * coordinator; a ring round that falls back is announced again as coordinator.
+       */
+      exchange: ExchangeSchemeSchema.optional(),
       apply: AppliedStepSchema.optional(),
       /** Joiners get the current weights and optimizer state from a synchronised member first. */
       transfer: z.object({ from: MemberSchema, to: z.array(MemberSchema).min(1) }).strict().optional(),
@@ -81,7 +94,8 @@ export const DpGradientMetaSchema = z
     count: z.number().int().nonnegative(),
     lossSum: z.number(),
     correct: z.number().int().nonnegative(),
-    encoding: z.enum(['f32', 'f16', 'topk']),
+    /** `ring`: the member's ring all-reduce of this round succeeded; the payload is empty. */
+    encoding: z.enum(['f32', 'f16', 'topk', 'ring']),
   })
   .strict();
 export type DpGradientMeta = z.infer<typeof DpGradientMetaSchema>;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DatasetNameSchema, IdSchema, ModelArchSchema, ModelNameSchema, Sha256Schema } from './common';
+import { ExchangeSchemeSchema, type ExchangeScheme } from './dp';
 
 /**
  * Seeded data augmentation: each training sample is drawn with a random rotation, shift, scale
@@ -52,9 +53,24 @@ export const HyperparamsSchema = z
     compression: z.enum(['none', 'fp16', 'topk']).default('none'),
     /** Share of gradient entries sent per step with `compression: topk`. */
     topkRatio: z.number().positive().max(1).default(0.01),
+    /**
+     * How replicas combine gradients: through the coordinator, or a ring all-reduce (bandwidth-optimal:
+     * 2(N-1)/N of a gradient over every member's link, where coordinator-reduce puts N-1 through one).
+     * The ring sends float32 only (compression none).
+     */
+    exchange: ExchangeSchemeSchema.default('coordinator'),
   })
   .strict();
 export type Hyperparams = z.infer<typeof HyperparamsSchema>;
+
+/** Settings that parse one by one but do not go together, said in one sentence (undefined: none). */
+export function hyperparamsConflict(hp: Pick<Hyperparams, 'exchange' | 'compression'>): string | undefined {
+  if (hp.exchange === 'ring' && hp.compression !== 'none') return `exchange "ring" sends float32 gradients: use compression "none" with it (got "${hp.compression}")`;
+  return undefined;
+}
+
+/** The exchange a job's group runs: the ring only where it applies (an older message may still combine it with compression). */
+export const exchangeSchemeOf = (hp: Pick<Hyperparams, 'exchange' | 'compression'>): ExchangeScheme => (hyperparamsConflict(hp) ? 'coordinator' : hp.exchange);
 
 /** Augmentation of the recipes: a little stronger than the schema's defaults, for digits drawn in a browser. */
 const DRAWN_DIGITS_AUGMENT = { rotateDeg: 20, shiftPx: 3, scale: 0.15, strokeProb: 0.6 };

@@ -9,7 +9,7 @@ const USAGE = `usage: mlpipe-jobs submit [--model mnist] [--dataset mnist] [--re
                           [--arch cnn-small|cnn-wide|cnn-deep] [--epochs N] [--batch-size N] [--lr X]
                           [--optimizer adam|sgd] [--schedule constant|step|cosine|one-cycle] [--augment|--no-augment]
                           [--seed N] [--train-subset N] [--test-subset N]
-                          [--replicas N] [--compression none|fp16|topk] [--reason TEXT] [--wait]
+                          [--replicas N] [--compression none|fp16|topk] [--exchange coordinator|ring] [--reason TEXT] [--wait]
        mlpipe-jobs sweep --spec JSON|@FILE [same hyperparameter flags as submit, shared by every trial] [--wait]
        mlpipe-jobs sweep-get SWEEP_ID
        mlpipe-jobs list [--status queued|running|succeeded|failed|cancelled] [--limit N]
@@ -99,6 +99,7 @@ async function run(argv: string[]): Promise<number> {
       limit: { type: 'string' },
       replicas: { type: 'string' },
       compression: { type: 'string' },
+      exchange: { type: 'string' },
       recipe: { type: 'string' },
       optimizer: { type: 'string' },
       schedule: { type: 'string' },
@@ -137,6 +138,7 @@ async function run(argv: string[]): Promise<number> {
             trainSubset: num(values['train-subset'], 'train-subset'),
             testSubset: num(values['test-subset'], 'test-subset'),
             compression: values.compression,
+            exchange: values.exchange,
           }).filter(([, v]) => v !== undefined),
         );
         if (command === 'sweep') {

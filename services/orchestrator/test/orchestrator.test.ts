@@ -217,6 +217,8 @@ describe('orchestrator with real NATS and PostgreSQL', () => {
     const manual = await request(bus, 'orchestrator.jobs.submit', { hyperparams: { epochs: 3, arch: 'cnn-deep' } });
     expect(manual.hyperparams).toMatchObject({ epochs: 3, arch: 'cnn-deep', batchSize: 64 });
     expect(manual.trigger.kind).toBe('manual');
+    await expect(request(bus, 'orchestrator.jobs.submit', { hyperparams: { exchange: 'ring', compression: 'fp16' }, replicas: 2 })).rejects.toThrow(/exchange "ring" sends float32 gradients: use compression "none"/);
+    expect((await request(bus, 'orchestrator.jobs.submit', { hyperparams: { exchange: 'ring' }, replicas: 2 })).hyperparams.exchange).toBe('ring');
     const cancelled = await request(bus, 'orchestrator.jobs.cancel', { jobId: job.jobId, reason: 'not needed' });
     expect(cancelled).toMatchObject({ status: 'cancelled', statusReason: 'not needed' });
     await expect(request(bus, 'orchestrator.jobs.cancel', { jobId: job.jobId })).rejects.toThrow(/already cancelled/);

@@ -72,6 +72,12 @@ export async function startTrainer(deps: TrainerDeps): Promise<RunningTrainer> {
     labelNames: ['reason'],
     registers: [metrics],
   });
+  const ringFallbacks = new Counter({
+    name: 'mlpipe_trainer_ring_fallbacks_total',
+    help: 'Steps of ring all-reduce jobs this replica sent through the coordinator instead, by reason (timeout: a ring neighbour stayed silent; non-finite; error)',
+    labelNames: ['reason'],
+    registers: [metrics],
+  });
   const ackWaitMs = deps.ackWaitMs ?? 20_000;
   const watchdogMs = deps.watchdogMs ?? 120_000;
   /** Each running job's "still alive": waiting out a store outage is progress, not a wedge. */
@@ -95,6 +101,7 @@ export async function startTrainer(deps: TrainerDeps): Promise<RunningTrainer> {
     },
     onGradientReceipt: (r: string) => receipts.inc({ receipt: r }),
     onFrameDropped: (why: string) => framesDropped.inc({ reason: why }),
+    onRingFallback: (why: string) => ringFallbacks.inc({ reason: why }),
     bus,
     store,
     logger,
@@ -314,6 +321,7 @@ export async function serveTrainer(ctx: ServiceContext<TrainerConfig, 'bus' | 's
       outageToleranceMs: config.TRAINER_OUTAGE_TOLERANCE_MS,
       retransmitMs: config.TRAINER_RETRANSMIT_MS,
       leaseTtlMs: config.TRAINER_LEASE_TTL_MS,
+      ringTimeoutMs: config.TRAINER_RING_TIMEOUT_MS,
       ...(config.TRAINER_MAX_PART_BYTES ? { maxPartBytes: config.TRAINER_MAX_PART_BYTES } : {}),
     },
   });

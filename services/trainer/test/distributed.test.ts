@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type * as tf from '@tensorflow/tfjs';
+import type { NatsConnection } from '@nats-io/nats-core';
 import * as tfjs from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectBus, type Bus } from '@mlpipe/bus';
@@ -13,15 +14,26 @@ import { stepsPerEpoch } from '../src/core/sharding';
 import type { Receipt } from '../src/core/group';
 import type { GroupChange } from '../src/adapters/coordinator';
 import { DpChannel, dpSubjects } from '../src/adapters/dpChannel';
-import { DpWorker } from '../src/adapters/dpWorker';
+import { DpWorker, type DpWorkerOptions } from '../src/adapters/dpWorker';
 import { trainAsCoordinator, type DpSettings } from '../src/adapters/distributed';
 import { LinkClock } from '../src/adapters/linkClock';
+import { RingExchange } from '../src/adapters/ringExchange';
 
 const logger = createLogger('dp-test', (process.env.DP_LOG as 'silent') ?? 'silent');
 const train = mnistSamples('train', 1024);
-const settings: DpSettings = { heartbeatMs: 200, heartbeatTimeoutMs: 2000, stepTimeoutMs: 2500, joinWindowMs: 2000, joinTimeoutMs: 4000, outageToleranceMs: 10_000, retransmitMs: 1000, leaseTtlMs: 3000 };
+const settings: DpSettings = { heartbeatMs: 200, heartbeatTimeoutMs: 2000, stepTimeoutMs: 2500, joinWindowMs: 2000, joinTimeoutMs: 4000, outageToleranceMs: 10_000, retransmitMs: 1000, leaseTtlMs: 3000, ringTimeoutMs: 1000 };
 const baseHp = HyperparamsSchema.parse({ arch: 'cnn-small', epochs: 2, batchSize: 64, seed: 7, validationShare: 0 });
 const flat = (m: tf.LayersModel) => Float32Array.from(m.getWeights().flatMap((w) => Array.from(w.dataSync())));
+/** The connection, except that what it would publish on a subject `drop` names is lost (a faulty link). */
+function dropping(nc: NatsConnection, drop: (subject: string) => boolean): NatsConnection {
+  return new Proxy(nc, {
+    get(target, key) {
+      if (key === 'publish') return (subject: string, data?: Uint8Array) => (drop(subject) ? undefined : target.publish(subject, data));
+      const value: unknown = Reflect.get(target, key, target);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
 const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((d, v, i) => Math.max(d, Math.abs(v - (b[i] as number))), 0);
 
 interface GroupRun {
@@ -54,7 +66,16 @@ describe('data-parallel training over real NATS (replicas in one process, each w
 
   let jobCounter = 0;
   /** Runs a group: the coordinating replica plus `workers` real members, joining at once or after the group's `joinAfterSteps`-th step. */
-  async function runGroup(o: { replicas: number; workers: number; hp?: Hyperparams; joinAfterSteps?: number; meddle?: (jobId: string, groupKey: Uint8Array) => Promise<void> }): Promise<GroupRun> {
+  async function runGroup(o: {
+    replicas: number;
+    workers: number;
+    hp?: Hyperparams;
+    joinAfterSteps?: number;
+    meddle?: (jobId: string, groupKey: Uint8Array) => Promise<void>;
+    /** Options for worker `i` (a faulty ring link, a hook). */
+    worker?: (i: number) => Partial<DpWorkerOptions>;
+    onRingFallback?: (member: string, reason: string, step: number) => void;
+  }): Promise<GroupRun> {
     const hp = o.hp ?? baseHp;
     const jobId = `dp.job-${++jobCounter}`;
     const groupKey = randomBytes(32).toString('base64url');
@@ -68,7 +89,12 @@ describe('data-parallel training over real NATS (replicas in one process, each w
       Array.from({ length: o.workers }, async (_, i) => {
         const b = await member(`w${i}`);
         const clock = new LinkClock(b.connection);
-        return new DpWorker({ bus: b, jobId, member: `worker-${i}`, logger, train, hyperparams: hp, perEpoch: stepsPerEpoch(train.count, hp.batchSize), joinTimeoutMs: settings.joinTimeoutMs, coordinatorTimeoutMs: 8000, clock, outageToleranceMs: settings.outageToleranceMs, lease: { ttlMs: settings.leaseTtlMs }, groupKey: decodeGroupKey(groupKey) });
+        return new DpWorker({
+          bus: b, jobId, member: `worker-${i}`, logger, train, hyperparams: hp, perEpoch: stepsPerEpoch(train.count, hp.batchSize), joinTimeoutMs: settings.joinTimeoutMs, coordinatorTimeoutMs: 8000, clock,
+          outageToleranceMs: settings.outageToleranceMs, lease: { ttlMs: settings.leaseTtlMs }, groupKey: decodeGroupKey(groupKey), ringTimeoutMs: settings.ringTimeoutMs!,
+          ringAdmissionTimeoutMs: settings.stepTimeoutMs, onRingFallback: (why, step) => o.onRingFallback?.(`worker-${i}`, why, step),
+          ...o.worker?.(i),
+        });
       }),
     );
     const controller = new AbortController();
@@ -80,6 +106,7 @@ describe('data-parallel training over real NATS (replicas in one process, each w
       onEpoch: async (m) => void epochs.push(m),
       onChange: (c) => void changes.push(c),
       onReceipt: (r) => void receipts.push(r),
+      onRingFallback: (why, step) => o.onRingFallback?.('host', why, step),
       onStep: () => {
         if (++steps >= (o.joinAfterSteps ?? 0)) startWorkers();
       },
@@ -167,31 +194,33 @@ describe('data-parallel training over real NATS (replicas in one process, each w
     expect(run.host).toEqual(pair.host);
   }, 60_000);
 
-  it('drops a stalled member and a silent one, re-shards, and applies no step twice or half', async () => {
+  /** Two members that hold the job's key and join as the group forms: "staller" keeps its heartbeat but never sends a gradient, "ghost" goes quiet. */
+  async function joinFakes(jobId: string, groupKey: Uint8Array): Promise<void> {
     const fakes = await member('fakes');
-    const run = await runGroup({
-      replicas: 4,
-      workers: 1,
-      meddle: async (jobId, groupKey) => {
-        // Members that hold the job's key, so their frames are sealed as a real replica's are.
-        const channel = new DpChannel(fakes, jobId, 'fakes', logger, { key: groupKey });
-        const s = channel.subjects;
-        // Both join as the group forms; "staller" keeps its heartbeat but never sends a gradient, "ghost" goes quiet.
-        setTimeout(() => {
-          for (const id of ['staller', 'ghost']) {
-            void fakes.nc.request(s.join, channel.encodeJson(s.join, { protocol: DP_PROTOCOL_VERSION, member: id }), { timeout: 2000 }).then((m) => {
-              const { group } = channel.decodeJson(`${s.join}.reply`, m.data) as { group: string };
-              if (id === 'staller') timers.push(setInterval(() => channel.publishJson(s.heartbeat, { group, member: id }), 200));
-            });
-          }
-        }, 100);
-      },
-    });
+    // Their frames are sealed as a real replica's are.
+    const channel = new DpChannel(fakes, jobId, 'fakes', logger, { key: groupKey });
+    const s = channel.subjects;
+    setTimeout(() => {
+      for (const id of ['staller', 'ghost']) {
+        void fakes.nc.request(s.join, channel.encodeJson(s.join, { protocol: DP_PROTOCOL_VERSION, member: id }), { timeout: 2000 }).then((m) => {
+          const { group } = channel.decodeJson(`${s.join}.reply`, m.data) as { group: string };
+          if (id === 'staller') timers.push(setInterval(() => channel.publishJson(s.heartbeat, { group, member: id }), 200));
+        });
+      }
+    }, 100);
+  }
+
+  function expectFakesDroppedAtStepZero(run: GroupRun): void {
     const dropped = run.changes.filter((c) => c.change === 'dropped');
     expect(dropped.map((c) => c.replica).sort()).toEqual(['ghost', 'staller']);
     expect(dropped.find((c) => c.replica === 'ghost')?.reason).toMatch(/no heartbeat/);
     expect(dropped.find((c) => c.replica === 'staller')?.reason).toMatch(/stalled/);
     expect(dropped.every((c) => c.step === 0)).toBe(true);
+  }
+
+  it('drops a stalled member and a silent one, re-shards, and applies no step twice or half', async () => {
+    const run = await runGroup({ replicas: 4, workers: 1, meddle: joinFakes });
+    expectFakesDroppedAtStepZero(run);
     // The abandoned rounds were never applied: the result is exactly the undisturbed pair's.
     expect(run.host).toEqual(pair.host);
     expect(run.workers[0]).toEqual(pair.host);
@@ -207,6 +236,64 @@ describe('data-parallel training over real NATS (replicas in one process, each w
     expect(maxDiff(run.workers[0]!, run.host)).toBeLessThan(1e-6);
     expect(run.epochs).toHaveLength(2);
   }, 60_000);
+  describe('with exchange: ring (members all-reduce among themselves; the coordinator sees counts only)', () => {
+    const ringHp = HyperparamsSchema.parse({ ...baseHp, exchange: 'ring' });
+    const steps = 2 * stepsPerEpoch(train.count, 64);
+    /** Records the size of every frame sent to the coordinator's gradient subject. */
+    const recordGradientFrames = (sizes: number[]) => async (jobId: string) => {
+      const spy = await member('grad-spy');
+      spy.nc.subscribe(dpSubjects(bus.namespace, jobId).grad, { callback: (_e, msg) => void sizes.push(msg.data.byteLength) });
+      await spy.nc.flush();
+    };
+
+    it('two replicas end bit for bit where coordinator-reduce ends, and no gradient goes through the coordinator', async () => {
+      const sizes: number[] = [];
+      const run = await runGroup({ replicas: 2, workers: 1, hp: ringHp, meddle: recordGradientFrames(sizes) });
+      expect(run.workers[0]).toEqual(run.host);
+      // Two members: the ring's one float64 add, divide and rounding per value is meanOfSums exactly.
+      expect(run.host).toEqual(pair.host);
+      expect(run.epochs.map((e) => e.loss)).toEqual(pair.epochs.map((e) => e.loss));
+      expect(sizes.length).toBeGreaterThanOrEqual(steps * 2);
+      expect(Math.max(...sizes)).toBeLessThan(1024); // counts and losses; a cnn-small gradient is ~24 KiB
+      expect(run.bytesPerStep).toBeGreaterThan(4 * 5000); // the host's chunks: half a gradient out in each phase
+    }, 60_000);
+
+    it('three replicas hold identical weights and follow one replica on the loss curve', async () => {
+      const trio = await runGroup({ replicas: 3, workers: 2, hp: ringHp });
+      trio.workers.forEach((w) => expect(w).toEqual(trio.host));
+      trio.epochs.forEach((e, i) => expect(Math.abs(e.loss - single.epochs[i]!.loss)).toBeLessThan(1e-4));
+      expect(maxDiff(trio.host, single.host)).toBeLessThan(1e-2);
+      expect(trio.changes.filter((c) => c.change === 'formed')).toHaveLength(3);
+    }, 60_000);
+
+    it('falls back to coordinator-reduce for the steps whose ring chunks are lost, and ends bit for bit as undisturbed', async () => {
+      const fallbacks: string[] = [];
+      const sizes: number[] = [];
+      // worker-0's link loses every ring chunk it sends in steps 3 and 5 (not its blame, nor any other frame).
+      const lossyStep = (subject: string) => !subject.endsWith('.abort') && ['3', '5'].includes(subject.split('.').at(-4) ?? '');
+      const run = await runGroup({
+        replicas: 2,
+        workers: 1,
+        hp: ringHp,
+        meddle: recordGradientFrames(sizes),
+        worker: () => ({ ringExchange: (o) => new RingExchange({ ...o, nc: dropping(o.nc, lossyStep) }) }),
+        onRingFallback: (m, why, step) => void fallbacks.push(`${m} ${why} at ${step}`),
+      });
+      expect(fallbacks.sort()).toEqual(['host timeout at 3', 'host timeout at 5', 'worker-0 timeout at 3', 'worker-0 timeout at 5']);
+      // Both fell-back steps sent both gradients to the coordinator, every other step only counts.
+      expect(sizes.filter((n) => n > 4 * 5000)).toHaveLength(4);
+      expect(run.workers[0]).toEqual(run.host);
+      expect(run.host).toEqual(pair.host);
+    }, 60_000);
+
+    it('drops a stalled member and a silent one that never take part in the ring, and applies no step twice or half', async () => {
+      const run = await runGroup({ replicas: 4, workers: 1, hp: ringHp, meddle: joinFakes });
+      expectFakesDroppedAtStepZero(run);
+      expect(run.host).toEqual(pair.host);
+      expect(run.workers[0]).toEqual(pair.host);
+    }, 60_000);
+  });
+
   it('ends a job whose model diverged (its own gradient is not finite) with the reason, instead of waiting on it', async () => {
     const jobId = `dp.job-${++jobCounter}`;
     const job: TrainJobRequested = { jobId, modelName: 'mnist', dataset: 'mnist', datasetVersion: 'a'.repeat(64), hyperparams: baseHp, replicas: 1, rank: 0, trigger: { kind: 'manual', reason: 'test' }, groupKey: randomBytes(32).toString('base64url') };

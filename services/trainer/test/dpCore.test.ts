@@ -60,8 +60,40 @@ describe('the reduction', () => {
     expect(() => round.reduce()).toThrow(/waits for b/);
     expect(round.receive(report('b', 5, 2, [6, 8]))).toBe('accepted');
     const r = round.reduce();
-    expect(Array.from(r.mean)).toEqual([2, 3]);
+    expect(Array.from(r.mean!)).toEqual([2, 3]);
     expect(r.count).toBe(4);
+  });
+});
+
+describe('a ring round', () => {
+  const ringReport = (member: string): GradientReport => ({ member, step: 5, round: 2, count: 2, lossSum: 1, correct: 1 });
+
+  it('completes on every member\'s ring report and leaves the mean to the members', () => {
+    const round = new StepRound(5, 2, ['a', 'b']);
+    expect(round.receive(ringReport('a'))).toBe('accepted');
+    expect(round.receive(ringReport('a'))).toBe('duplicate');
+    expect(round.complete()).toBe(false);
+    expect(round.receive(ringReport('b'))).toBe('accepted');
+    const r = round.reduce();
+    expect(r.mean).toBeUndefined();
+    expect(r).toMatchObject({ round: 2, count: 4, lossSum: 2, correct: 2 });
+  });
+
+  it('falls back once a member sends its gradient: every ring report must be replaced by the gradient', () => {
+    const round = new StepRound(5, 2, ['a', 'b', 'c']);
+    round.receive(ringReport('a'));
+    expect(round.fellBack).toBe(false);
+    expect(round.receive(report('b', 5, 2, [2, 4]))).toBe('accepted');
+    expect(round.fellBack).toBe(true);
+    expect(round.ringOnly()).toEqual(['a']);
+    expect(round.missing()).toEqual(['a', 'c']);
+    expect(round.receive(ringReport('c'))).toBe('accepted');
+    expect(round.missing()).toEqual(['a', 'c']);
+    expect(round.receive(report('a', 5, 2, [6, 8]))).toBe('accepted');
+    expect(round.receive(report('a', 5, 2, [100, 100]))).toBe('duplicate');
+    expect(round.receive(report('c', 5, 2, [1, 0]))).toBe('accepted');
+    expect(round.complete()).toBe(true);
+    expect(Array.from(round.reduce().mean!)).toEqual([Math.fround(9 / 6), 2]);
   });
 });
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connectBus, type Bus } from '@mlpipe/bus';
-import { RingExchange, RingTimeout, ringSubjectBase } from '../src/adapters/ringExchange';
+import { RingCancelled, RingExchange, RingTimeout, ringSubjectBase } from '../src/adapters/ringExchange';
 
 /**
  * The ring all-reduce over the real NATS server, every member on a connection of its own: the
@@ -83,4 +83,32 @@ describe('ring all-reduce over NATS', () => {
       }
     }, 60_000);
   }
+
+  it('gives up at once when cancelled (the group moved on), with RingCancelled', async () => {
+    const { members, exchanges } = await ring(3, { timeoutMs: 30_000 });
+    const started = Date.now();
+    const waiting = exchanges[0]!.allReduce({ step: 1, members, gradientSum: new Float32Array(30), count: 3 });
+    expect(exchanges[0]!.inProgress).toEqual({ step: 1, round: 0 });
+    setTimeout(() => exchanges[0]!.cancel(), 200);
+    await expect(waiting).rejects.toBeInstanceOf(RingCancelled);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(exchanges[0]!.inProgress).toBeUndefined();
+  }, 60_000);
+
+  it('keeps chunks of a newer generation that come before the member learns of it, and never counts an older one', async () => {
+    const { members, exchanges } = await ring(2);
+    const inputs = sums(2, 101);
+    // Member 1 moves to generation 4 and sends at once; member 0 learns of generation 4 only afterwards.
+    exchanges[1]!.setGeneration(4);
+    const second = exchanges[1]!.allReduce({ step: 0, members, gradientSum: inputs[1] as Float32Array, count: 2 });
+    await new Promise((r) => setTimeout(r, 300));
+    exchanges[0]!.setGeneration(4);
+    const first = exchanges[0]!.allReduce({ step: 0, members, gradientSum: inputs[0] as Float32Array, count: 2 });
+    expectMean(await Promise.all([first, second]), inputs, 2);
+    // A member still at generation 3 talks to nobody: its neighbour at 4 ignores it.
+    const stale = await ring(2, { timeoutMs: 800 });
+    stale.exchanges[1]!.setGeneration(4);
+    const outcomes = await Promise.allSettled(stale.exchanges.map((x, k) => x.allReduce({ step: 0, members: stale.members, gradientSum: inputs[k] as Float32Array, count: 2 })));
+    expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected']);
+  }, 60_000);
 });

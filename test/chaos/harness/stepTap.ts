@@ -11,7 +11,7 @@ import { eventually } from '@mlpipe/common';
  * Read from the wire on purpose: steps lost and recovery time are measured the same way before
  * and after the trainer's changes, without trusting the trainer's own account of them. Only the
  * frame header is read (`[u32 LE length][JSON]`, libs/contracts dp.ts), and only the fields
- * `kind`, `group`, `attempt`, `generation`, `step`, `apply.step`, `apply.epochEnd`.
+ * `kind`, `group`, `attempt`, `generation`, `step`, `apply.step`, `apply.encoding`, `apply.epochEnd`.
  */
 export interface Commit {
   at: number;
@@ -19,6 +19,8 @@ export interface Commit {
   /** group | attempt | generation: a new coordinator (or attempt) makes a new fence. */
   fence: string;
   epochEnd?: number;
+  /** How the mean went out: f32/f16 in the frame, or `ring` (each member applies its own ring's result). */
+  encoding?: string;
 }
 
 export interface ControlFrame {
@@ -90,7 +92,7 @@ export class JobSteps {
     if (!h || (num(h.part) ?? 0) !== 0) return; // every part repeats the header: read the first only
     const at = Date.now();
     const fence = [h.group, h.attempt, h.generation].map((v) => (v === undefined ? '' : String(v))).join('|');
-    const apply = h.apply as { step?: unknown; epochEnd?: { epoch?: unknown } } | undefined;
+    const apply = h.apply as { step?: unknown; encoding?: unknown; epochEnd?: { epoch?: unknown } } | undefined;
     const applied = num(apply?.step);
     const step = num(h.step);
     this.frames.push({ at, kind: String(h.kind), fence, ...(step !== undefined ? { step } : {}), ...(applied !== undefined ? { apply: applied } : {}) });
@@ -100,7 +102,8 @@ export class JobSteps {
     if (this.seen.has(key)) return;
     this.seen.add(key);
     const epochEnd = num(apply?.epochEnd?.epoch);
-    this.commits.push({ at, step: applied, fence, ...(epochEnd !== undefined ? { epochEnd } : {}) });
+    const encoding = typeof apply?.encoding === 'string' ? apply.encoding : undefined;
+    this.commits.push({ at, step: applied, fence, ...(epochEnd !== undefined ? { epochEnd } : {}), ...(encoding ? { encoding } : {}) });
   }
 
   all(): readonly Commit[] {

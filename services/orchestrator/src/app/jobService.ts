@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { HyperparamsSchema, type DatasetVersion, type Hyperparams, type Job, type ParsedRequestOf, type TrialRef, type Trigger } from '@mlpipe/contracts';
+import { HyperparamsSchema, hyperparamsConflict, type DatasetVersion, type Hyperparams, type Job, type ParsedRequestOf, type TrialRef, type Trigger } from '@mlpipe/contracts';
 import { ConflictError, QuotaExceededError, ValidationError, type Logger } from '@mlpipe/common';
 import { isTerminal } from '../core/jobState';
 import { checkActiveJobs, checkJobSize, principalOf, type QuotaLimits, type QuotaVerdict } from '../core/quota';
@@ -40,6 +40,8 @@ export class JobService {
   /** A job by request, within the caps and the principal's quota of active jobs (checked and created in one transaction). */
   async submit(req: ParsedRequestOf<'orchestrator.jobs.submit'>): Promise<Job> {
     const hyperparams = HyperparamsSchema.parse(req.hyperparams);
+    const conflict = hyperparamsConflict(hyperparams);
+    if (conflict) throw new ValidationError(conflict, { code: 'invalid' });
     enforceQuota(checkJobSize(this.quota, hyperparams, req.replicas));
     const version = await this.trainableVersion(req.dataset, req.datasetVersion);
     const submittedBy = principalOf(req.submittedBy);

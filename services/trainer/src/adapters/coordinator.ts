@@ -11,6 +11,7 @@ import {
   type DpControl,
   type DpJoinReply,
   type EpochSummary,
+  type ExchangeScheme,
 } from '@mlpipe/contracts';
 import { decodeGradient, encodeDense } from '../core/gradientCodec';
 import { gradientFault } from '../core/gradientCheck';
@@ -56,6 +57,8 @@ export interface CoordinatorOptions {
   gradientLength: number;
   /** Mean gradients go back in half precision when the job asks for compression. */
   broadcast: 'f32' | 'f16';
+  /** How the members combine gradients: through here, or a ring among themselves (reporting counts here). */
+  exchange: ExchangeScheme;
   /** How long to wait for the group to fill before starting with whoever came. */
   joinWindowMs: number;
   stepTimeoutMs: number;
@@ -83,6 +86,12 @@ export interface CoordinatorOptions {
  * progress is announced again (members answer a repeated step with the gradient they already
  * computed), and a step is committed only under a valid lease. So an outage within the tolerance
  * costs no step, and a stale coordinator commits none.
+ *
+ * With `exchange: ring` it stays the control plane (membership, rounds, commits, tallies) but sees
+ * no gradients: members all-reduce in a ring and report only counts and losses, and the next step
+ * tells them to apply their ring's result. A member whose ring failed sends its gradient instead;
+ * the round is then announced again as coordinator-reduce, so every member sends its gradient and
+ * the mean is made here (a step is still applied by all of its round or by none).
  */
 export class Coordinator {
   private readonly channel: DpChannel;
@@ -98,6 +107,8 @@ export class Coordinator {
   private joinSub: { unsubscribe(): void } | undefined;
   private readonly applied = new Map<string, number>();
   private announceAgain = false;
+  /** The ring round whose members were last asked for their gradients after a fall-back. */
+  private askedForGradients = -1;
   private stopWatchingLink: (() => void) | undefined;
   /** Seconds the epoch in progress had run before a resume. */
   private carriedSeconds: number;
@@ -168,10 +179,12 @@ export class Coordinator {
         transfer = undefined;
         const position = stepPosition(step, o.perEpoch);
         this.tally.add(reduced);
-        const encoded = encodeDense(reduced.mean, o.broadcast);
-        const applied: AppliedStep = { step, encoding: encoded.encoding as 'f32' | 'f16', count: reduced.count };
+        const encoded = reduced.mean && encodeDense(reduced.mean, o.broadcast);
+        const applied: AppliedStep = encoded
+          ? { step, encoding: encoded.encoding as 'f32' | 'f16', count: reduced.count }
+          : { step, encoding: 'ring', round: reduced.round, count: reduced.count };
         if (position.endsEpoch) applied.epochEnd = this.closeEpoch(position.epoch);
-        pending = { reduced, applied, payload: encoded.bytes };
+        pending = { reduced, applied, payload: encoded ? encoded.bytes : new Uint8Array(0) };
         if (step + 1 < o.totalSteps && this.membership.hasWaiting()) transfer = this.admit(step + 1, false);
       }
       this.finished = true;
@@ -268,25 +281,41 @@ export class Coordinator {
     if (!parsed.success || parsed.data.group !== this.opts.group || !this.round) return;
     const m = parsed.data;
     this.membership.seen(m.member, this.opts.clock.now());
-    let gradSum: Float32Array;
+    const ringReport = m.encoding === 'ring';
+    if (ringReport && this.opts.exchange !== 'ring') {
+      this.opts.logger.warn({ member: m.member, step: m.step }, 'ignoring a ring report: this group exchanges through the coordinator');
+      return;
+    }
+    let gradSum: Float32Array | undefined;
     try {
-      gradSum = decodeGradient({ encoding: m.encoding, bytes: payload }, this.opts.gradientLength);
+      gradSum = ringReport ? undefined : decodeGradient({ encoding: m.encoding as 'f32' | 'f16' | 'topk', bytes: payload }, this.opts.gradientLength);
     } catch (err) {
       this.opts.logger.warn({ member: m.member, step: m.step, err: describeError(err) }, 'ignoring an undecodable gradient');
       return;
     }
     if (m.step === this.round.step && m.round === this.round.round) {
       const rank = this.round.members.indexOf(m.member);
-      const fault = rank < 0 ? undefined : gradientFault({ ...m, gradSum }, this.opts.shardCount(m.step, rank, this.round.members.length));
+      const fault = rank < 0 ? undefined : gradientFault({ ...m, gradSum: gradSum ?? new Float32Array(0) }, this.opts.shardCount(m.step, rank, this.round.members.length));
       if (fault) {
         this.opts.onDrop?.(fault);
         this.opts.logger.warn({ member: m.member, step: m.step, count: m.count, fault }, 'dropped a gradient');
         return;
       }
     }
+    const fellBack = this.round.fellBack;
     const receipt = this.round.receive({ ...m, gradSum });
     this.opts.onReceipt?.(receipt);
     if (receipt !== 'accepted') this.opts.logger.debug({ member: m.member, step: m.step, round: m.round, receipt }, 'gradient ignored');
+    if (this.opts.exchange === 'ring' && this.round.fellBack) {
+      if (!fellBack) this.opts.logger.warn({ member: m.member, step: m.step, round: m.round }, 'the ring all-reduce fell back to coordinator-reduce for this step');
+      // Members whose ring had succeeded are asked for their gradients, once: one still in the ring
+      // gives it up when it hears this, and answers it after its ring in any case.
+      if (this.round.ringOnly().length > 0 && this.askedForGradients !== this.round.round) {
+        this.askedForGradients = this.round.round;
+        this.announceAgain = true;
+        this.wake?.();
+      }
+    }
     if (this.round.complete()) this.wake?.();
   }
 
@@ -347,6 +376,7 @@ export class Coordinator {
           step,
           round: round.round,
           members,
+          ...(o.exchange === 'ring' ? { exchange: round.fellBack ? 'coordinator' : 'ring' } : {}),
           ...(pending ? { apply: pending.applied } : {}),
           ...(liveTransfer ? { transfer: liveTransfer } : {}),
         };

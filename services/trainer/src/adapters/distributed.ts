@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type * as tf from '@tensorflow/tfjs';
 import type { Bus } from '@mlpipe/bus';
 import type { Logger } from '@mlpipe/common';
-import type { EpochMetrics, LabelledImages, TrainJobRequested } from '@mlpipe/contracts';
+import { exchangeSchemeOf, type EpochMetrics, type LabelledImages, type TrainJobRequested } from '@mlpipe/contracts';
 import { evaluateWithLoss, gradientLength } from '@mlpipe/ml';
 import type { DataPlan } from '../core/dataPlan';
 import type { Receipt } from '../core/group';
@@ -11,7 +11,7 @@ import { batchRange, shardRange, stepPosition, stepsPerEpoch } from '../core/sha
 import type { EpochTallyState } from '../core/group';
 import { Coordinator, type GroupChange } from './coordinator';
 import { CoordinatorLease, LeaseLost } from './coordinatorLease';
-import { DpWorker, type StepTiming, type WorkerOutcome } from './dpWorker';
+import { DEFAULT_RING_TIMEOUT_MS, DpWorker, type StepTiming, type WorkerOutcome } from './dpWorker';
 import { LinkClock } from './linkClock';
 
 /** Timing of the group protocol; defaults suit a laptop, tests shorten them. */
@@ -29,6 +29,8 @@ export interface DpSettings {
   retransmitMs: number;
   /** The coordinator lease's time to live: a dead coordinator's job is free after it. */
   leaseTtlMs: number;
+  /** With `exchange: ring`: a member that hears nothing from its ring neighbour this long sends its gradient to the coordinator. */
+  ringTimeoutMs?: number;
   maxPartBytes?: number;
 }
 
@@ -41,6 +43,7 @@ export const DEFAULT_DP_SETTINGS: DpSettings = {
   outageToleranceMs: 60_000,
   retransmitMs: 5000,
   leaseTtlMs: 10_000,
+  ringTimeoutMs: DEFAULT_RING_TIMEOUT_MS,
 };
 
 export interface ExchangeStats {
@@ -50,8 +53,8 @@ export interface ExchangeStats {
   bytesSent: number;
 }
 
-/** A member's timeouts and link, the same for the coordinating replica's own member and for workers. */
-function memberTimings(settings: DpSettings, clock: LinkClock) {
+/** A member's timeouts, link and ring hook, the same for the coordinating replica's own member and for workers. */
+function memberTimings(settings: DpSettings, clock: LinkClock, onRingFallback?: (reason: string, step: number) => void) {
   return {
     joinTimeoutMs: settings.joinTimeoutMs,
     coordinatorTimeoutMs: settings.stepTimeoutMs * 3,
@@ -59,6 +62,11 @@ function memberTimings(settings: DpSettings, clock: LinkClock) {
     outageToleranceMs: settings.outageToleranceMs,
     lease: { ttlMs: settings.leaseTtlMs },
     ...(settings.maxPartBytes ? { maxPartBytes: settings.maxPartBytes } : {}),
+    // A ring that stalls falls back before the coordinator would count its members stalled.
+    ringTimeoutMs: Math.min(settings.ringTimeoutMs ?? DEFAULT_RING_TIMEOUT_MS, settings.stepTimeoutMs / 2),
+    // A joiner loads the weights before it computes; the coordinator waits a step timeout more for it too.
+    ringAdmissionTimeoutMs: settings.stepTimeoutMs,
+    ...(onRingFallback ? { onRingFallback } : {}),
   };
 }
 
@@ -110,6 +118,8 @@ export interface CoordinateArgs {
   onReceipt?: (r: Receipt) => void;
   onStep?: (t: StepTiming) => void;
   onDropped?: (why: DroppedFrame) => void;
+  /** A member's ring all-reduce failed and its step went through the coordinator. */
+  onRingFallback?: (reason: string, step: number) => void;
 }
 
 export interface GroupResult {
@@ -152,6 +162,7 @@ export async function trainAsCoordinator(a: CoordinateArgs): Promise<GroupResult
     perEpoch,
     gradientLength: gradientLength(a.model),
     broadcast: hp.compression === 'none' ? 'f32' : 'f16',
+    exchange: exchangeSchemeOf(hp),
     joinWindowMs: a.settings.joinWindowMs,
     stepTimeoutMs: a.settings.stepTimeoutMs,
     heartbeatMs: a.settings.heartbeatMs,
@@ -179,7 +190,7 @@ export async function trainAsCoordinator(a: CoordinateArgs): Promise<GroupResult
     perEpoch,
     model: a.model,
     appliedThrough: a.startStep - 1,
-    ...memberTimings(a.settings, clock),
+    ...memberTimings(a.settings, clock, a.onRingFallback),
     ...sealing,
     signal: stopWorker.signal,
     onApplied: async (applied, model, members) => {
@@ -236,6 +247,7 @@ export interface AssistArgs {
   signal: AbortSignal;
   onStep?: (t: StepTiming) => void;
   onDropped?: (why: DroppedFrame) => void;
+  onRingFallback?: (reason: string, step: number) => void;
 }
 
 /**
@@ -254,7 +266,7 @@ export async function assistJob(a: AssistArgs): Promise<{ outcome: WorkerOutcome
     train: a.train,
     hyperparams: hp,
     perEpoch: stepsPerEpoch(a.train.count, hp.batchSize),
-    ...memberTimings(a.settings, clock),
+    ...memberTimings(a.settings, clock, a.onRingFallback),
     ...groupSeal(a.job, a.logger, a.onDropped),
     signal: a.signal,
     ...(a.onStep ? { onStep: a.onStep } : {}),

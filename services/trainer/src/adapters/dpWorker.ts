@@ -10,8 +10,10 @@ import {
   type AppliedStep,
   type DpControl,
   type DpStateMeta,
+  type ExchangeScheme,
   type Hyperparams,
   type LabelledImages,
+  exchangeSchemeOf,
 } from '@mlpipe/contracts';
 import { applyFlatGradients, augmentFor, computeShardGradients, epochOrder, gradientLength, learningRateAt, loadModelFromBytes, recipeFrom, saveModelToBytes, setLearningRate, type Recipe } from '@mlpipe/ml';
 import { decodeGradient, encodeDense, TopKCompressor, type EncodedGradient } from '../core/gradientCodec';
@@ -21,8 +23,27 @@ import { batchRange, shardRange, stepPosition } from '../core/sharding';
 import { readLease, type LeaseSettings } from './coordinatorLease';
 import { DpChannel, type FrameDrop } from './dpChannel';
 import type { LinkClock } from './linkClock';
+import { RingCancelled, RingExchange, ringSubjectBase, type RingExchangeOptions } from './ringExchange';
 
 export type WorkerOutcome = 'done' | 'aborted' | 'lost' | 'refused';
+
+/** Half the default step timeout: a ring that fails falls back to the coordinator before the member counts as stalled. */
+export const DEFAULT_RING_TIMEOUT_MS = 30_000;
+
+/** What a member sends the coordinator for a step: a gradient frame's header and payload. */
+interface Contribution {
+  meta: Record<string, unknown>;
+  payload: Uint8Array;
+}
+
+class RingFallback extends Error {
+  constructor(
+    readonly reason: 'non-finite',
+    message: string,
+  ) {
+    super(message);
+  }
+}
 
 export interface StepTiming {
   step: number;
@@ -52,6 +73,14 @@ export interface DpWorkerOptions {
   /** The job's group key: frames without its seal are dropped. */
   groupKey?: Uint8Array;
   onDrop?: (why: FrameDrop) => void;
+  /** With `exchange: ring`: how long to wait for the left neighbour's chunk before falling back to the coordinator. */
+  ringTimeoutMs?: number;
+  /** The same for the first chunk of a step that admits a joiner (it loads the weights before it computes); default 4 × ringTimeoutMs. */
+  ringAdmissionTimeoutMs?: number;
+  /** Makes the member's ring exchange (tests put a faulty link here). */
+  ringExchange?: (o: RingExchangeOptions) => RingExchange;
+  /** This member's ring all-reduce of `step` failed and it sent its gradient to the coordinator instead. */
+  onRingFallback?: (reason: 'timeout' | 'non-finite' | 'error', step: number) => void;
   clock: LinkClock;
   /** An outage longer than this ends the membership (the job resumes from its checkpoint). */
   outageToleranceMs: number;
@@ -95,8 +124,15 @@ export class DpWorker {
   /** The highest coordinator generation seen: frames from a lower one come from a stale coordinator. */
   private generation = 0;
   private attempt = 0;
-  /** The gradient sent for the step in flight, re-sent when the step is announced again. */
-  private lastGradient: { step: number; round: number; meta: object; payload: Uint8Array } | undefined;
+  /**
+   * What was sent for the step in flight, re-sent when the step is announced again; `full` is the
+   * gradient itself, for a ring round announced again as coordinator-reduce.
+   */
+  private lastGradient: (Contribution & { step: number; round: number; full: Contribution; sentAt: number }) | undefined;
+  /** The ring member (jobs with `exchange: ring`): subscribed before joining, for the whole job. */
+  private readonly ring: RingExchange | undefined;
+  /** The mean this member's ring computed for a step and round, applied when the coordinator commits it. */
+  private ringMean: { step: number; round: number; mean: Float32Array } | undefined;
 
   constructor(private readonly opts: DpWorkerOptions) {
     this.channel = new DpChannel(opts.bus, opts.jobId, opts.member, opts.logger, { maxPartBytes: opts.maxPartBytes, key: opts.groupKey, onDrop: opts.onDrop });
@@ -104,6 +140,19 @@ export class DpWorker {
     this.appliedThrough = opts.appliedThrough ?? -1;
     this.topk = opts.hyperparams.compression === 'topk' ? new TopKCompressor(opts.hyperparams.topkRatio) : undefined;
     this.recipe = recipeFrom(opts.hyperparams, opts.perEpoch);
+    if (exchangeSchemeOf(opts.hyperparams) === 'ring') {
+      const ringOptions: RingExchangeOptions = {
+        nc: opts.bus.nc,
+        base: ringSubjectBase(opts.bus.namespace, opts.jobId),
+        generation: 0,
+        member: opts.member,
+        key: opts.groupKey,
+        maxPartBytes: opts.maxPartBytes,
+        timeoutMs: opts.ringTimeoutMs ?? DEFAULT_RING_TIMEOUT_MS,
+        logger: opts.logger,
+      };
+      this.ring = opts.ringExchange ? opts.ringExchange(ringOptions) : new RingExchange(ringOptions);
+    }
   }
 
   /** The model as trained so far (owned by the caller after run()). */
@@ -112,7 +161,7 @@ export class DpWorker {
   }
 
   get bytesSent(): number {
-    return this.channel.bytesSent;
+    return this.channel.bytesSent + (this.ring?.bytesSent ?? 0);
   }
 
   async run(): Promise<{ outcome: WorkerOutcome; reason?: string }> {
@@ -126,7 +175,9 @@ export class DpWorker {
       const ctl = DpControlSchema.safeParse(meta);
       if (!ctl.success) return;
       this.lastControlAt = this.opts.clock.now();
-      this.queue = this.queue.then(() => this.onControl(ctl.data, payload)).catch((err: unknown) => {
+      this.cancelAbandonedRing(ctl.data);
+      const heardAt = performance.now();
+      this.queue = this.queue.then(() => this.onControl(ctl.data, payload, heardAt)).catch((err: unknown) => {
         reason = describeError(err);
         this.opts.logger.error({ err: reason }, 'data-parallel step failed on this replica');
         this.finish?.('lost');
@@ -171,6 +222,8 @@ export class DpWorker {
       if (g && g.step > this.appliedThrough) this.channel.send(this.channel.subjects.grad, g.meta, g.payload);
     });
     try {
+      // Before joining: a neighbour's first chunk may come before this member has seen the step.
+      await this.ring?.open();
       const joined = await this.join();
       if (joined !== true) return { outcome: joined.outcome, reason: joined.reason };
       joinedGroup();
@@ -183,7 +236,16 @@ export class DpWorker {
       clearInterval(this.heartbeat);
       this.opts.signal?.removeEventListener('abort', onAbort);
       this.channel.close();
+      this.ring?.close();
     }
+  }
+
+  /** A ring still waiting for a round the group has left (a new round, another step, an abort) gives up at once. */
+  private cancelAbandonedRing(ctl: DpControl): void {
+    const at = this.ring?.inProgress;
+    if (!at || ctl.group !== this.group || ctl.generation < this.generation) return;
+    if (ctl.kind === 'step' && ctl.step === at.step && ctl.round === at.round && ctl.exchange !== 'coordinator') return;
+    this.ring?.cancel();
   }
 
   private async join(): Promise<true | { outcome: WorkerOutcome; reason: string }> {
@@ -206,6 +268,7 @@ export class DpWorker {
         if (reply.generation < this.generation || (lease && lease.group !== reply.group)) throw new Error(`a stale coordinator answered (generation ${reply.generation})`);
         this.group = reply.group;
         this.generation = reply.generation;
+        this.ring?.setGeneration(reply.generation);
         this.attempt = reply.attempt;
         this.role = 'waiting';
         this.lastControlAt = clock.now();
@@ -231,19 +294,25 @@ export class DpWorker {
     if (joined !== true) this.finish?.(joined.outcome);
   }
 
-  private async onControl(ctl: DpControl, payload: Uint8Array): Promise<void> {
+  /** `heardAt`: when the frame arrived; it may have waited in the queue behind a long step. */
+  private async onControl(ctl: DpControl, payload: Uint8Array, heardAt: number): Promise<void> {
     if (ctl.group !== this.group || ctl.generation < this.generation) return;
     // The coordinator took its lease again after an outage longer than the TTL: a new generation.
     // What this member sends from now on (weights to a joiner above all) carries it, or a member
     // that joined under the new generation would ignore it as stale.
     this.generation = ctl.generation;
+    this.ring?.setGeneration(ctl.generation);
     if (ctl.kind === 'abort') return void this.finish?.('aborted');
     const g = this.lastGradient;
     if (ctl.kind === 'step' && g && g.step === ctl.step && g.round === ctl.round && this.appliedThrough === ctl.step - 1) {
       // The step announced again (frames were lost, or it was slow): the answer is the one already
-      // computed, and the weights again to joiners that may have lost them.
+      // computed (the gradient itself once the round fell back from the ring), and the weights
+      // again to joiners that may have lost them.
       if (ctl.transfer?.from === this.opts.member && this.model) await this.sendState(ctl.transfer.to);
-      this.channel.send(this.channel.subjects.grad, g.meta, g.payload);
+      const answer = ctl.exchange === 'coordinator' ? g.full : g;
+      // Sent after this announcement arrived (it waited behind the ring): that send answered it already.
+      const answered = g.sentAt > heardAt && (answer === g || g.meta.encoding !== 'ring');
+      if (!answered) this.channel.send(this.channel.subjects.grad, answer.meta, answer.payload);
       return;
     }
     if (this.gradientSentAt !== undefined && this.lastTiming) {
@@ -257,9 +326,11 @@ export class DpWorker {
     const decision = applyDecision({ kind: ctl.kind, applyStep: ctl.apply?.step, stateToThisReplica }, { appliedThrough: this.appliedThrough, hasModel: this.model !== undefined, role: this.role });
     if (decision === 'rejoin') return this.rejoin(`missed step ${this.appliedThrough + 1}`);
     if (decision === 'apply' && ctl.apply && this.model) {
+      const mean = this.meanToApply(ctl.apply, payload, gradientLength(this.model));
+      if (!mean) return this.rejoin(`no ring result of step ${ctl.apply.step} to apply`);
       // Every member sets the same scheduled rate for the same global step before its optimizer runs.
       setLearningRate(this.model, learningRateAt(ctl.apply.step, this.recipe.schedule));
-      applyFlatGradients(this.model, decodeGradient({ encoding: ctl.apply.encoding, bytes: payload }, gradientLength(this.model)));
+      applyFlatGradients(this.model, mean);
       this.appliedThrough = ctl.apply.step;
       await this.opts.onApplied?.(ctl.apply, this.model, this.members);
     }
@@ -284,12 +355,60 @@ export class DpWorker {
     // Said once per admission: a re-admitted replica may have caught up by applying every step the
     // link held back (TCP delivers them late, in order) instead of by the weights sent to it.
     if (admitted) this.opts.logger.info({ step: ctl.step, appliedThrough: this.appliedThrough, members: ctl.members.length }, 'admitted to the group at a step boundary');
-    this.sendGradient(ctl.step, ctl.round, rank, ctl.members.length, applyMs);
+    await this.contribute(ctl.step, ctl.round, ctl.members, ctl.exchange ?? 'coordinator', applyMs, ctl.transfer !== undefined);
   }
 
-  private sendGradient(step: number, round: number, rank: number, size: number, applyMs: number): void {
-    const model = this.model as tf.LayersModel;
+  /** The committed step's mean: from the frame, or (a ring step) the one this member's ring computed for that round. */
+  private meanToApply(apply: AppliedStep, payload: Uint8Array, length: number): Float32Array | undefined {
+    if (apply.encoding !== 'ring') return decodeGradient({ encoding: apply.encoding, bytes: payload }, length);
+    const held = this.ringMean;
+    this.ringMean = undefined;
+    return held && held.step === apply.step && held.round === apply.round ? held.mean : undefined;
+  }
+
+  /**
+   * Computes this member's gradient of the step and hands it on: to the coordinator, or into the
+   * ring with the round's members (reporting only counts to the coordinator). A ring that fails
+   * sends the gradient to the coordinator instead; one the group abandoned sends nothing.
+   */
+  private async contribute(step: number, round: number, members: string[], exchange: ExchangeScheme, applyMs: number, admitting: boolean): Promise<void> {
+    const rank = members.indexOf(this.opts.member);
     const started = performance.now();
+    const bytesBefore = this.bytesSent;
+    const g = this.computeGradient(step, rank, members.length);
+    const full: Contribution = { meta: { ...g.meta, step, round }, payload: g.encoded.bytes };
+    this.gradientSentAt = performance.now();
+    this.lastTiming = { step, computeMs: this.gradientSentAt - started + applyMs, bytesSent: 0 };
+    const sent = (c: Contribution) => {
+      this.lastGradient = { step, round, ...c, full, sentAt: performance.now() };
+      this.channel.send(this.channel.subjects.grad, c.meta, c.payload);
+    };
+    if (exchange !== 'ring' || !this.ring) sent(full);
+    else {
+      try {
+        const ringTimeoutMs = this.opts.ringTimeoutMs ?? DEFAULT_RING_TIMEOUT_MS;
+        const firstChunkTimeoutMs = admitting ? (this.opts.ringAdmissionTimeoutMs ?? 4 * ringTimeoutMs) : undefined;
+        const mean = await this.ring.allReduce({ step, round, members, gradientSum: g.gradSum, count: g.globalCount, firstChunkTimeoutMs });
+        // Every member checks what the ring made: a poisoned chunk goes to the coordinator's checks instead.
+        if (!allFinite(mean)) throw new RingFallback('non-finite', `the ring's mean of step ${step} is not finite`);
+        this.ringMean = { step, round, mean };
+        sent({ meta: { ...full.meta, encoding: 'ring' }, payload: new Uint8Array(0) });
+      } catch (err) {
+        // Abandoned: the coordinator announced another round; a re-announcement of this one gets the gradient.
+        if (err instanceof RingCancelled) this.lastGradient = { step, round, ...full, full, sentAt: -Infinity };
+        else {
+          const reason = err instanceof RingFallback ? err.reason : (err as { code?: string }).code === 'RING_TIMEOUT' ? 'timeout' : 'error';
+          this.opts.logger.warn({ step, round, err: describeError(err) }, 'ring all-reduce failed: sending the gradient to the coordinator');
+          this.opts.onRingFallback?.(reason, step);
+          sent(full);
+        }
+      }
+    }
+    this.lastTiming.bytesSent = this.bytesSent - bytesBefore;
+  }
+
+  private computeGradient(step: number, rank: number, size: number) {
+    const model = this.model as tf.LayersModel;
     const hp = this.opts.hyperparams;
     const position = stepPosition(step, this.opts.perEpoch);
     const global = batchRange(position.batch, hp.batchSize, this.opts.train.count);
@@ -299,12 +418,8 @@ export class DpWorker {
     // Computed here from the group's weights: not finite means the model diverged, which no retry mends.
     if (!Number.isFinite(g.lossSum) || !allFinite(g.gradSum)) throw new Error(`the model diverged at step ${step}: its gradient is not finite (lower the learning rate)`);
     const encoded: EncodedGradient = this.topk ? this.topk.encode(g.gradSum) : encodeDense(g.gradSum, hp.compression === 'fp16' ? 'f16' : 'f32');
-    const before = this.channel.bytesSent;
-    const meta = { group: this.group, attempt: this.attempt, generation: this.generation, step, round, member: this.opts.member, count: g.count, lossSum: g.lossSum, correct: g.correct, encoding: encoded.encoding };
-    this.lastGradient = { step, round, meta, payload: encoded.bytes };
-    this.channel.send(this.channel.subjects.grad, meta, encoded.bytes);
-    this.gradientSentAt = performance.now();
-    this.lastTiming = { step, computeMs: this.gradientSentAt - started + applyMs, bytesSent: this.channel.bytesSent - before };
+    const meta = { group: this.group, attempt: this.attempt, generation: this.generation, member: this.opts.member, count: g.count, lossSum: g.lossSum, correct: g.correct, encoding: encoded.encoding as string };
+    return { gradSum: g.gradSum, encoded, meta, globalCount: global.count };
   }
 
   private async sendState(to: string[]): Promise<void> {

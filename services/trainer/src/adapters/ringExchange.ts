@@ -10,22 +10,24 @@ import { RingReduce } from '../core/ringReduce';
 /**
  * The ring all-reduce over core NATS: chunk messages on
  * `<base>.<generation>.<step>.<round>.<ring step>.<receiver>` (one wildcard subscription per member
- * for the whole job, opened before any exchange, so a neighbour that runs ahead never publishes
- * into a subject nobody listens on yet: early chunks wait in an inbox), frames split at the server's
- * limit and sealed with the job's key like every other group frame.
+ * for the whole job and every generation, opened before the member joins, so a neighbour that runs
+ * ahead never publishes into a subject nobody listens on yet: early chunks wait in an inbox), frames
+ * split at the server's limit and sealed with the job's key like every other group frame. Chunks of
+ * another coordinator generation than the member's current one never count.
  *
  * A member that hears nothing from its left neighbour within `timeoutMs` does not hang: it says so on
  * `<base>.<generation>.abort`, and every member still in the exchange answers with whom it was
  * waiting for. The silent member is the one blamed that blamed nobody (alive members all wait on
  * their left when a ring stalls), so every member reports the same name in a RingTimeout and the
- * caller can fall back to coordinator-reduce for that step.
+ * caller can fall back to coordinator-reduce for that step. `cancel()` ends an exchange the group
+ * has abandoned (a new round was announced) at once, with RingCancelled.
  */
 
 /** Room for a frame's JSON header under the server's message limit (as the group channel leaves). */
 const HEADER_ROOM = 4096;
 
-const ChunkMeta = z.object({ from: z.string(), step: z.number().int(), round: z.number().int(), ringStep: z.number().int(), chunk: z.number().int(), n: z.number().int() });
-const Blame = z.object({ from: z.string(), step: z.number().int(), round: z.number().int(), blames: z.string() });
+const ChunkMeta = z.object({ from: z.string(), generation: z.number().int(), step: z.number().int(), round: z.number().int(), ringStep: z.number().int(), chunk: z.number().int(), n: z.number().int() });
+const Blame = z.object({ from: z.string(), generation: z.number().int(), step: z.number().int(), round: z.number().int(), blames: z.string() });
 const Hello = z.object({ from: z.string(), seenAll: z.boolean() });
 
 /** Job ids and member names may hold ".", a NATS token separator, so subjects carry them base64url. */
@@ -46,11 +48,23 @@ export class RingTimeout extends Error {
   }
 }
 
+/** The exchange was given up by its caller (the group moved on to another round). */
+export class RingCancelled extends Error {
+  readonly code = 'RING_CANCELLED';
+  constructor(
+    readonly step: number,
+    readonly round: number,
+  ) {
+    super(`ring all-reduce of step ${step} (round ${round}) cancelled: the group moved on`);
+    this.name = 'RingCancelled';
+  }
+}
+
 export interface RingExchangeOptions {
   nc: NatsConnection;
   /** ringSubjectBase(namespace, jobId). */
   base: string;
-  /** The coordinator generation: a stale coordinator's ring never mixes with the current one's. */
+  /** The coordinator generation to start with (setGeneration moves it): a stale coordinator's ring never mixes with the current one's. */
   generation: number;
   member: string;
   /** The job's group key: every frame is sealed with it and an unsealed one is dropped. */
@@ -70,6 +84,11 @@ export interface AllReduceInput {
   gradientSum: Float32Array;
   /** Samples behind all members' sums together (the global batch): the mean divides by it. */
   count: number;
+  /**
+   * How long to wait for the left neighbour's first chunk (default: the exchange's timeoutMs). It
+   * includes the neighbour's compute, so a step that first loads a joiner's weights needs longer.
+   */
+  firstChunkTimeoutMs?: number | undefined;
 }
 
 interface Exchange {
@@ -77,6 +96,7 @@ interface Exchange {
   members: readonly string[];
   /** Set once a stall is known: the blames heard so far (blamer → blamed). */
   blames: Map<string, string>;
+  cancelled: boolean;
   wake: (() => void) | undefined;
 }
 
@@ -84,30 +104,55 @@ export class RingExchange {
   bytesSent = 0;
   readonly maxPartBytes: number;
   private readonly subs: Subscription[] = [];
-  /** Whole chunks that arrived before their ring step was reached, by `${step}.${round}.${ringStep}`. */
+  /** Whole chunks that arrived before their ring step was reached, by `${generation}.${step}.${round}.${ringStep}`. */
   private readonly inbox = new Map<string, { from: string; values: Uint8Array }>();
-  /** Blames per exchange (`${step}.${round}`), kept so a member that comes late learns of the stall. */
+  /** Blames per exchange (`${generation}.${step}.${round}`), kept so a member that comes late learns of the stall. */
   private readonly blames = new Map<string, Map<string, string>>();
   private current: Exchange | undefined;
   private sequence = 0;
+  private generation: number;
 
   constructor(private readonly opts: RingExchangeOptions) {
     const serverLimit = (opts.nc.info?.max_payload ?? 1024 * 1024) - HEADER_ROOM - SEAL_BYTES;
     this.maxPartBytes = Math.max(1, Math.min(opts.maxPartBytes ?? serverLimit, serverLimit));
+    this.generation = opts.generation;
   }
 
   private get prefix(): string {
-    return `${this.opts.base}.${this.opts.generation}`;
+    return `${this.opts.base}.${this.generation}`;
   }
 
-  /** Subscribes (once, for every step of the job) and waits until the server has the subscriptions. */
+  /** A new coordinator generation (the member joined, or its coordinator took the lease again): older chunks stop counting. */
+  setGeneration(generation: number): void {
+    if (generation <= this.generation) return;
+    this.generation = generation;
+    // Chunks of the new generation may already be here (a neighbour that learnt of it first): they stay.
+    const older = (key: string) => Number(key.split('.')[0]) < generation;
+    for (const key of [...this.inbox.keys()].filter(older)) this.inbox.delete(key);
+    for (const key of [...this.blames.keys()].filter(older)) this.blames.delete(key);
+  }
+
+  /** Ends the exchange in progress, if any, with RingCancelled. */
+  cancel(): void {
+    if (!this.current) return;
+    this.current.cancelled = true;
+    this.current.wake?.();
+  }
+
+  /** The exchange in progress: `${step}.${round}`, or undefined. */
+  get inProgress(): { step: number; round: number } | undefined {
+    const key = this.current?.key.split('.');
+    return key ? { step: Number(key[1]), round: Number(key[2]) } : undefined;
+  }
+
+  /** Subscribes (once, for every step and generation of the job) and waits until the server has the subscriptions. */
   async open(): Promise<void> {
     const assembler = new Reassembler();
-    this.listen(`${this.prefix}.*.*.*.${token(this.opts.member)}`, (subject, frame) => {
+    this.listen(`${this.opts.base}.*.*.*.*.${token(this.opts.member)}`, (subject, frame) => {
       const whole = assembler.add(frame);
       if (whole) this.onChunk(subject, whole.meta, whole.payload);
     });
-    const blameSubject = `${this.prefix}.abort`;
+    const blameSubject = `${this.opts.base}.*.abort`;
     this.listen(blameSubject, (_subject, frame) => {
       const whole = new Reassembler().add(frame);
       const blame = whole && Blame.safeParse(whole.meta);
@@ -163,19 +208,22 @@ export class RingExchange {
     if (rank < 0) throw new Error(`${this.opts.member} is not among the ring's members (${members.join(', ')})`);
     const reduce = new RingReduce(rank, members.length, gradientSum, count);
     if (reduce.done) return reduce.result();
-    const exchangeKey = `${step}.${round}`;
+    const generation = this.generation;
+    const exchangeKey = `${generation}.${step}.${round}`;
     this.dropOtherThan(exchangeKey);
     const { left, right } = ringNeighbours(members, rank);
-    const exchange: Exchange = { key: exchangeKey, members, blames: this.blames.get(exchangeKey) ?? new Map(), wake: undefined };
+    const exchange: Exchange = { key: exchangeKey, members, blames: this.blames.get(exchangeKey) ?? new Map(), cancelled: false, wake: undefined };
     this.blames.set(exchangeKey, exchange.blames);
     this.current = exchange;
     try {
       while (!reduce.done) {
         const at = reduce.current!;
+        if (exchange.cancelled) throw new RingCancelled(step, round);
         if (exchange.blames.size > 0) return await this.stalled(exchange, left, step, round, at.step);
-        const meta = { from: this.opts.member, step, round, ringStep: at.step, chunk: at.send, n: members.length };
-        this.publish(`${this.prefix}.${step}.${round}.${at.step}.${token(right)}`, meta, encodeDense(reduce.outgoing(), 'f32').bytes);
-        const got = await this.take(exchange, `${exchangeKey}.${at.step}`, left);
+        const meta = { from: this.opts.member, generation, step, round, ringStep: at.step, chunk: at.send, n: members.length };
+        this.publish(`${this.opts.base}.${generation}.${step}.${round}.${at.step}.${token(right)}`, meta, encodeDense(reduce.outgoing(), 'f32').bytes);
+        const got = await this.take(exchange, `${exchangeKey}.${at.step}`, left, at.step === 0 ? (input.firstChunkTimeoutMs ?? this.opts.timeoutMs) : this.opts.timeoutMs);
+        if (exchange.cancelled) throw new RingCancelled(step, round);
         if (!got) return await this.stalled(exchange, left, step, round, at.step);
         reduce.receive(decodeGradient({ encoding: 'f32', bytes: got }, reduce.incomingLength()));
       }
@@ -191,15 +239,15 @@ export class RingExchange {
   }
 
   /** The left neighbour's chunk of a ring step, or undefined on a timeout or a stall heard of. */
-  private async take(exchange: Exchange, slot: string, left: string): Promise<Uint8Array | undefined> {
-    const deadline = Date.now() + this.opts.timeoutMs;
+  private async take(exchange: Exchange, slot: string, left: string, timeoutMs: number): Promise<Uint8Array | undefined> {
+    const deadline = Date.now() + timeoutMs;
     for (;;) {
       const entry = this.inbox.get(slot);
       if (entry && entry.from === left) {
         this.inbox.delete(slot);
         return entry.values;
       }
-      if (exchange.blames.size > 0) return undefined;
+      if (exchange.blames.size > 0 || exchange.cancelled) return undefined;
       const wait = deadline - Date.now();
       if (wait <= 0) return undefined;
       await new Promise<void>((r) => {
@@ -221,9 +269,10 @@ export class RingExchange {
     const me = this.opts.member;
     if (!exchange.blames.has(me)) {
       exchange.blames.set(me, left);
-      this.publish(`${this.prefix}.abort`, { from: me, step, round, blames: left }, new Uint8Array(0));
+      this.publish(`${this.prefix}.abort`, { from: me, generation: this.generation, step, round, blames: left }, new Uint8Array(0));
     }
     await new Promise((r) => setTimeout(r, Math.min(1000, this.opts.timeoutMs / 2)));
+    if (exchange.cancelled) throw new RingCancelled(step, round);
     const blamers = new Set(exchange.blames.keys());
     const blamed = new Set(exchange.blames.values());
     const silent = exchange.members.find((m) => m !== me && blamed.has(m) && !blamers.has(m)) ?? left;
@@ -234,16 +283,19 @@ export class RingExchange {
   private onChunk(subject: string, raw: Record<string, unknown>, payload: Uint8Array): void {
     const meta = ChunkMeta.safeParse(raw);
     if (!meta.success) return this.dropped(subject, 'chunk header is not a ring chunk');
-    const { step, round, ringStep, from } = meta.data;
-    const slot = `${step}.${round}.${ringStep}`;
+    const { generation, step, round, ringStep, from } = meta.data;
+    // A later generation's chunks may come before this member hears of it: they wait; older ones never count.
+    if (generation < this.generation) return;
+    const slot = `${generation}.${step}.${round}.${ringStep}`;
     // Bounded: a neighbour is at most one exchange ahead, so a handful of chunks is all that can wait.
     if (this.inbox.size >= 64) this.inbox.delete(this.inbox.keys().next().value as string);
     this.inbox.set(slot, { from, values: payload });
-    if (this.current?.key === `${step}.${round}`) this.current.wake?.();
+    if (this.current?.key === `${generation}.${step}.${round}`) this.current.wake?.();
   }
 
   private onBlame(blame: z.infer<typeof Blame>): void {
-    const key = `${blame.step}.${blame.round}`;
+    if (blame.generation < this.generation) return;
+    const key = `${blame.generation}.${blame.step}.${blame.round}`;
     let blames = this.blames.get(key);
     if (!blames) {
       if (this.blames.size >= 16) this.blames.delete(this.blames.keys().next().value as string);

@@ -16,6 +16,7 @@ export async function assist(run: RunOptions, train: LabelledImages, deps: Runne
     settings: deps.dp ?? DEFAULT_DP_SETTINGS,
     signal: run.signal,
     ...(deps.onFrameDropped ? { onDropped: deps.onFrameDropped } : {}),
+    ...(deps.onRingFallback ? { onRingFallback: deps.onRingFallback } : {}),
     onStep: (t) => {
       run.heartbeat();
       deps.onStepTiming?.(job.jobId, t);

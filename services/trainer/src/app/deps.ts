@@ -19,6 +19,8 @@ export interface RunnerDeps {
   onGradientReceipt?: (r: Receipt) => void;
   /** A group frame or gradient dropped unread (forged, malformed, not finite, a wrong count). */
   onFrameDropped?: (why: DroppedFrame) => void;
+  /** A member's ring all-reduce failed and its step went through the coordinator. */
+  onRingFallback?: (reason: string, step: number) => void;
   dp?: DpSettings;
   /** Checkpoint mid-epoch once the last checkpoint is this old (0: at epoch ends only). */
   checkpointEveryMs?: number;

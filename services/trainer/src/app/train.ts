@@ -67,6 +67,7 @@ export async function trainPrepared(p: PreparedJob, deps: RunnerDeps): Promise<G
     },
     ...(deps.onGradientReceipt ? { onReceipt: deps.onGradientReceipt } : {}),
     ...(deps.onFrameDropped ? { onDropped: deps.onFrameDropped } : {}),
+    ...(deps.onRingFallback ? { onRingFallback: deps.onRingFallback } : {}),
   });
 }
 

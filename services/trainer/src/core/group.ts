@@ -9,7 +9,8 @@ export interface GradientReport {
   count: number;
   lossSum: number;
   correct: number;
-  gradSum: Float32Array;
+  /** The member's gradient sum; absent when the member's ring all-reduce of the round succeeded. */
+  gradSum?: Float32Array | undefined;
 }
 
 /** Why a report was or was not counted: only `accepted` ever reaches the reduction. */
@@ -17,8 +18,10 @@ export type Receipt = 'accepted' | 'duplicate' | 'stale' | 'ahead' | 'stranger';
 
 export interface ReducedStep {
   step: number;
+  round: number;
   members: string[];
-  mean: Float32Array;
+  /** Undefined when every member holds the mean already (a ring round that succeeded everywhere). */
+  mean: Float32Array | undefined;
   count: number;
   lossSum: number;
   correct: number;
@@ -28,6 +31,11 @@ export interface ReducedStep {
  * One synchronous step: the members it waits for and what each sent. A report counts once, for
  * this step, from a member of this round; anything else (a retransmission, a late answer to an
  * abandoned round, a stranger) is ignored and named.
+ *
+ * A ring round completes on every member's "ring done" report. Once any member sends its gradient
+ * instead (its ring failed), the round has fallen back: it completes only with every member's
+ * gradient, each ring report is replaced by the gradient it is asked for, and the mean is
+ * computed here.
  */
 export class StepRound {
   private readonly received = new Map<string, GradientReport>();
@@ -44,17 +52,36 @@ export class StepRound {
     if (r.step < this.step || (r.step === this.step && r.round < this.round)) return 'stale';
     if (r.step > this.step || r.round > this.round) return 'ahead';
     if (!this.members.includes(r.member)) return 'stranger';
-    if (this.received.has(r.member)) return 'duplicate';
+    const before = this.received.get(r.member);
+    if (before && (before.gradSum || !r.gradSum)) return 'duplicate';
     this.received.set(r.member, r);
     return 'accepted';
   }
 
+  /** Some member sent its gradient: the mean is made here, and every member's gradient is needed. */
+  get fellBack(): boolean {
+    return [...this.received.values()].some((r) => r.gradSum !== undefined);
+  }
+
+  /** Members that reported a successful ring and no gradient (after a fall-back, they are asked for it). */
+  ringOnly(): string[] {
+    return this.members.filter((m) => {
+      const r = this.received.get(m);
+      return r !== undefined && !r.gradSum;
+    });
+  }
+
+  /** Members whose report the round still lacks (after a fall-back: whose gradient). */
   missing(): string[] {
-    return this.members.filter((m) => !this.received.has(m));
+    const fellBack = this.fellBack;
+    return this.members.filter((m) => {
+      const r = this.received.get(m);
+      return !r || (fellBack && !r.gradSum);
+    });
   }
 
   complete(): boolean {
-    return this.received.size === this.members.length;
+    return this.missing().length === 0;
   }
 
   /** The mean gradient over every sample of the step, summed in member order (deterministic). */
@@ -64,8 +91,9 @@ export class StepRound {
     const count = reports.reduce((n, r) => n + r.count, 0);
     return {
       step: this.step,
+      round: this.round,
       members: [...this.members],
-      mean: meanOfSums(reports.map((r) => r.gradSum), count),
+      mean: this.fellBack ? meanOfSums(reports.map((r) => r.gradSum as Float32Array), count) : undefined,
       count,
       lossSum: reports.reduce((n, r) => n + r.lossSum, 0),
       correct: reports.reduce((n, r) => n + r.correct, 0),
