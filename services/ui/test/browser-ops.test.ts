@@ -68,11 +68,16 @@ describe('the jobs, data and draw pages in a real browser', () => {
     await page.fill('#submit input[name=replicas]', '1');
     await page.selectOption('#submit select[name=compression]', 'fp16');
     await page.fill('#submit input[name=trainSubset]', '400');
+    // A combination the orchestrator refuses is shown as it worded it, and nothing is queued.
+    await page.selectOption('#submit select[name=exchange]', 'ring');
+    await page.click('#submit button');
+    await page.waitForFunction(() => /^Not submitted: .*exchange "ring" sends float32 gradients/.test(document.getElementById('submit-status')?.textContent ?? ''), undefined, { timeout: 15_000 });
+    await page.selectOption('#submit select[name=exchange]', 'coordinator');
     await page.click('#submit button');
     await page.waitForFunction(() => document.getElementById('submit-status')?.textContent?.startsWith('Submitted job-'), undefined, { timeout: 15_000 });
     const jobId = (await page.textContent('#submit-status'))!.replace('Submitted ', '');
     const job = await request(bus, 'orchestrator.jobs.get', { jobId });
-    expect(job.hyperparams).toMatchObject({ arch: 'cnn-small', epochs: 50, batchSize: 32, learningRate: 0.002, compression: 'fp16', trainSubset: 400 });
+    expect(job.hyperparams).toMatchObject({ arch: 'cnn-small', epochs: 50, batchSize: 32, learningRate: 0.002, compression: 'fp16', exchange: 'coordinator', trainSubset: 400 });
 
     // The real trainer takes it: the row goes running and shows an epoch with its throughput and who trained it.
     const row = `tr[data-job="${jobId}"]`;

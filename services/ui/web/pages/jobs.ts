@@ -2,7 +2,7 @@ import { api as call, type Session } from '../session';
 import { mountShell } from '../shell';
 import { $, el } from '../dom';
 
-// The jobs page: submit a job with its main hyperparameters, replicas and gradient compression;
+// The jobs page: submit a job with its main hyperparameters, replicas, gradient compression and exchange;
 // the job list with live per-epoch progress (throughput and the group's members from the trainers'
 // own events); cancel a queued or running job. Every failure is shown in words.
 
@@ -11,7 +11,7 @@ type TrainEvent = { type: string; data: { jobId: string; metrics?: Progress; mem
 type Job = {
   jobId: string;
   status: string;
-  hyperparams: { arch: string; compression?: string };
+  hyperparams: { arch: string; compression?: string; exchange?: string };
   replicas: number;
   lastProgress: Progress | null;
   modelVersion: number | null;
@@ -34,8 +34,9 @@ const progressText = (p: Progress | null | undefined) =>
 
 function groupText(job: Job): string {
   const who = members.get(job.jobId);
-  const compression = job.hyperparams.compression && job.hyperparams.compression !== 'none' ? ` (${job.hyperparams.compression})` : '';
-  return `${job.replicas}${compression}${who?.length ? ` · ${who.join(', ')}` : ''}`;
+  const { compression, exchange } = job.hyperparams;
+  const how = [compression && compression !== 'none' ? compression : '', exchange === 'ring' ? 'ring' : ''].filter(Boolean).join(', ');
+  return `${job.replicas}${how ? ` (${how})` : ''}${who?.length ? ` · ${who.join(', ')}` : ''}`;
 }
 
 /** A job's row, made once and updated in place: a button under the pointer is not replaced by every live event. */
@@ -103,6 +104,7 @@ function requestOf(form: FormData): { hyperparams: Record<string, unknown>; repl
       batchSize: num('batchSize'),
       learningRate: num('learningRate'),
       compression: form.get('compression'),
+      exchange: form.get('exchange'),
       trainSubset: num('trainSubset'),
     },
     replicas: num('replicas'),
