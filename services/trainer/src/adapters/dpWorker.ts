@@ -23,7 +23,7 @@ import { batchRange, shardRange, stepPosition } from '../core/sharding';
 import { readLease, type LeaseSettings } from './coordinatorLease';
 import { DpChannel, type FrameDrop } from './dpChannel';
 import type { LinkClock } from './linkClock';
-import { RingCancelled, RingExchange, ringSubjectBase, type RingExchangeOptions } from './ringExchange';
+import { RingCancelled, RingExchange, RingTimeout, ringSubjectBase, type RingExchangeOptions } from './ringExchange';
 
 export type WorkerOutcome = 'done' | 'aborted' | 'lost' | 'refused';
 
@@ -36,14 +36,6 @@ interface Contribution {
   payload: Uint8Array;
 }
 
-class RingFallback extends Error {
-  constructor(
-    readonly reason: 'non-finite',
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 export interface StepTiming {
   step: number;
@@ -133,6 +125,8 @@ export class DpWorker {
   private readonly ring: RingExchange | undefined;
   /** The mean this member's ring computed for a step and round, applied when the coordinator commits it. */
   private ringMean: { step: number; round: number; mean: Float32Array } | undefined;
+  /** How long the ring waits for the first chunk of a step that admits a joiner. */
+  private readonly ringAdmissionTimeoutMs: number;
 
   constructor(private readonly opts: DpWorkerOptions) {
     this.channel = new DpChannel(opts.bus, opts.jobId, opts.member, opts.logger, { maxPartBytes: opts.maxPartBytes, key: opts.groupKey, onDrop: opts.onDrop });
@@ -140,6 +134,8 @@ export class DpWorker {
     this.appliedThrough = opts.appliedThrough ?? -1;
     this.topk = opts.hyperparams.compression === 'topk' ? new TopKCompressor(opts.hyperparams.topkRatio) : undefined;
     this.recipe = recipeFrom(opts.hyperparams, opts.perEpoch);
+    const ringTimeoutMs = opts.ringTimeoutMs ?? DEFAULT_RING_TIMEOUT_MS;
+    this.ringAdmissionTimeoutMs = opts.ringAdmissionTimeoutMs ?? 4 * ringTimeoutMs;
     if (exchangeSchemeOf(opts.hyperparams) === 'ring') {
       const ringOptions: RingExchangeOptions = {
         nc: opts.bus.nc,
@@ -148,7 +144,7 @@ export class DpWorker {
         member: opts.member,
         key: opts.groupKey,
         maxPartBytes: opts.maxPartBytes,
-        timeoutMs: opts.ringTimeoutMs ?? DEFAULT_RING_TIMEOUT_MS,
+        timeoutMs: ringTimeoutMs,
         logger: opts.logger,
       };
       this.ring = opts.ringExchange ? opts.ringExchange(ringOptions) : new RingExchange(ringOptions);
@@ -385,23 +381,23 @@ export class DpWorker {
     };
     if (exchange !== 'ring' || !this.ring) sent(full);
     else {
+      const fallBack = (reason: 'timeout' | 'non-finite' | 'error', why: string) => {
+        this.opts.logger.warn({ step, round, err: why }, 'ring all-reduce failed: sending the gradient to the coordinator');
+        this.opts.onRingFallback?.(reason, step);
+        sent(full);
+      };
       try {
-        const ringTimeoutMs = this.opts.ringTimeoutMs ?? DEFAULT_RING_TIMEOUT_MS;
-        const firstChunkTimeoutMs = admitting ? (this.opts.ringAdmissionTimeoutMs ?? 4 * ringTimeoutMs) : undefined;
-        const mean = await this.ring.allReduce({ step, round, members, gradientSum: g.gradSum, count: g.globalCount, firstChunkTimeoutMs });
+        const mean = await this.ring.allReduce({ step, round, members, gradientSum: g.gradSum, count: g.globalCount, firstChunkTimeoutMs: admitting ? this.ringAdmissionTimeoutMs : undefined });
         // Every member checks what the ring made: a poisoned chunk goes to the coordinator's checks instead.
-        if (!allFinite(mean)) throw new RingFallback('non-finite', `the ring's mean of step ${step} is not finite`);
-        this.ringMean = { step, round, mean };
-        sent({ meta: { ...full.meta, encoding: 'ring' }, payload: new Uint8Array(0) });
+        if (!allFinite(mean)) fallBack('non-finite', `the ring's mean of step ${step} is not finite`);
+        else {
+          this.ringMean = { step, round, mean };
+          sent({ meta: { ...full.meta, encoding: 'ring' }, payload: new Uint8Array(0) });
+        }
       } catch (err) {
         // Abandoned: the coordinator announced another round; a re-announcement of this one gets the gradient.
         if (err instanceof RingCancelled) this.lastGradient = { step, round, ...full, full, sentAt: -Infinity };
-        else {
-          const reason = err instanceof RingFallback ? err.reason : (err as { code?: string }).code === 'RING_TIMEOUT' ? 'timeout' : 'error';
-          this.opts.logger.warn({ step, round, err: describeError(err) }, 'ring all-reduce failed: sending the gradient to the coordinator');
-          this.opts.onRingFallback?.(reason, step);
-          sent(full);
-        }
+        else fallBack(err instanceof RingTimeout ? 'timeout' : 'error', describeError(err));
       }
     }
     this.lastTiming.bytesSent = this.bytesSent - bytesBefore;

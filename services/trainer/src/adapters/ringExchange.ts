@@ -93,6 +93,8 @@ export interface AllReduceInput {
 
 interface Exchange {
   key: string;
+  step: number;
+  round: number;
   members: readonly string[];
   /** Set once a stall is known: the blames heard so far (blamer → blamed). */
   blames: Map<string, string>;
@@ -141,8 +143,8 @@ export class RingExchange {
 
   /** The exchange in progress: `${step}.${round}`, or undefined. */
   get inProgress(): { step: number; round: number } | undefined {
-    const key = this.current?.key.split('.');
-    return key ? { step: Number(key[1]), round: Number(key[2]) } : undefined;
+    const c = this.current;
+    return c ? { step: c.step, round: c.round } : undefined;
   }
 
   /** Subscribes (once, for every step and generation of the job) and waits until the server has the subscriptions. */
@@ -212,7 +214,7 @@ export class RingExchange {
     const exchangeKey = `${generation}.${step}.${round}`;
     this.dropOtherThan(exchangeKey);
     const { left, right } = ringNeighbours(members, rank);
-    const exchange: Exchange = { key: exchangeKey, members, blames: this.blames.get(exchangeKey) ?? new Map(), cancelled: false, wake: undefined };
+    const exchange: Exchange = { key: exchangeKey, step, round, members, blames: this.blames.get(exchangeKey) ?? new Map(), cancelled: false, wake: undefined };
     this.blames.set(exchangeKey, exchange.blames);
     this.current = exchange;
     try {
