@@ -222,6 +222,14 @@ describe('orchestrator with real NATS and PostgreSQL', () => {
     const cancelled = await request(bus, 'orchestrator.jobs.cancel', { jobId: job.jobId, reason: 'not needed' });
     expect(cancelled).toMatchObject({ status: 'cancelled', statusReason: 'not needed' });
     await expect(request(bus, 'orchestrator.jobs.cancel', { jobId: job.jobId })).rejects.toThrow(/already cancelled/);
+    // The trainer's word that it stopped keeps who cancelled and why (a second delivery adds nothing).
+    for (const eventId of ['stop-1', 'stop-1-again']) {
+      await publishEvent(bus, 'train.job.cancelled', { jobId: job.jobId, replicaId: 'trainer-a', atEpoch: 2 }, { source: 'test', eventId });
+    }
+    await expect(eventually(async () => {
+      const reason = (await request(bus, 'orchestrator.jobs.get', { jobId: job.jobId })).statusReason;
+      return reason === 'not needed' ? undefined : reason;
+    })).resolves.toBe('not needed; stopped at epoch 2');
     await expect(request(bus, 'orchestrator.jobs.get', { jobId: 'nope' })).rejects.toThrow(/no job nope/);
   });
 });

@@ -22,6 +22,8 @@ export interface NewJob {
 /** What a signal may change besides the status. */
 export interface JobChanges {
   reason?: string;
+  /** When the status does not change, add the reason to the earlier one instead of replacing it (once). */
+  addToEarlierReason?: boolean;
   progress?: EpochMetrics;
   modelVersion?: number;
   countAttempt?: boolean;
@@ -110,6 +112,7 @@ export class JobRepository {
       const row = rows[0];
       if (!row) return undefined;
       const status = nextStatus(row.status as JobStatus, signal);
+      const reason = reasonAfter(row, status, changes);
       const updated = await client.query<JobRow>(
         `update orchestrator.jobs set status = $2,
            status_reason = coalesce($3, status_reason),
@@ -122,7 +125,7 @@ export class JobRepository {
         [
           jobId,
           status,
-          status === row.status && changes.reason === undefined ? null : (changes.reason ?? null),
+          reason,
           changes.progress ?? null,
           changes.modelVersion ?? null,
           changes.countAttempt ? 1 : 0,
@@ -131,4 +134,12 @@ export class JobRepository {
       return toJob(updated.rows[0] as JobRow);
     });
   }
+}
+
+/** The status reason a signal leaves: null keeps the earlier one. */
+function reasonAfter(row: JobRow, status: JobStatus, changes: JobChanges): string | null {
+  const earlier = row.status_reason;
+  if (changes.reason === undefined) return null;
+  if (!changes.addToEarlierReason || status !== row.status || !earlier) return changes.reason;
+  return earlier.endsWith(changes.reason) ? earlier : `${earlier}; ${changes.reason}`;
 }

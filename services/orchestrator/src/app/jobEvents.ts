@@ -53,7 +53,8 @@ export class JobEvents {
 
   async cancelled(e: Envelope<'train.job.cancelled'>): Promise<void> {
     const d = e.data;
-    const job = await this.repos.jobs.signal(d.jobId, 'cancelled', { reason: `stopped at epoch ${d.atEpoch}` });
+    // A job someone cancelled keeps who asked and why; the trainer's word adds where it stopped.
+    const job = await this.repos.jobs.signal(d.jobId, 'cancelled', { reason: `stopped at epoch ${d.atEpoch}`, addToEarlierReason: true });
     await this.sweeps.onTrialEnded(job);
   }
 
