@@ -3,7 +3,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Job } from '@mlpipe/contracts';
 import type { ServiceProcess } from '../chaos/harness/services';
 import { expectJobDone } from './harness/checks';
-import { harnessHost, MULTIHOST_JOB, runningJobs, submitJob, waitForFreeReplicas } from './harness/probes';
+import { harnessHost, MULTIHOST_JOB, runningJobs, submitJob, waitForFreeReplicas, waitForStored } from './harness/probes';
 import { describeMultihost } from './harness/suite';
 import { FAST_TRAINER_ENV } from './harness/timings';
 import { startWorld, type World } from './harness/world';
@@ -111,14 +111,14 @@ describeMultihost('multihost: a host cut off mid-job', () => {
     world.hosts.cut(host);
     let resumed;
     try {
-      resumed = await world.events.waitFor('train.job.started', job.jobId, 120_000, (e) => e.data.attempt > 1);
+      resumed = await waitForStored(world, 'TRAIN', 'train.job.started', job.jobId, 120_000, (e) => e.data.attempt > 1);
     } finally {
       world.hosts.restore(host);
     }
     const outcome = await expectJobDone(world, job.jobId, 180_000);
 
-    expect(resumed.envelope.data.replicaId).not.toBe(coordinator.id);
-    expect(resumed.envelope.data.resumedFromStep ?? 0, 'resumed from a checkpoint, not from the start').toBeGreaterThan(0);
+    expect(resumed.data.replicaId).not.toBe(coordinator.id);
+    expect(resumed.data.resumedFromStep ?? 0, 'resumed from a checkpoint, not from the start').toBeGreaterThan(0);
     const overlaps = world.tap.job(job.jobId).overlappingFences();
     expect(overlaps, 'one coordinator committing at a time').toEqual([]);
     expect(outcome.attempts).toBeGreaterThanOrEqual(2);

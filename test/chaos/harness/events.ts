@@ -16,6 +16,7 @@ export interface Seen<T extends EventType = EventType> {
  */
 export class EventLog {
   private readonly seen: Seen[] = [];
+  private readonly ids = new Set<string>();
   private readonly subs: Subscription[];
 
   constructor(private readonly bus: Bus) {
@@ -28,7 +29,11 @@ export class EventLog {
     const type = typeOfSubject(this.bus.namespace, subject) as EventType;
     try {
       const parsed = parseEnvelope(type, JSON.parse(new TextDecoder().decode(data)));
-      if (parsed.ok) this.seen.push({ at: Date.now(), envelope: parsed.envelope });
+      // A publish retried after an unanswered try is heard again with the same event id: one event.
+      if (parsed.ok && !this.ids.has(parsed.envelope.eventId)) {
+        this.ids.add(parsed.envelope.eventId);
+        this.seen.push({ at: Date.now(), envelope: parsed.envelope });
+      }
     } catch {
       // not an event of the catalogue
     }

@@ -97,8 +97,10 @@ export class JobSteps {
     const step = num(h.step);
     this.frames.push({ at, kind: String(h.kind), fence, ...(step !== undefined ? { step } : {}), ...(applied !== undefined ? { apply: applied } : {}) });
     if (applied === undefined) return;
-    // A retried round re-sends the same commit: the first one counts.
-    const key = `${fence}#${applied}`;
+    // A retried round re-sends the same commit: the first one counts. So does a coordinator that
+    // re-took its own expired lease (a new generation, the same group and attempt) and re-sends
+    // the commit it was repeating: the same step of the same run, not a step trained again.
+    const key = `${h.group}|${h.attempt}#${applied}`;
     if (this.seen.has(key)) return;
     this.seen.add(key);
     const epochEnd = num(apply?.epochEnd?.epoch);

@@ -1,7 +1,7 @@
 import { request, streamNameOf } from '@mlpipe/bus';
 import { eventually } from '@mlpipe/common';
-import type { Hyperparams, Job } from '@mlpipe/contracts';
-import { deadLetters, readStream } from '../../chaos/harness/events';
+import type { Envelope, EventType, Hyperparams, Job, StreamKey } from '@mlpipe/contracts';
+import { deadLetters, readStream, storedEvents } from '../../chaos/harness/events';
 import { submitJob } from '../../chaos/harness/probes';
 import type { ServiceProcess } from '../../chaos/harness/services';
 import type { Host } from './hosts';
@@ -28,6 +28,21 @@ export async function waitForJobEnd(w: World, jobId: string, timeoutMs: number):
     await new Promise((r) => setTimeout(r, 1000));
   }
   return last;
+}
+
+/**
+ * Waits for an event of the job in its stream. Read there, not from the live log: when the host of
+ * the harness's own server is the one cut off, the live listener is deaf until it has reconnected
+ * elsewhere, and an event published meanwhile is in the stream only.
+ */
+export async function waitForStored<T extends EventType>(w: World, key: StreamKey, type: T, jobId: string, timeoutMs: number, match: (e: Envelope<T>) => boolean): Promise<Envelope<T>> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const found = (await storedEvents(w.bus, key, type, jobId).catch(() => [])).find(match);
+    if (found) return found;
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${type} of job ${jobId} in its stream`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
 }
 
 /** The registry's versions of the job (GET /models/mnist), once it has one (or [] at the deadline). */

@@ -2,7 +2,7 @@ import type { Bus } from '@mlpipe/bus';
 import type { Logger } from '@mlpipe/common';
 import type { EpochMetrics, TrainJobRequested } from '@mlpipe/contracts';
 import type { ObjectStore } from '@mlpipe/storage';
-import type { DpSettings, DroppedFrame } from '../adapters/distributed';
+import { DEFAULT_DP_SETTINGS, type DpSettings, type DroppedFrame } from '../adapters/distributed';
 import type { StepTiming } from '../adapters/dpWorker';
 import type { Receipt } from '../core/group';
 
@@ -27,6 +27,14 @@ export interface RunnerDeps {
 }
 
 export const DEFAULT_CHECKPOINT_EVERY_MS = 30_000;
+
+/**
+ * How long a job's events keep trying to reach their stream (each has a deterministic id, so a
+ * retry that did land is a duplicate): as long as the group sits out an outage.
+ */
+export function eventPatienceMs(deps: RunnerDeps): number {
+  return deps.dp?.outageToleranceMs ?? DEFAULT_DP_SETTINGS.outageToleranceMs;
+}
 
 /** One attempt of one job, with the replica's stop signal and the job message's heartbeat. */
 export interface RunOptions {

@@ -4,10 +4,10 @@ import { describeError, type Logger } from '@mlpipe/common';
 import { ARTEFACTS, storeKeys, type LabelledImages, type TrainJobCompleted, type TrainJobRequested } from '@mlpipe/contracts';
 import { evaluateModel, evaluateTransformed, loadModel, saveModel } from '@mlpipe/ml';
 import type { ObjectStore } from '@mlpipe/storage';
-import { DEFAULT_DP_SETTINGS, exchangeSummary, type GroupResult } from '../adapters/distributed';
+import { exchangeSummary, type GroupResult } from '../adapters/distributed';
 import { renderModelCard } from '../core/modelCard';
 import { writeOnnxArtefact } from './onnxArtefact';
-import type { RunnerDeps } from './deps';
+import { eventPatienceMs, type RunnerDeps } from './deps';
 import type { PreparedJob } from './prepare';
 
 /**
@@ -62,7 +62,7 @@ export async function finishJob(p: PreparedJob, group: GroupResult | undefined, 
   await publishEvent(deps.bus, 'train.job.completed', { ...completed, artefacts: { prefix, ...modelFiles, ...(onnxKey ? { onnxKey } : {}) } }, {
     source: p.source,
     eventId: `train.job.completed:${job.jobId}`,
-    retryForMs: deps.dp?.outageToleranceMs ?? DEFAULT_DP_SETTINGS.outageToleranceMs,
+    retryForMs: eventPatienceMs(deps),
   });
   p.log.info({ testAccuracy: evaluation.accuracy, transformedTestAccuracy }, 'job completed');
 }

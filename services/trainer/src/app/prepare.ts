@@ -9,7 +9,7 @@ import { CheckpointStore } from '../adapters/checkpoints';
 import { planData, type DataPlan } from '../core/dataPlan';
 import type { EpochTallyState } from '../core/group';
 import { stepsPerEpoch } from '../core/sharding';
-import type { RunnerDeps, RunOptions } from './deps';
+import { eventPatienceMs, type RunnerDeps, type RunOptions } from './deps';
 
 /** A job ready to train on this replica: its data, its model (fresh or from the last checkpoint), its history so far. */
 export interface PreparedJob {
@@ -78,7 +78,9 @@ export async function prepareJob(run: RunOptions, deps: RunnerDeps): Promise<Pre
       codeVersion: deps.codeVersion,
       ...(job.sweep ? { sweep: job.sweep } : {}),
     },
-    { source, eventId: `train.job.started:${job.jobId}:${attempt}` },
+    // Not given up on the first unanswered publish: a stream electing a leader after a partition
+    // does not store it for a moment, and failing the attempt for that started yet another one.
+    { source, eventId: `train.job.started:${job.jobId}:${attempt}`, retryForMs: eventPatienceMs(deps) },
   );
   return { role: 'train', run, plan, model, recipe, history, initialEpoch, startStep, ...(resume?.partialEpoch ? { partialEpoch: resume.partialEpoch } : {}), checkpoints, log, source, startedAt, lastCheckpointAt: performance.now() };
 }

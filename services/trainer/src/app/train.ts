@@ -6,7 +6,7 @@ import { saveModelToBytes, trainModel } from '@mlpipe/ml';
 import { DEFAULT_DP_SETTINGS, trainAsCoordinator, type GroupResult } from '../adapters/distributed';
 import type { EpochTallyState } from '../core/group';
 import { stepsPerEpoch } from '../core/sharding';
-import { DEFAULT_CHECKPOINT_EVERY_MS, type RunnerDeps, type RunOptions } from './deps';
+import { DEFAULT_CHECKPOINT_EVERY_MS, eventPatienceMs, type RunnerDeps, type RunOptions } from './deps';
 import type { PreparedJob } from './prepare';
 
 /**
@@ -57,7 +57,8 @@ export async function trainPrepared(p: PreparedJob, deps: RunnerDeps): Promise<G
     onEpoch,
     onChange: (c) => {
       run.heartbeat();
-      publishEvent(deps.bus, 'train.group.changed', { jobId: job.jobId, ...c }, { source: p.source }).catch((err: unknown) =>
+      // In the background, retried through an outage: training does not wait for the record of a change.
+      publishEvent(deps.bus, 'train.group.changed', { jobId: job.jobId, ...c }, { source: p.source, retryForMs: eventPatienceMs(deps) }).catch((err: unknown) =>
         p.log.warn({ err: describeError(err) }, 'could not publish a group change'),
       );
     },
@@ -107,7 +108,7 @@ async function checkpointAndReport(p: PreparedJob, deps: RunnerDeps, m: EpochMet
     deps.bus,
     'train.job.progress',
     { jobId: job.jobId, replicaId: deps.replicaId, attempt, metrics, checkpointKey: prefix, ...(members ? { members } : {}) },
-    { source: p.source, eventId: `train.job.progress:${job.jobId}:${m.epoch}`, retryForMs: deps.dp?.outageToleranceMs ?? DEFAULT_DP_SETTINGS.outageToleranceMs },
+    { source: p.source, eventId: `train.job.progress:${job.jobId}:${m.epoch}`, retryForMs: eventPatienceMs(deps) },
   );
 }
 
