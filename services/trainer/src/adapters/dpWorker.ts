@@ -163,6 +163,7 @@ export class DpWorker {
   async run(): Promise<{ outcome: WorkerOutcome; reason?: string }> {
     const s = this.channel.subjects;
     let reason: string | undefined;
+    let failed = false;
     const outcome = new Promise<WorkerOutcome>((resolve) => (this.finish = resolve));
     // Control messages may overtake the join reply: they wait until the group is known.
     let joinedGroup: () => void = () => undefined;
@@ -173,7 +174,10 @@ export class DpWorker {
       this.lastControlAt = this.opts.clock.now();
       this.cancelAbandonedRing(ctl.data);
       const heardAt = performance.now();
-      this.queue = this.queue.then(() => this.onControl(ctl.data, payload, heardAt)).catch((err: unknown) => {
+      // After a failed step the worker is leaving: frames already queued are not tried again (each
+      // would fail the same way, e.g. on the weights its ended attempt disposed, and log it again).
+      this.queue = this.queue.then(() => (failed ? undefined : this.onControl(ctl.data, payload, heardAt))).catch((err: unknown) => {
+        failed = true;
         reason = describeError(err);
         this.opts.logger.error({ err: reason }, 'data-parallel step failed on this replica');
         this.finish?.('lost');
