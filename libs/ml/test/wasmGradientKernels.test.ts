@@ -81,7 +81,7 @@ describe('gradient kernels on WASM against the CPU backend', () => {
   beforeAll(async () => {
     const choice = await initBackend('wasm');
     expect(choice.name).toBe('wasm');
-    expect(registerWasmGradientKernels()).toEqual(['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'MaxPoolGrad', 'Sum', 'BatchMatMul']);
+    expect(registerWasmGradientKernels()).toEqual(['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'MaxPoolGrad', 'Sum', 'BatchMatMul', 'Identity', 'Cast']);
   });
 
   it.each(CONV_CASES)('conv2d gradients match for x $x, filter $f, stride $stride, $pad padding', async (cfg) => {
@@ -206,5 +206,38 @@ describe('gradient kernels on WASM against the CPU backend', () => {
     expect(wasm.length).toBe(cpu.length);
     cpu.forEach((g, i) => expect(maxAbsDiff(g, wasm[i] as number[])).toBeLessThan(1e-4));
     await tf.setBackend('wasm');
+  });
+
+  it('shares the bytes of copies the engine makes, frees them with the last holder, and still converts a Cast', async () => {
+    await on('wasm', () => undefined);
+    const backend = tf.backend() as unknown as { dataIdMap: { has(id: object): boolean; size: number } };
+    const x = tf.tensor([1.5, -2, 3.25]);
+    const copy = tf.clone(x);
+    const same = tf.cast(x, 'float32');
+    expect(copy.dataId).toBe(x.dataId);
+    expect(same.dataId).toBe(x.dataId);
+    x.dispose();
+    copy.dispose();
+    expect(Array.from(same.dataSync())).toEqual([1.5, -2, 3.25]);
+    expect(backend.dataIdMap.has(same.dataId)).toBe(true);
+    same.dispose();
+    expect(backend.dataIdMap.has(same.dataId)).toBe(false);
+    // A Cast that changes the dtype is the backend's: it converts into bytes of its own.
+    const ints = tf.tensor([1.7, -2.2, 3], undefined, 'float32').cast('int32');
+    expect(ints.dtype).toBe('int32');
+    expect(Array.from(ints.dataSync())).toEqual([1, -2, 3]);
+    ints.dispose();
+    // Training steps leave nothing behind on the heap: every shared copy is released.
+    const data = loadMnist('train', 16);
+    const model = createModel('cnn-small', { seed: 3 });
+    model.compile({ optimizer: 'adam', loss: 'categoricalCrossentropy' });
+    const xs = imagesToTensor(data.images, data.count);
+    const ys = labelsToOneHot(data.labels, data.count);
+    await model.trainOnBatch(xs, ys);
+    const held = backend.dataIdMap.size;
+    for (let i = 0; i < 3; i++) await model.trainOnBatch(xs, ys);
+    expect(backend.dataIdMap.size).toBe(held);
+    tf.dispose([xs, ys]);
+    model.dispose();
   });
 });

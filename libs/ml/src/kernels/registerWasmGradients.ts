@@ -3,6 +3,7 @@ import { conv2dFilterGradient, conv2dInputGradient, type FilterGradAttrs, type I
 import { registerConv3dFilterGradient } from './conv2dBackpropFilterConv3d';
 import { leadingAxesSum, type SumAttrs } from './leadingAxesSum';
 import { maxPoolGradient, type MaxPoolGradAttrs } from './maxPoolGrad';
+import { sharedCopy, type RefCountingBackend } from './sharedCopy';
 import { transposedMatMul, type BatchMatMulAttrs } from './transposedMatMul';
 import type { WasmBackend } from './wasmCalls';
 
@@ -13,7 +14,8 @@ const registered = new Set<string>();
  * Puts our gradient kernels in front of the WASM backend's: the two convolution gradients as
  * forward convolutions on XNNPACK, max-pool's gradient as one JS pass, and the bias gradients'
  * sums over leading axes as average pooling, and products of transposed matrices (a dense
- * layer's gradients) as a transpose and a plain product. The backend's forward
+ * layer's gradients) as a transpose and a plain product; copies the engine makes (Identity, a Cast
+ * to the same dtype) share the bytes. The backend's forward
  * Conv2D is vectorised; its backward kernels are scalar loops, and they were 90% of a training
  * step. Where our kernel does not cover a case it hands it to the kernel it replaced, so
  * everything the backend could do before still works. Idempotent.
@@ -40,6 +42,11 @@ export function registerWasmGradientKernels(): string[] {
     const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
     const plain = (l: tf.TensorInfo, r: tf.TensorInfo) => fallback({ ...args, inputs: { a: l, b: r }, attrs: { ...args.attrs, transposeA: false, transposeB: false } }) as tf.TensorInfo;
     return transposedMatMul(args.backend as unknown as WasmBackend, a, b, args.attrs as unknown as BatchMatMulAttrs, plain) ?? fallback(args);
+  });
+  replace('Identity', (fallback) => (args) => sharedCopy(args.backend as unknown as RefCountingBackend, (args.inputs as { x: tf.TensorInfo }).x) ?? fallback(args));
+  replace('Cast', (fallback) => (args) => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    return sharedCopy(args.backend as unknown as RefCountingBackend, x, (args.attrs as { dtype: tf.DataType }).dtype) ?? fallback(args);
   });
   return [...registered];
 }
