@@ -36,13 +36,8 @@ export async function waitForJobEnd(w: World, jobId: string, timeoutMs: number):
  * elsewhere, and an event published meanwhile is in the stream only.
  */
 export async function waitForStored<T extends EventType>(w: World, key: StreamKey, type: T, jobId: string, timeoutMs: number, match: (e: Envelope<T>) => boolean): Promise<Envelope<T>> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const found = (await storedEvents(w.bus, key, type, jobId).catch(() => [])).find(match);
-    if (found) return found;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${type} of job ${jobId} in its stream`);
-    await new Promise((r) => setTimeout(r, 1000));
-  }
+  const found = async () => (await storedEvents(w.bus, key, type, jobId).catch(() => [])).find(match);
+  return eventually(found, timeoutMs, `${type} of job ${jobId} in its stream`, 1000);
 }
 
 /** The registry's versions of the job (GET /models/mnist), once it has one (or [] at the deadline). */
