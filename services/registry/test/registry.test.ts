@@ -160,8 +160,13 @@ describe('registry on real NATS, PostgreSQL and a folder store', () => {
     // The move is announced through the outbox: committed with the alias, then published by the relay.
     const moved = await eventually(() => modelEvents.find((e) => e.type === 'model.alias.changed' && (e as Envelope<'model.alias.changed'>).data.actor === 'alice'));
     expect(moved).toMatchObject({ source: 'registry', eventId: expect.stringMatching(/^model\.alias\.changed:mnist:champion:2:[0-9a-f-]{36}$/), data: { alias: 'champion', version: 2, previousVersion: 1, reason: 'rollback test' } });
-    const row = await pool.query<{ published_at: Date | null }>('select published_at from registry.outbox where event_id = $1', [moved.eventId]);
-    expect(row.rows[0]?.published_at).toBeInstanceOf(Date);
+    // The relay marks its rows in the transaction it commits after the publish, so a subscriber can hear
+    // the event before the row says it went out.
+    const publishedAt = await eventually(async () => {
+      const row = await pool.query<{ published_at: Date | null }>('select published_at from registry.outbox where event_id = $1', [moved.eventId]);
+      return row.rows[0]?.published_at ?? undefined;
+    });
+    expect(publishedAt).toBeInstanceOf(Date);
 
     const missing = await registry.app.inject({ method: 'POST', url: '/models/mnist/aliases/champion', headers: admin, payload: { version: 9, reason: 'nope' } });
     expect(missing.statusCode).toBe(404);
