@@ -419,7 +419,7 @@ describe('prediction samples: a share below 1 by default, and retention (s3rver)
   };
   const sample = async (share: number, seed: number, n: number) => {
     const log = new PredictionLog({ store, logger: silent, sampleShare: share, flushMs: 3_600_000, maxBatch: 100_000, random: mulberry32(seed) });
-    for (let i = 0; i < n; i++) log.offer(record(i));
+    for (let i = 0; i < n; i++) log.offer(() => record(i));
     await log.close();
   };
 

@@ -78,6 +78,10 @@ describe('gateway against a real registry, NATS and PostgreSQL', () => {
     const array = await call('POST', '/predict', { model: 'mnist/1', pixels: Array.from(sample(1)), range: 'byte' });
     expect(array.json()).toMatchObject({ class: labels[1], version: 1, predictionId: expect.any(String) });
     expect(array.json().probabilities.reduce((a: number, b: number) => a + b, 0)).toBeCloseTo(1, 4);
+    // The same pixels as 28 rows give the same answer.
+    const rows = Array.from({ length: 28 }, (_, r) => Array.from(sample(1).subarray(r * 28, (r + 1) * 28)));
+    const byRows = await call('POST', '/predict', { model: 'mnist/1', pixels: rows, range: 'byte' });
+    expect(byRows.json().probabilities).toEqual(array.json().probabilities);
   });
 
   it('explains a prediction with a saliency map on the digit', async () => {
@@ -107,6 +111,10 @@ describe('gateway against a real registry, NATS and PostgreSQL', () => {
       ['GET', '/v2/models/mnist/versions/1.5', undefined, 400, /not a positive whole number/],
       ['POST', '/predict', { pixels: Array(784).fill(0), image: 'x' }, 400, /either "image"/],
       ['POST', '/predict', { model: '../x', pixels: Array(784).fill(0) }, 400, /model selector/],
+      ['POST', '/predict', { pixels: 'all zeros' }, 400, /pixels: expected 784 numbers or 28 rows of numbers, got string/],
+      ['POST', '/predict', { pixels: Array(783).fill(0) }, 400, /expected 784 values \(28×28\), got 783/],
+      ['POST', '/predict', { pixels: [...Array(783).fill(0), '7'] }, 400, /pixels\.783: expected a number or a row of numbers, got string/],
+      ['POST', '/predict', { pixels: [...Array(27).fill(Array(28).fill(0)), [...Array(27).fill(0), null]] }, 400, /pixels\.27\.27: expected a number, got null/],
       ['POST', '/predict', { image: Buffer.from('not an image').toString('base64') }, 400, /neither a PNG nor a JPEG/],
     ];
     for (const [method, url, payload, status, message] of cases) {

@@ -1,3 +1,4 @@
+import { toNumberArray } from '@mlpipe/common';
 import { ARTEFACTS } from '@mlpipe/contracts';
 import { IMAGE_SIDE, NUM_CLASSES, ONNX_INPUT, ONNX_OUTPUT, PIXELS, type loadOnnxRuntime } from '@mlpipe/ml';
 
@@ -41,7 +42,7 @@ export async function openOnnxModel(ort: OnnxRuntime, bytes: Uint8Array): Promis
       const output = (await session.run({ [ONNX_INPUT]: input }))[ONNX_OUTPUT];
       if (!output) throw new Error(`${FILE} gave no ${ONNX_OUTPUT} output`);
       const data = output.data as Float32Array;
-      return images.map((_, r) => Array.from(data.subarray(r * NUM_CLASSES, (r + 1) * NUM_CLASSES)));
+      return images.map((_, r) => toNumberArray(data.subarray(r * NUM_CLASSES, (r + 1) * NUM_CLASSES)));
     },
     release: () => session.release(),
   };

@@ -35,10 +35,13 @@ export class PredictionLog {
     this.timer.unref();
   }
 
-  /** Keeps the record with the sampling probability; never throws into the request. */
-  offer(record: PredictionRecord): void {
+  /**
+   * Keeps a record with the sampling probability; never throws into the request. The record is built
+   * only when it is kept (its base64 input and timestamp are most of a request's allocations otherwise).
+   */
+  offer(build: () => PredictionRecord): void {
     if ((this.o.random ?? Math.random)() >= this.o.sampleShare) return;
-    this.pending.push(record);
+    this.pending.push(build());
     const max = this.o.maxPending ?? 50_000;
     if (this.pending.length > max) {
       const dropped = this.pending.length - max;
@@ -63,7 +66,11 @@ export class PredictionLog {
     const batch = this.pending;
     this.pending = [];
     const byModel = new Map<string, PredictionRecord[]>();
-    for (const r of batch) byModel.set(r.model, [...(byModel.get(r.model) ?? []), r]);
+    for (const r of batch) {
+      const same = byModel.get(r.model);
+      if (same) same.push(r);
+      else byModel.set(r.model, [r]);
+    }
     for (const [model, records] of byModel) {
       const at = new Date();
       const name = `${at.toISOString().replace(/[:.]/g, '-')}-${this.instance}-${++this.sequence}`;

@@ -65,7 +65,7 @@ export class Predictor {
 
   /** Samples what a model saw and said, for drift monitoring and lineage. */
   private record(predictionId: string, loaded: LoadedModel, variant: ServedVariant | 'shadow', seen: Uint8Array, p: number[]): void {
-    this.deps.predictionLog?.offer({
+    this.deps.predictionLog?.offer(() => ({
       predictionId,
       at: new Date().toISOString(),
       model: loaded.name,
@@ -74,7 +74,7 @@ export class Predictor {
       class: argmax(p),
       confidence: Math.max(...p),
       input28: Buffer.from(seen).toString('base64'),
-    });
+    }));
   }
 
   /** The challenger scores the same inputs after the answer went out; logged and counted, never returned. */

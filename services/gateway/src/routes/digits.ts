@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
+import { toNumberArray } from '@mlpipe/common';
 import { IMAGE_SIDE, digitToBytes, saliencyMap, type DecodeLimits } from '@mlpipe/ml';
 import { argmax } from '../core/oip';
 import { readDigitRequest } from '../core/digitRequest';
@@ -32,7 +33,7 @@ export const digitRoutes: FastifyPluginAsync<DigitRoutesOptions> = async (app, o
       variant,
       class: argmax(p),
       probabilities: p,
-      input28: Array.from(seen),
+      input28: toNumberArray(seen),
       latencyMs: seconds * 1000,
     };
   });
