@@ -15,7 +15,7 @@ export interface DigitRoutesOptions {
   imageLimits: ImageLimits & Required<Pick<DecodeLimits, 'maxDecodeMB'>>;
 }
 
-const rows = (map: Float32Array) => Array.from({ length: IMAGE_SIDE }, (_, r) => Array.from(map.subarray(r * IMAGE_SIDE, (r + 1) * IMAGE_SIDE)));
+const rows = (map: Float32Array) => Array.from({ length: IMAGE_SIDE }, (_, r) => toNumberArray(map.subarray(r * IMAGE_SIDE, (r + 1) * IMAGE_SIDE)));
 
 /** `POST /predict` and `POST /explain`: one drawn, uploaded or 28×28 digit, answered for people and the web page. */
 export const digitRoutes: FastifyPluginAsync<DigitRoutesOptions> = async (app, o) => {
