@@ -25,6 +25,16 @@ export async function startGateway(root: string, env: Record<string, string>, wi
   return { url, child, ...(grpcPort ? { grpc: `127.0.0.1:${grpcPort}` } : {}) };
 }
 
+/** bench/serve/nodeFloor.ts on a free port: a bare server, or with `upstream` a bare proxy to one; once it answers. */
+export async function startNodeFloor(root: string, upstream?: string): Promise<Served> {
+  const port = await freePort();
+  const args = ['--import', 'tsx', join(root, 'bench/serve/nodeFloor.ts'), '--port', String(port), ...(upstream ? ['--upstream', upstream] : [])];
+  const child = spawn(process.execPath, args, { cwd: root, stdio: 'ignore' });
+  const url = `http://127.0.0.1:${port}`;
+  await eventually(() => fetch(`${url}/healthz`).then((r) => r.ok, () => false), 30_000, `node floor on ${port}`);
+  return { url, child };
+}
+
 /**
  * The Flask+PyTorch anchor (bench/serve/flask_app.py) under gunicorn with one sync worker, run by
  * Debian's /usr/bin/python3 (its python3-flask, python3-torch, gunicorn), once it answers.

@@ -4,7 +4,8 @@ import type { LoadResult } from './wrk';
 /** One measured row: a setup at one concurrency. */
 export interface Row extends LoadResult {
   setup: string;
-  system: 'mlpipe' | 'flask';
+  /** mlpipe; the Flask+PyTorch anchor; or the host's floor (bench/serve/nodeFloor.ts: bare node:http, no model). */
+  system: 'mlpipe' | 'flask' | 'floor';
   transport: 'REST' | 'gRPC';
   /** Straight to a model replica (or the Flask server), or through the gateway edge. */
   path: 'direct' | 'edge';
@@ -67,7 +68,7 @@ export function judgeGoals(rows: Row[]): Goal[] {
   const ones = RUNTIMES.map((runtime) => find(rows, { system: 'mlpipe', transport: 'REST', path: 'edge', replicas: 1, batching: 'on', runtime, concurrency: 1 })).filter((r): r is Row => !!r);
   const c1: Goal = {
     goal: 'concurrency 1: p99 ≤ 2 ms through one replica (REST, edge → 1 replica, batching on)',
-    measured: ones.length ? ones.map((r) => `${r.runtime} p99 ${ms(r.p99Ms)} ms`).join('; ') : 'not measured',
+    measured: ones.length ? `${ones.map((r) => `${r.runtime} p99 ${ms(r.p99Ms)} ms`).join('; ')}${c1Context(rows)}` : 'not measured',
     met: ones.length ? ones.some((r) => r.p99Ms <= 2) : undefined,
   };
   const hops = RUNTIMES.map((runtime) => ({ runtime, hop: gatewayHop(rows, 1, runtime) })).filter((h): h is { runtime: 'tfjs' | 'onnx'; hop: number } => h.hop !== undefined);
@@ -77,6 +78,17 @@ export function judgeGoals(rows: Row[]): Goal[] {
     met: hops.length ? hops.some((h) => h.hop <= 1) : undefined,
   };
   return [throughput, c1, hopGoal];
+}
+
+/** What the concurrency-1 tail is measured against: the same at one replica directly, and the host's floor. */
+function c1Context(rows: Row[]): string {
+  const direct = RUNTIMES.map((runtime) => find(rows, { system: 'mlpipe', transport: 'REST', path: 'direct', batching: 'on', runtime, concurrency: 1 })).filter((r): r is Row => !!r);
+  const floors = (['direct', 'edge'] as const).map((path) => find(rows, { system: 'floor', path, concurrency: 1 })).filter((r): r is Row => !!r);
+  const parts = [
+    ...(direct.length ? [`replica directly: ${direct.map((r) => `${r.runtime} p99 ${ms(r.p99Ms)} ms`).join(', ')}`] : []),
+    ...(floors.length ? [`the host's floor (no model, no framework): ${floors.map((r) => `${r.setup.replace('Node http floor: ', '')} p99 ${ms(r.p99Ms)} ms`).join(', ')}`] : []),
+  ];
+  return parts.length ? ` (${parts.join('; ')})` : '';
 }
 
 export function renderDoc(o: { date: string; file: string; seconds: number; machine: Machine; rows: Row[]; goals: Goal[]; notes: string[]; tools: Record<string, string> }): string {
@@ -98,7 +110,7 @@ Produced by \`npx tsx bench/serve/run.ts\` on ${o.date.slice(0, 10)} (${m.cpus} 
       : 'The machine was otherwise quiet.'
   }
 
-What was measured, in one run: \`POST /predict\` with one 28×28 MNIST image as JSON (784 pixels, \`range: byte\`, the same body every request), model \`cnn-small\`, closed-loop clients for ${o.seconds} s per row after a warm-up. REST rows are driven by \`wrk\` (${o.tools.wrk ?? '?'}), gRPC rows by \`bench/serve/grpcLoad.ts\` (a \`@grpc/grpc-js\` client in the bench's own Node process, so a gRPC row also carries a JavaScript client's cost, which wrk's C client does not: compare gRPC rows with each other, not 1:1 with REST). Replicas run with \`GATEWAY_RUNTIME=tfjs\` (tfjs on its WASM backend), batching on and off, and with \`GATEWAY_RUNTIME=onnx\` (the version's verified \`${ARTEFACTS.onnx.file}\` in onnxruntime-node, one intra-op thread; what \`auto\` picks where it loads), batching on; before each row the bench checks in the replicas' \`mlpipe_model_runtime\` that the runtime it names is the one serving. Dynamic batching on (the default: at most 32 images per call, \`GATEWAY_BATCH_MAX_DELAY_MS\` 1 ms, a batch aiming at the last batch's size) and off (\`GATEWAY_BATCHING=off\`). The Flask anchor: the same net in PyTorch (${o.tools.flaskTorchGunicorn ?? '?'}) behind Flask under gunicorn with one sync worker (\`bench/serve/flask_app.py\`), the seeds' design as the issue compared it. The load generator, the edge, the replicas and the anchor share the ${m.cpus} cores, so rows with more processes also carry more contention.
+What was measured, in one run: \`POST /predict\` with one 28×28 MNIST image as JSON (784 pixels, \`range: byte\`, the same body every request), model \`cnn-small\`, closed-loop clients for ${o.seconds} s per row after a warm-up (1 s at concurrency 4, then 2 s at 1). REST rows are driven by \`wrk\` (${o.tools.wrk ?? '?'}), gRPC rows by \`bench/serve/grpcLoad.ts\` (a \`@grpc/grpc-js\` client in the bench's own Node process, so a gRPC row also carries a JavaScript client's cost, which wrk's C client does not: compare gRPC rows with each other, not 1:1 with REST). Replicas run with \`GATEWAY_RUNTIME=tfjs\` (tfjs on its WASM backend), batching on and off, and with \`GATEWAY_RUNTIME=onnx\` (the version's verified \`${ARTEFACTS.onnx.file}\` in onnxruntime-node, one intra-op thread; what \`auto\` picks where it loads), batching on; before each row the bench checks in the replicas' \`mlpipe_model_runtime\` that the runtime it names is the one serving. Dynamic batching on (the default: at most 32 images per call, \`GATEWAY_BATCH_MAX_DELAY_MS\` 1 ms, a batch aiming at the last batch's size) and off (\`GATEWAY_BATCHING=off\`). The Flask anchor: the same net in PyTorch (${o.tools.flaskTorchGunicorn ?? '?'}) behind Flask under gunicorn with one sync worker (\`bench/serve/flask_app.py\`), the seeds' design as the issue compared it. The host's floor (\`bench/serve/nodeFloor.ts\`): a bare \`node:http\` server that parses the same body and answers a fixed reply, and a bare proxy in front of it, no framework and no model, to show how much of a row's tail this machine gives by itself. The load generator, the edge, the replicas and the anchor share the ${m.cpus} cores, so rows with more processes also carry more contention.
 
 | setup | runtime | concurrency | requests/s | × Flask | p50 (ms) | p99 (ms) | errors | wait for model call (ms, mean) | images per call |
 |---|---|---|---|---|---|---|---|---|---|

@@ -19,7 +19,7 @@ import { createModel, exportOnnx, imagesToTensor, initBackend, ONNX_OPSET, ONNX_
 import { parseIdx, readSeedFile } from '@mlpipe/dataset';
 import { startLiveRegistry } from '@mlpipe/testing';
 import { startRegistry } from '@mlpipe/registry/service';
-import { missingAnchorTools, startFlask, startGateway, versions, type Served } from './processes';
+import { missingAnchorTools, startFlask, startGateway, startNodeFloor, versions, type Served } from './processes';
 import { judgeGoals, renderDoc, type Machine, type Row } from './report';
 import { percentile } from './stats';
 import { batchStats, batchTotals } from './replicaMetrics';
@@ -122,6 +122,15 @@ async function main(): Promise<void> {
     processes.push(flask);
     setups.push({ setup: 'Flask+PyTorch, gunicorn 1 worker (anchor)', system: 'flask', transport: 'REST', path: 'direct', replicas: 1, batching: 'n/a', runtime: 'n/a', loadGenerator, measure: rest(flask.url), replicaUrls: [] });
   }
+  // The host's floor: what a bare Node server, and a bare proxy in front of it, give on these cores.
+  const floor = await startNodeFloor(root);
+  const floorProxy = await startNodeFloor(root, floor.url);
+  processes.push(floor, floorProxy);
+  const floorBase = { system: 'floor', transport: 'REST', replicas: 1, batching: 'n/a', runtime: 'n/a', loadGenerator } as const;
+  setups.push(
+    { ...floorBase, setup: 'Node http floor: bare server', path: 'direct', measure: rest(floor.url), replicaUrls: [] },
+    { ...floorBase, setup: 'Node http floor: bare proxy → bare server', path: 'edge', measure: rest(floorProxy.url), replicaUrls: [] },
+  );
   // tfjs with batching on and off (the earlier runs' rows), and onnx with batching on (its default).
   for (const [runtime, batching] of [['tfjs', 'on'], ['tfjs', 'off'], ['onnx', 'on']] as const) {
     const replicaEnv = { ...env, GATEWAY_BATCHING: batching, GATEWAY_RUNTIME: runtime };
@@ -156,7 +165,10 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   try {
     for (const { measure, replicaUrls, ...s } of setups) {
-      await measure(4, 1); // warm-up: models loaded, connections open, code paths compiled
+      // Warm-up: models loaded, connections open, code paths compiled; then a while at concurrency 1,
+      // since a replica's first seconds of single requests still show a tail of 10-60 ms.
+      await measure(4, 1);
+      await measure(1, 2);
       if (s.runtime !== 'n/a') {
         const served = await servedRuntimes(replicaUrls);
         if (served.join() !== s.runtime) throw new Error(`${s.setup}: the replicas serve the model with [${served.join(', ')}], not ${s.runtime}`);
